@@ -1,0 +1,201 @@
+// Package auth is the suite's token plumbing: the claims an access token carries, EdDSA signing
+// (used by the identity service and by tests), local verification against a cached JWKS (no
+// call to identity per request), the HTTP middleware that authenticates every request but the
+// open ones, and go-kit endpoint middleware for role and scope checks.
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/csi-lombardia/csi/pkg/errs"
+)
+
+// Audience is the audience of every access token of the suite.
+const Audience = "csi"
+
+// Role is what an operator may do, always held in an organization (DOMAIN.md).
+type Role string
+
+// The roles of DOMAIN.md, and the one of machine clients.
+const (
+	RoleAmbitoAdmin     Role = "ambito_admin"
+	RoleServiceManager  Role = "service_manager"
+	RoleSocialWorker    Role = "social_worker"
+	RoleAdministrative  Role = "administrative"
+	RolePlanningOffice  Role = "planning_office"
+	RoleCoopCoordinator Role = "coop_coordinator"
+	RoleEducator        Role = "educator"
+	RoleASA             Role = "asa"
+	RoleOSS             Role = "oss"
+	RoleATSMonitor      Role = "ats_monitor"
+	RoleRegionMonitor   Role = "region_monitor"
+	RolePrivacyOfficer  Role = "privacy_officer"
+	// RoleClient is held by machine clients (a cooperative's system, another service); what
+	// they may do is given by their scopes.
+	RoleClient Role = "client"
+)
+
+// Roles lists every operator role, in a stable order.
+var Roles = []Role{RoleAmbitoAdmin, RoleServiceManager, RoleSocialWorker, RoleAdministrative,
+	RolePlanningOffice, RoleCoopCoordinator, RoleEducator, RoleASA, RoleOSS, RoleATSMonitor,
+	RoleRegionMonitor, RolePrivacyOfficer}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) || r == RoleClient }
+
+// Subject kinds.
+const (
+	KindOperator = "operator"
+	KindClient   = "client"
+)
+
+// Claims is what an access token says of its bearer: who, acting in which profile (role in an
+// organization of an ambito), with which scopes.
+type Claims struct {
+	Subject   string    `json:"sub"`
+	Kind      string    `json:"kind"` // KindOperator or KindClient
+	Name      string    `json:"name,omitempty"`
+	AmbitoID  string    `json:"ambito,omitempty"` // empty for suite-wide service clients
+	OrgID     string    `json:"org,omitempty"`
+	OrgKind   string    `json:"org_kind,omitempty"`
+	Role      Role      `json:"role"`
+	ProfileID string    `json:"profile,omitempty"`
+	Scopes    []string  `json:"-"`
+	TokenID   string    `json:"-"`
+	IssuedAt  time.Time `json:"-"`
+	ExpiresAt time.Time `json:"-"`
+}
+
+// HasScope reports whether the claims include scope s.
+func (c Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
+
+// IsOperator reports whether the bearer is a person.
+func (c Claims) IsOperator() bool { return c.Kind == KindOperator }
+
+// private is the JSON form of the non-registered claims.
+type private struct {
+	Kind      string `json:"kind"`
+	Name      string `json:"name,omitempty"`
+	AmbitoID  string `json:"ambito,omitempty"`
+	OrgID     string `json:"org,omitempty"`
+	OrgKind   string `json:"org_kind,omitempty"`
+	Role      Role   `json:"role"`
+	ProfileID string `json:"profile,omitempty"`
+	Scope     string `json:"scope,omitempty"` // space-delimited, RFC 8693
+}
+
+// Sign returns a compact EdDSA JWT for c, valid for ttl, with kid in its header.
+func Sign(key ed25519.PrivateKey, kid, issuer string, c Claims, ttl time.Duration, now time.Time) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
+		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", kid))
+	if err != nil {
+		return "", fmt.Errorf("new signer: %w", err)
+	}
+	std := jwt.Claims{
+		Issuer:    issuer,
+		Subject:   c.Subject,
+		Audience:  jwt.Audience{Audience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Second)),
+		Expiry:    jwt.NewNumericDate(now.Add(ttl)),
+		ID:        c.TokenID,
+	}
+	p := private{Kind: c.Kind, Name: c.Name, AmbitoID: c.AmbitoID, OrgID: c.OrgID, OrgKind: c.OrgKind,
+		Role: c.Role, ProfileID: c.ProfileID, Scope: strings.Join(c.Scopes, " ")}
+	return jwt.Signed(signer).Claims(std).Claims(p).Serialize()
+}
+
+// KeySet finds the public key for a key id.
+type KeySet interface {
+	PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error)
+}
+
+// Verifier checks access tokens locally.
+type Verifier struct {
+	Keys   KeySet
+	Issuer string
+	Leeway time.Duration
+	Now    func() time.Time
+}
+
+// NewVerifier returns a verifier of tokens from issuer, with 30 s clock leeway.
+func NewVerifier(keys KeySet, issuer string) *Verifier {
+	return &Verifier{Keys: keys, Issuer: issuer, Leeway: 30 * time.Second, Now: time.Now}
+}
+
+var errBadToken = errs.E(errs.Unauthenticated, "the access token is not valid")
+
+// Verify parses and checks a compact token: algorithm EdDSA only, known kid, signature, issuer,
+// audience, expiry and not-before. Every failure is Unauthenticated; an unreachable key source
+// with no cached key is Unavailable.
+func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil || len(tok.Headers) != 1 {
+		return Claims{}, errBadToken
+	}
+	kid := tok.Headers[0].KeyID
+	if kid == "" {
+		return Claims{}, errBadToken
+	}
+	key, err := v.Keys.PublicKey(ctx, kid)
+	if err != nil {
+		if errs.KindOf(err) == errs.Unavailable {
+			return Claims{}, err
+		}
+		return Claims{}, errBadToken
+	}
+	var std jwt.Claims
+	var p private
+	if err := tok.Claims(key, &std, &p); err != nil {
+		return Claims{}, errBadToken
+	}
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: v.Issuer, AnyAudience: jwt.Audience{Audience}, Time: v.Now()}, v.Leeway); err != nil {
+		if errors.Is(err, jwt.ErrExpired) {
+			return Claims{}, errs.E(errs.Unauthenticated, "the access token has expired")
+		}
+		return Claims{}, errBadToken
+	}
+	if std.Expiry == nil || std.Subject == "" || !p.Role.Valid() || (p.Kind != KindOperator && p.Kind != KindClient) {
+		return Claims{}, errBadToken
+	}
+	c := Claims{Subject: std.Subject, Kind: p.Kind, Name: p.Name, AmbitoID: p.AmbitoID, OrgID: p.OrgID,
+		OrgKind: p.OrgKind, Role: p.Role, ProfileID: p.ProfileID, TokenID: std.ID, ExpiresAt: std.Expiry.Time()}
+	if std.IssuedAt != nil {
+		c.IssuedAt = std.IssuedAt.Time()
+	}
+	if p.Scope != "" {
+		c.Scopes = strings.Fields(p.Scope)
+	}
+	return c, nil
+}
+
+type ctxKey struct{}
+
+// WithClaims returns ctx carrying c.
+func WithClaims(ctx context.Context, c Claims) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the claims of the authenticated caller.
+func FromContext(ctx context.Context) (Claims, bool) {
+	c, ok := ctx.Value(ctxKey{}).(Claims)
+	return c, ok
+}
+
+// Caller returns the claims of the authenticated caller, or an Unauthenticated error.
+func Caller(ctx context.Context) (Claims, error) {
+	c, ok := FromContext(ctx)
+	if !ok {
+		return Claims{}, errs.E(errs.Unauthenticated, "authentication required")
+	}
+	return c, nil
+}

@@ -1,0 +1,167 @@
+// Package events is the transactional outbox of every service: domain events are written in the
+// same transaction as the change they describe, and served to other services at
+// GET /v1/events?after=<cursor>&limit=, so that nothing is lost when a reader is down.
+//
+// Order. A bigserial alone is not a safe cursor: a transaction can take sequence number 10,
+// commit after another took 11 and committed, and a reader that already moved past 11 would
+// never see 10. The feed therefore orders by (transaction id, seq) and only serves rows of
+// transactions older than the oldest one still running (pg_snapshot_xmin): every row that can
+// still appear sorts after every row already served. The cursor encodes that position.
+package events
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/pgdb"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations creates the outbox table.
+var Migrations = pgdb.MigrationSet{Name: "events", FS: mustSub(migrationFiles, "migrations")}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	s, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Event is one domain event.
+type Event struct {
+	Seq           int64           `json:"seq"`
+	ID            uuid.UUID       `json:"id"`
+	AmbitoID      string          `json:"ambito_id"`
+	Type          string          `json:"type"` // "operator.created"
+	AggregateType string          `json:"aggregate_type"`
+	AggregateID   string          `json:"aggregate_id"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// Append writes events in the caller's transaction.
+func Append(ctx context.Context, tx pgdb.DB, evs ...Event) error {
+	for _, ev := range evs {
+		if ev.ID == uuid.Nil {
+			ev.ID = uuid.Must(uuid.NewV7())
+		}
+		if ev.OccurredAt.IsZero() {
+			ev.OccurredAt = time.Now().UTC()
+		}
+		if ev.Payload == nil {
+			ev.Payload = json.RawMessage("{}")
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO outbox (id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			ev.ID, ev.AmbitoID, ev.Type, ev.AggregateType, ev.AggregateID, ev.OccurredAt, ev.Payload)
+		if err != nil {
+			return pgdb.Translate(err)
+		}
+	}
+	return nil
+}
+
+// New builds an event with a JSON payload.
+func New(ambitoID, typ, aggregateType, aggregateID string, payload any) (Event, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return Event{}, fmt.Errorf("marshal event payload: %w", err)
+	}
+	return Event{ID: uuid.Must(uuid.NewV7()), AmbitoID: ambitoID, Type: typ, AggregateType: aggregateType,
+		AggregateID: aggregateID, OccurredAt: time.Now().UTC(), Payload: b}, nil
+}
+
+// Cursor is a position in the feed: after the event of transaction XID with sequence Seq.
+type Cursor struct {
+	XID uint64
+	Seq int64
+}
+
+// String encodes the cursor as "<xid>-<seq>".
+func (c Cursor) String() string { return strconv.FormatUint(c.XID, 10) + "-" + strconv.FormatInt(c.Seq, 10) }
+
+// ParseCursor decodes a cursor; "" or "0" is the start of the feed.
+func ParseCursor(s string) (Cursor, error) {
+	if s == "" || s == "0" {
+		return Cursor{}, nil
+	}
+	a, b, ok := strings.Cut(s, "-")
+	x, err1 := strconv.ParseUint(a, 10, 64)
+	q, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || q < 0 {
+		return Cursor{}, errs.InvalidField("after", "is not a cursor returned by this feed")
+	}
+	return Cursor{XID: x, Seq: q}, nil
+}
+
+// Read returns up to limit events after the cursor, and the cursor to continue from (the same
+// cursor when there is nothing new). ambitoID "" reads every tenant (suite-wide service clients).
+func Read(ctx context.Context, db pgdb.DB, after Cursor, limit int, ambitoID string) ([]Event, Cursor, error) {
+	rows, err := db.Query(ctx, `
+		SELECT seq, xid::text::numeric::bigint, id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload
+		FROM outbox
+		WHERE (xid, seq) > ($1::text::xid8, $2)
+		  AND xid < pg_snapshot_xmin(pg_current_snapshot())
+		  AND ($4 = '' OR ambito_id = $4)
+		ORDER BY xid, seq
+		LIMIT $3`, strconv.FormatUint(after.XID, 10), after.Seq, limit, ambitoID)
+	if err != nil {
+		return nil, after, pgdb.Translate(err)
+	}
+	defer rows.Close()
+	out := make([]Event, 0, limit)
+	next := after
+	for rows.Next() {
+		var ev Event
+		var xid int64
+		if err := rows.Scan(&ev.Seq, &xid, &ev.ID, &ev.AmbitoID, &ev.Type, &ev.AggregateType, &ev.AggregateID, &ev.OccurredAt, &ev.Payload); err != nil {
+			return nil, after, pgdb.Translate(err)
+		}
+		ev.OccurredAt = ev.OccurredAt.UTC()
+		out = append(out, ev)
+		next = Cursor{XID: uint64(xid), Seq: ev.Seq}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, pgdb.Translate(err)
+	}
+	return out, next, nil
+}
+
+// Page is the feed's answer.
+type Page struct {
+	Items      []Event `json:"items"`
+	NextCursor string  `json:"next_cursor"`
+}
+
+// ParseQuery reads after and limit (default 100, at most 1000) from a feed request.
+func ParseQuery(r *http.Request) (Cursor, int, error) {
+	q := r.URL.Query()
+	var f errs.Fields
+	c, err := ParseCursor(q.Get("after"))
+	if err != nil {
+		f.Add("after", "is not a cursor returned by this feed")
+	}
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			f.Add("limit", "must be an integer from 1 to 1000")
+		} else {
+			limit = n
+		}
+	}
+	return c, limit, f.Err()
+}

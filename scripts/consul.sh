@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Ensure a Consul agent (dev mode) and print its address (host:port).
+#   - CSI_CONSUL_ADDR set: use it. Otherwise a private dev agent on 127.0.0.1:$CSI_CONSUL_PORT,
+#     reused when running. The binary is Consul v1.14.11 (the last MPL-2.0 release), built once
+#     from its Go module and cached in $BIN_CACHE.
+# Usage: scripts/consul.sh [start|stop|build]
+source "$(dirname "$0")/lib.sh"
+
+cmd=${1:-start}
+addr="127.0.0.1:$CSI_CONSUL_PORT"
+if [ -n "${CSI_CONSUL_ADDR:-}" ] && [ "$cmd" != build ]; then
+	[ "$cmd" = stop ] || echo "$CSI_CONSUL_ADDR"
+	exit 0
+fi
+dir="$RUN_DIR/consul"
+consul="$BIN_CACHE/consul-$CONSUL_VERSION"
+
+build() {
+	[ -x "$consul" ] && return 0
+	command -v consul >/dev/null && consul version 2>/dev/null | grep -q "Consul ${CONSUL_VERSION}" && { ln -sf "$(command -v consul)" "$consul"; return 0; }
+	log "building Consul $CONSUL_VERSION from its Go module (once per machine, about 3 minutes)"
+	local tmp src
+	tmp=$(mktemp -d)
+	trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' RETURN
+	src=$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "github.com/hashicorp/consul@$CONSUL_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[ -n "$src" ] || die "could not download github.com/hashicorp/consul@$CONSUL_VERSION"
+	cp -r "$src" "$tmp/consul" && chmod -R u+w "$tmp/consul"
+	sed -i '/=> .\/\(api\|sdk\|proto-public\)$/d' "$tmp/consul/go.mod"
+	(cd "$tmp/consul" && GOWORK=off GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$consul.tmp" .) || die "consul build failed"
+	mv "$consul.tmp" "$consul"
+}
+
+case "$cmd" in
+build) build; echo "$consul"; exit 0 ;;
+stop)
+	[ -f "$dir/consul.pid" ] && kill "$(cat "$dir/consul.pid")" 2>/dev/null || true
+	exit 0
+	;;
+start) ;;
+*) die "usage: $0 [start|stop|build]" ;;
+esac
+
+if port_open "$CSI_CONSUL_PORT"; then
+	echo "$addr"
+	exit 0
+fi
+build
+mkdir -p "$dir"
+log "starting Consul dev agent on $addr"
+nohup "$consul" agent -dev -bind=127.0.0.1 -client=127.0.0.1 -http-port="$CSI_CONSUL_PORT" \
+	-grpc-port=-1 -dns-port=-1 -serf-lan-port=$((CSI_CONSUL_PORT + 1)) -serf-wan-port=$((CSI_CONSUL_PORT + 2)) \
+	-server-port=$((CSI_CONSUL_PORT + 3)) -log-level=warn >"$dir/consul.log" 2>&1 &
+echo $! >"$dir/consul.pid"
+wait_port "$CSI_CONSUL_PORT" 30 consul
+# Wait for a leader so registrations succeed.
+for _ in $(seq 1 100); do
+	curl -fsS "http://$addr/v1/status/leader" 2>/dev/null | grep -q ':' && break
+	sleep 0.1
+done
+echo "$addr"

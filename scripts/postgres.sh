@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Ensure a PostgreSQL server for the suite and print its URL (postgres superuser, database postgres).
+#   - CSI_DATABASE_URL set: use it as it is.
+#   - otherwise a private cluster under .run/pg on 127.0.0.1:$CSI_PG_PORT, reused when running,
+#     created and started when not; Debian's postgresql package is installed when missing (as root).
+# Usage: scripts/postgres.sh [start|stop|url]
+source "$(dirname "$0")/lib.sh"
+
+cmd=${1:-start}
+url="postgres://postgres@127.0.0.1:$CSI_PG_PORT/postgres?sslmode=disable"
+
+if [ -n "${CSI_DATABASE_URL:-}" ]; then
+	[ "$cmd" = stop ] || echo "$CSI_DATABASE_URL"
+	exit 0
+fi
+
+find_pg_bin() {
+	local d
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+		[ -x "$d/postgres" ] && [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# The data directory must be reachable by the user the server runs as. As root that is
+# 'postgres', which cannot enter a repository under a private home: then the data lives under
+# /var/tmp and .run/pg links to it.
+as_pg() {
+	if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+data_dir() {
+	local d="$RUN_DIR/pg"
+	if [ -L "$d" ]; then readlink "$d"; return; fi
+	if is_root && ! runuser -u postgres -- test -x "$RUN_DIR" 2>/dev/null; then
+		local alt="/var/tmp/csi-pg-$(echo "$ROOT" | md5sum | cut -c1-8)"
+		mkdir -p "$alt" && chown postgres:postgres "$alt" && chmod 700 "$alt"
+		ln -sfn "$alt" "$d"
+		echo "$alt"
+		return
+	fi
+	echo "$d"
+}
+
+case "$cmd" in
+url) echo "$url"; exit 0 ;;
+stop)
+	bin=$(find_pg_bin) || exit 0
+	dir=$(data_dir)
+	[ -f "$dir/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+	exit 0
+	;;
+start) ;;
+*) die "usage: $0 [start|stop|url]" ;;
+esac
+
+if port_open "$CSI_PG_PORT"; then
+	echo "$url"
+	exit 0
+fi
+
+bin=$(find_pg_bin) || { apt_install postgresql; bin=$(find_pg_bin) || die "postgresql binaries not found after install"; }
+dir=$(data_dir)
+if [ ! -f "$dir/PG_VERSION" ]; then
+	log "initdb $dir"
+	mkdir -p "$dir"
+	is_root && chown postgres:postgres "$dir"
+	chmod 700 "$dir"
+	as_pg "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+fi
+log "starting PostgreSQL on 127.0.0.1:$CSI_PG_PORT"
+as_pg "$bin/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" -o "-p $CSI_PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=${CSI_PG_FSYNC:-on} -c shared_buffers=256MB" start >/dev/null
+echo "$url"

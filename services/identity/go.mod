@@ -1,0 +1,3 @@
+module github.com/csi-lombardia/csi/services/identity
+
+go 1.26

@@ -1,0 +1,318 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	_ "embed"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+)
+
+//go:embed api/openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI 3.1 document.
+func OpenAPI() []byte { return openAPI }
+
+// Routes registers the service's routes on mux. idem wraps the POSTs that machine clients
+// retry (Idempotency-Key); jwks returns the published keys.
+func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Handler) http.Handler, jwks func() map[string]ed25519.PublicKey) {
+	srv := func(ep func(context.Context, any) (any, error), dec kithttp.DecodeRequestFunc) http.Handler {
+		return httpapi.NewServer(log, ep, dec)
+	}
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openAPI)
+	})
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		_ = json.NewEncoder(w).Encode(auth.JWKSDocument(jwks()))
+	})
+	mux.Handle("POST /v1/oauth/token", srv(e.Token, decodeToken))
+	mux.Handle("POST /v1/oauth/revoke", srv(e.Revoke, decodeRevoke))
+	mux.Handle("GET /v1/me", srv(e.Me, noBody))
+	mux.Handle("POST /v1/me/password", srv(e.SetOwnPassword, decodeJSON[passwordRequest]))
+
+	mux.Handle("GET /v1/ambiti", srv(e.ListAmbiti, noBody))
+	mux.Handle("GET /v1/ambiti/{id}", srv(e.GetAmbito, decodeID))
+
+	mux.Handle("POST /v1/organizations", idem(srv(e.CreateOrganization, decodeJSON[OrganizationInput])))
+	mux.Handle("GET /v1/organizations", srv(e.ListOrganizations, decodeListOrgs))
+	mux.Handle("GET /v1/organizations/{id}", srv(e.GetOrganization, decodeID))
+	mux.Handle("PATCH /v1/organizations/{id}", srv(e.UpdateOrganization, decodeUpdateOrg))
+
+	mux.Handle("POST /v1/operators", idem(srv(e.CreateOperator, decodeJSON[OperatorInput])))
+	mux.Handle("GET /v1/operators", srv(e.ListOperators, decodeListOperators))
+	mux.Handle("POST /v1/operators:import", idem(srv(e.ImportOperators, decodeImport)))
+	mux.Handle("GET /v1/operators/{id}", srv(e.GetOperator, decodeID))
+	mux.Handle("PATCH /v1/operators/{id}", srv(e.UpdateOperator, decodeUpdateOperator))
+	mux.Handle("POST /v1/operators/{id}/profiles", srv(e.AddProfile, decodeAddProfile))
+	mux.Handle("DELETE /v1/operators/{id}/profiles/{profile_id}", srv(e.EndProfile, decodeEndProfile))
+	mux.Handle("POST /v1/operators/{id}/password", srv(e.SetOperatorPassword, decodeSetPassword))
+
+	mux.Handle("POST /v1/accreditations", idem(srv(e.CreateAccreditation, decodeJSON[AccreditationInput])))
+	mux.Handle("GET /v1/accreditations", srv(e.ListAccreditations, decodeListAccreditations))
+	mux.Handle("GET /v1/accreditations/{id}", srv(e.GetAccreditation, decodeID))
+	mux.Handle("PATCH /v1/accreditations/{id}", srv(e.UpdateAccreditation, decodeUpdateAccreditation))
+
+	mux.Handle("POST /v1/clients", idem(srv(e.CreateClient, decodeJSON[ClientInput])))
+	mux.Handle("GET /v1/clients", srv(e.ListClients, noBody))
+	mux.Handle("POST /v1/clients/{id}/secret", srv(e.RotateClientSecret, decodeID))
+	mux.Handle("DELETE /v1/clients/{id}", srv(e.DisableClient, decodeID))
+}
+
+func noBody(context.Context, *http.Request) (any, error) { return nil, nil }
+
+func decodeJSON[T any](_ context.Context, r *http.Request) (any, error) {
+	var v T
+	if err := httpapi.DecodeJSON(r, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func pathID(r *http.Request, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue(name))
+	if err != nil {
+		return uuid.Nil, errs.InvalidField(name, "is not an id")
+	}
+	return id, nil
+}
+
+func decodeID(_ context.Context, r *http.Request) (any, error) {
+	id, err := pathID(r, "id")
+	return idRequest{ID: id}, err
+}
+
+func listParams(q url.Values) (int, string, errs.Fields) {
+	var f errs.Fields
+	limit := 50
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			f.Add("limit", "must be an integer from 1 to 500")
+		} else {
+			limit = n
+		}
+	}
+	cursor := q.Get("cursor")
+	if len(cursor) > 512 {
+		f.Add("cursor", "is not a cursor returned by this list")
+	}
+	return limit, cursor, f
+}
+
+func optionalID(f *errs.Fields, q url.Values, name string) *uuid.UUID {
+	v := q.Get(name)
+	if v == "" {
+		return nil
+	}
+	id, err := uuid.Parse(v)
+	if err != nil {
+		f.Add(name, "is not an id")
+		return nil
+	}
+	return &id
+}
+
+func decodeListOrgs(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	limit, cursor, f := listParams(q)
+	return listOrgRequest{Kind: OrgKind(q.Get("kind")), Limit: limit, Cursor: cursor}, f.Err()
+}
+
+func decodeListOperators(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	limit, cursor, f := listParams(q)
+	org := optionalID(&f, q, "organization_id")
+	if len(q.Get("q")) > 100 {
+		f.Add("q", "must be at most 100 characters")
+	}
+	return OperatorQuery{OrganizationID: org, Query: q.Get("q"), Limit: limit, Cursor: cursor}, f.Err()
+}
+
+func decodeListAccreditations(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	limit, cursor, f := listParams(q)
+	coop := optionalID(&f, q, "cooperative_id")
+	return AccreditationQuery{CooperativeID: coop, ServiceType: ServiceType(q.Get("service_type")), On: q.Get("on"),
+		Limit: limit, Cursor: cursor}, f.Err()
+}
+
+func decodeUpdateOrg(_ context.Context, r *http.Request) (any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	v, err := httpapi.IfMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	req := updateOrgRequest{ID: id, Version: v}
+	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeUpdateOperator(_ context.Context, r *http.Request) (any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	v, err := httpapi.IfMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	req := updateOperatorRequest{ID: id, Version: v}
+	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeUpdateAccreditation(_ context.Context, r *http.Request) (any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	v, err := httpapi.IfMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	req := updateAccreditationRequest{ID: id, Version: v}
+	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeAddProfile(_ context.Context, r *http.Request) (any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	req := addProfileRequest{OperatorID: id}
+	if err := httpapi.DecodeJSON(r, &req.Profile); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeEndProfile(_ context.Context, r *http.Request) (any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	pid, err := pathID(r, "profile_id")
+	return endProfileRequest{OperatorID: id, ProfileID: pid}, err
+}
+
+func decodeSetPassword(_ context.Context, r *http.Request) (any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		NewPassword string `json:"new_password"`
+	}
+	if err := httpapi.DecodeJSON(r, &body); err != nil {
+		return nil, err
+	}
+	return passwordRequest{OperatorID: id, NewPassword: body.NewPassword}, nil
+}
+
+// maxImportBytes bounds an operator import file.
+const maxImportBytes = 2 << 20
+
+func decodeImport(_ context.Context, r *http.Request) (any, error) {
+	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	if mt != "text/csv" {
+		return nil, errs.InvalidField("body", "must be a CSV file sent as text/csv")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxImportBytes))
+	if err != nil {
+		return nil, errs.InvalidField("body", "is larger than %d bytes", maxImportBytes)
+	}
+	q := r.URL.Query()
+	var f errs.Fields
+	def := ImportDefaults{OrganizationID: optionalID(&f, q, "organization_id"), Role: auth.Role(q.Get("role"))}
+	if def.Role != "" && !def.Role.Valid() {
+		f.Add("role", "is not a role")
+	}
+	return importRequest{Body: body, Defaults: def}, f.Err()
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// decodeToken reads an OAuth2 token request: form-encoded as RFC 6749 says (JSON is accepted
+// too), client credentials from HTTP Basic or the form.
+func decodeToken(_ context.Context, r *http.Request) (any, error) {
+	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	var t TokenRequest
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 16<<10))
+		if err != nil {
+			return nil, errs.InvalidField("body", "is larger than 16384 bytes")
+		}
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, errs.InvalidField("body", "is not form-encoded")
+		}
+		t = TokenRequest{GrantType: v.Get("grant_type"), Username: v.Get("username"), Password: v.Get("password"),
+			ProfileID: v.Get("profile_id"), RefreshToken: v.Get("refresh_token"), ClientID: v.Get("client_id"),
+			ClientSecret: v.Get("client_secret"), Scope: v.Get("scope")}
+	case "application/json":
+		var j struct {
+			GrantType    string `json:"grant_type"`
+			Username     string `json:"username"`
+			Password     string `json:"password"`
+			ProfileID    string `json:"profile_id"`
+			RefreshToken string `json:"refresh_token"`
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+			Scope        string `json:"scope"`
+		}
+		if err := httpapi.DecodeJSONLimit(r, &j, 16<<10); err != nil {
+			return nil, err
+		}
+		t = TokenRequest(j)
+	default:
+		return nil, errs.InvalidField("body", "must be application/x-www-form-urlencoded")
+	}
+	if id, secret, ok := r.BasicAuth(); ok {
+		t.ClientID, _ = url.QueryUnescape(id)
+		t.ClientSecret, _ = url.QueryUnescape(secret)
+	}
+	return t, nil
+}
+
+func decodeRevoke(_ context.Context, r *http.Request) (any, error) {
+	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	if mt == "application/x-www-form-urlencoded" {
+		if err := r.ParseForm(); err != nil {
+			return nil, errs.InvalidField("body", "is not form-encoded")
+		}
+		return revokeRequest{Token: r.PostForm.Get("token")}, nil
+	}
+	var req revokeRequest
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}

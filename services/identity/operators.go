@@ -1,0 +1,493 @@
+package identity
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/codicefiscale"
+	"github.com/csi-lombardia/csi/pkg/errs"
+)
+
+// coopRoles are the roles a cooperative coordinator may assign, in their own cooperative.
+var coopRoles = []auth.Role{auth.RoleCoopCoordinator, auth.RoleEducator, auth.RoleASA, auth.RoleOSS}
+
+// ProfileInput assigns a role in an organization.
+type ProfileInput struct {
+	OrganizationID uuid.UUID `json:"organization_id"`
+	Role           auth.Role `json:"role"`
+	ValidFrom      Date      `json:"valid_from"`
+	ValidTo        *Date     `json:"valid_to,omitempty"`
+}
+
+// OperatorInput creates an operator.
+type OperatorInput struct {
+	FiscalCode string         `json:"fiscal_code"`
+	GivenName  string         `json:"given_name"`
+	FamilyName string         `json:"family_name"`
+	Email      string         `json:"email"`
+	Phone      string         `json:"phone,omitempty"`
+	Password   string         `json:"password,omitempty"`
+	Profiles   []ProfileInput `json:"profiles"`
+}
+
+// OperatorPatch changes an operator; nil fields stay.
+type OperatorPatch struct {
+	GivenName  *string         `json:"given_name,omitempty"`
+	FamilyName *string         `json:"family_name,omitempty"`
+	Email      *string         `json:"email,omitempty"`
+	Phone      *string         `json:"phone,omitempty"`
+	Status     *OperatorStatus `json:"status,omitempty"`
+}
+
+// mayManageOperators: ambito administrators in their ambito, coordinators in their cooperative.
+func mayManageOperators(c auth.Claims) bool {
+	return c.IsOperator() && (c.Role == auth.RoleAmbitoAdmin || c.Role == auth.RoleCoopCoordinator)
+}
+
+// checkManages reports whether the caller may manage op: an ambito administrator manages every
+// operator of the ambito; a coordinator only those whose every profile is in their cooperative.
+func checkManages(c auth.Claims, ambitoID uuid.UUID, op Operator) error {
+	if op.AmbitoID != ambitoID {
+		return errs.E(errs.NotFound, "operator not found")
+	}
+	switch c.Role {
+	case auth.RoleAmbitoAdmin:
+		return nil
+	case auth.RoleCoopCoordinator:
+		if len(op.Profiles) == 0 {
+			return errs.E(errs.Forbidden, "a coordinator manages only the operators of their own cooperative")
+		}
+		for _, p := range op.Profiles {
+			if p.OrganizationID.String() != c.OrgID {
+				return errs.E(errs.Forbidden, "a coordinator manages only the operators of their own cooperative")
+			}
+		}
+		return nil
+	}
+	return errs.E(errs.Forbidden, "your profile may not manage operators")
+}
+
+// checkProfile validates a profile and whether the caller may assign it.
+func (s *Service) checkProfile(ctx context.Context, tx Store, c auth.Claims, ambitoID uuid.UUID, field string, in ProfileInput) (Profile, error) {
+	var f errs.Fields
+	f.Check(in.OrganizationID != uuid.Nil, field+"organization_id", "is required")
+	f.Check(slices.Contains(auth.Roles, in.Role), field+"role", "is not a role")
+	validDate(&f, field+"valid_from", in.ValidFrom)
+	if in.ValidTo != nil {
+		validDate(&f, field+"valid_to", *in.ValidTo)
+		f.Check(*in.ValidTo >= in.ValidFrom, field+"valid_to", "must not be before valid_from")
+	}
+	if err := f.Err(); err != nil {
+		return Profile{}, err
+	}
+	org, err := tx.GetOrganization(ctx, ambitoID, in.OrganizationID)
+	if errs.Is(err, errs.NotFound) {
+		return Profile{}, errs.InvalidField(field+"organization_id", "is not an organization of this ambito")
+	}
+	if err != nil {
+		return Profile{}, err
+	}
+	if !slices.Contains(rolesByOrgKind[org.Kind], in.Role) {
+		return Profile{}, errs.InvalidField(field+"role", "cannot be held in a %s", org.Kind)
+	}
+	if c.Role == auth.RoleCoopCoordinator && (org.ID.String() != c.OrgID || !slices.Contains(coopRoles, in.Role)) {
+		return Profile{}, errs.E(errs.Forbidden, "a coordinator assigns only cooperative roles in their own cooperative")
+	}
+	return Profile{ID: newID(), OrganizationID: org.ID, OrganizationName: org.Name, OrganizationKind: org.Kind,
+		Role: in.Role, ValidFrom: in.ValidFrom, ValidTo: in.ValidTo}, nil
+}
+
+func (s *Service) validateOperator(in *OperatorInput) errs.Fields {
+	var f errs.Fields
+	in.FiscalCode = strings.ToUpper(strings.TrimSpace(in.FiscalCode))
+	in.Email = strings.TrimSpace(in.Email)
+	in.GivenName, in.FamilyName = strings.TrimSpace(in.GivenName), strings.TrimSpace(in.FamilyName)
+	if in.FiscalCode == "" {
+		f.Add("fiscal_code", "is required")
+	} else if _, err := codicefiscale.Parse(in.FiscalCode, s.places); err != nil {
+		f.Add("fiscal_code", "is not a valid codice fiscale: %v", err)
+	}
+	validName(&f, "given_name", in.GivenName, 100)
+	validName(&f, "family_name", in.FamilyName, 100)
+	validEmail(&f, "email", in.Email)
+	if len(in.Phone) > 30 {
+		f.Add("phone", "must be at most 30 characters")
+	}
+	if len(in.Profiles) == 0 {
+		f.Add("profiles", "at least one profile is required")
+	}
+	if in.Password != "" {
+		if err := CheckPasswordPolicy("password", in.Password, in.GivenName, in.FamilyName, strings.Split(in.Email, "@")[0], in.FiscalCode); err != nil {
+			f = append(f, err.(*errs.Error).Fields...)
+		}
+	}
+	return f
+}
+
+// CreateOperator creates an operator with profiles (ambito administrators; coordinators for
+// their own cooperative).
+func (s *Service) CreateOperator(ctx context.Context, in OperatorInput) (Operator, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Operator{}, err
+	}
+	if !mayManageOperators(c) {
+		return Operator{}, errs.E(errs.Forbidden, "your profile may not manage operators")
+	}
+	if f := s.validateOperator(&in); len(f) > 0 {
+		return Operator{}, f.Err()
+	}
+	var op Operator
+	err = s.store.InTx(ctx, func(tx Store) error {
+		var err error
+		op, err = s.createOperator(ctx, tx, c, ambitoID, in, "")
+		return err
+	})
+	if err != nil {
+		return Operator{}, err
+	}
+	return op, s.record(ctx, c, "operator.create", "operator", op.ID.String(), map[string]any{"profiles": len(op.Profiles)})
+}
+
+// createOperator validates profiles, hashes the password and stores, in tx. prefix names the
+// row in an import ("rows[3].").
+func (s *Service) createOperator(ctx context.Context, tx Store, c auth.Claims, ambitoID uuid.UUID, in OperatorInput, prefix string) (Operator, error) {
+	now := s.now()
+	op := Operator{ID: newID(), AmbitoID: ambitoID, FiscalCode: in.FiscalCode, GivenName: in.GivenName, FamilyName: in.FamilyName,
+		Email: in.Email, Phone: in.Phone, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
+	for i, pin := range in.Profiles {
+		p, err := s.checkProfile(ctx, tx, c, ambitoID, prefix+"profiles["+itoa(i)+"].", pin)
+		if err != nil {
+			return Operator{}, err
+		}
+		op.Profiles = append(op.Profiles, p)
+	}
+	if in.Password != "" {
+		h, err := HashPassword(in.Password)
+		if err != nil {
+			return Operator{}, err
+		}
+		op.passwordHash, op.PasswordSet = h, true
+	}
+	if err := tx.CreateOperator(ctx, op); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			return Operator{}, &errs.Error{Kind: errs.Conflict, Message: "an operator with this e-mail or codice fiscale already exists",
+				Fields: []errs.FieldError{{Field: prefix + "email", Message: "or fiscal_code already in use"}}}
+		}
+		return Operator{}, err
+	}
+	return op, tx.AppendEvents(ctx, event(ambitoID, "operator.created", "operator", op.ID, op))
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// GetOperator returns an operator the caller manages, or the caller themself.
+func (s *Service) GetOperator(ctx context.Context, id uuid.UUID) (Operator, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Operator{}, err
+	}
+	op, err := s.store.GetOperator(ctx, ambitoID, id)
+	if err != nil {
+		return Operator{}, err
+	}
+	if c.Subject != id.String() {
+		if err := checkManages(c, ambitoID, op); err != nil {
+			return Operator{}, err
+		}
+	}
+	return op, nil
+}
+
+// Me returns the caller's own operator record with every profile.
+func (s *Service) Me(ctx context.Context) (Operator, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Operator{}, err
+	}
+	if !c.IsOperator() {
+		return Operator{}, errs.E(errs.Forbidden, "machine clients have no operator record")
+	}
+	id, err := uuid.Parse(c.Subject)
+	if err != nil {
+		return Operator{}, errs.E(errs.Unauthenticated, "bad subject")
+	}
+	return s.store.GetOperator(ctx, ambitoID, id)
+}
+
+// UpdateOperator changes an operator at the expected version. Disabling revokes their sessions.
+func (s *Service) UpdateOperator(ctx context.Context, id uuid.UUID, version int64, p OperatorPatch) (Operator, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Operator{}, err
+	}
+	var f errs.Fields
+	if p.GivenName != nil {
+		validName(&f, "given_name", *p.GivenName, 100)
+	}
+	if p.FamilyName != nil {
+		validName(&f, "family_name", *p.FamilyName, 100)
+	}
+	if p.Email != nil {
+		validEmail(&f, "email", *p.Email)
+	}
+	if p.Phone != nil && len(*p.Phone) > 30 {
+		f.Add("phone", "must be at most 30 characters")
+	}
+	if p.Status != nil && *p.Status != StatusActive && *p.Status != StatusDisabled {
+		f.Add("status", "must be active or disabled")
+	}
+	if err := f.Err(); err != nil {
+		return Operator{}, err
+	}
+	var out Operator
+	err = s.store.InTx(ctx, func(tx Store) error {
+		op, err := tx.GetOperator(ctx, ambitoID, id)
+		if err != nil {
+			return err
+		}
+		if err := checkManages(c, ambitoID, op); err != nil {
+			return err
+		}
+		if p.GivenName != nil {
+			op.GivenName = strings.TrimSpace(*p.GivenName)
+		}
+		if p.FamilyName != nil {
+			op.FamilyName = strings.TrimSpace(*p.FamilyName)
+		}
+		if p.Email != nil {
+			op.Email = *p.Email
+		}
+		if p.Phone != nil {
+			op.Phone = *p.Phone
+		}
+		if p.Status != nil {
+			op.Status = *p.Status
+			if op.Status == StatusDisabled {
+				if err := tx.RevokeOperatorTokens(ctx, op.ID, s.now()); err != nil {
+					return err
+				}
+			}
+		}
+		if out, err = tx.UpdateOperator(ctx, op, version); err != nil {
+			if errs.Is(err, errs.Conflict) {
+				return errs.InvalidField("email", "is already in use")
+			}
+			return err
+		}
+		return tx.AppendEvents(ctx, event(ambitoID, "operator.updated", "operator", op.ID, out))
+	})
+	if err != nil {
+		return Operator{}, err
+	}
+	return out, s.record(ctx, c, "operator.update", "operator", id.String(), nil)
+}
+
+// OperatorQuery filters operators.
+type OperatorQuery struct {
+	OrganizationID *uuid.UUID
+	Query          string
+	Limit          int
+	Cursor         string
+}
+
+// ListOperators lists the operators the caller manages.
+func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Operator], error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Page[Operator]{}, err
+	}
+	if !mayManageOperators(c) {
+		return Page[Operator]{}, errs.E(errs.Forbidden, "your profile may not manage operators")
+	}
+	if c.Role == auth.RoleCoopCoordinator {
+		own, _ := uuid.Parse(c.OrgID)
+		if q.OrganizationID != nil && *q.OrganizationID != own {
+			return Page[Operator]{}, errs.E(errs.Forbidden, "a coordinator sees only the operators of their own cooperative")
+		}
+		q.OrganizationID = &own
+	}
+	f := OperatorFilter{AmbitoID: ambitoID, OrganizationID: q.OrganizationID, Query: strings.TrimSpace(q.Query), Limit: q.Limit + 1}
+	if q.Cursor != "" {
+		raw, err := DecodeCursor(q.Cursor)
+		if err != nil {
+			return Page[Operator]{}, err
+		}
+		parts := strings.Split(raw, "\x00")
+		id, perr := uuid.Parse(parts[len(parts)-1])
+		if len(parts) != 3 || perr != nil {
+			return Page[Operator]{}, errs.InvalidField("cursor", "is not a cursor returned by this list")
+		}
+		f.After = &NameCursor{FamilyName: parts[0], GivenName: parts[1], ID: id}
+	}
+	items, err := s.store.ListOperators(ctx, f)
+	if err != nil {
+		return Page[Operator]{}, err
+	}
+	return pageOf(items, q.Limit, func(o Operator) string {
+		return o.FamilyName + "\x00" + o.GivenName + "\x00" + o.ID.String()
+	}), nil
+}
+
+// AddProfile gives an operator a further role.
+func (s *Service) AddProfile(ctx context.Context, operatorID uuid.UUID, in ProfileInput) (Operator, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Operator{}, err
+	}
+	if !mayManageOperators(c) {
+		return Operator{}, errs.E(errs.Forbidden, "your profile may not manage operators")
+	}
+	var out Operator
+	err = s.store.InTx(ctx, func(tx Store) error {
+		op, err := tx.GetOperator(ctx, ambitoID, operatorID)
+		if err != nil {
+			return err
+		}
+		if err := checkManages(c, ambitoID, op); err != nil {
+			return err
+		}
+		p, err := s.checkProfile(ctx, tx, c, ambitoID, "", in)
+		if err != nil {
+			return err
+		}
+		if err := tx.AddProfile(ctx, op.ID, p); err != nil {
+			return err
+		}
+		if out, err = tx.GetOperator(ctx, ambitoID, operatorID); err != nil {
+			return err
+		}
+		return tx.AppendEvents(ctx, event(ambitoID, "operator.profile_added", "operator", op.ID, p))
+	})
+	if err != nil {
+		return Operator{}, err
+	}
+	return out, s.record(ctx, c, "operator.profile_add", "operator", operatorID.String(), map[string]any{"role": in.Role})
+}
+
+// EndProfile ends a profile today (profiles keep their history; they are never deleted).
+func (s *Service) EndProfile(ctx context.Context, operatorID, profileID uuid.UUID) (Operator, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Operator{}, err
+	}
+	if !mayManageOperators(c) {
+		return Operator{}, errs.E(errs.Forbidden, "your profile may not manage operators")
+	}
+	var out Operator
+	err = s.store.InTx(ctx, func(tx Store) error {
+		op, err := tx.GetOperator(ctx, ambitoID, operatorID)
+		if err != nil {
+			return err
+		}
+		if err := checkManages(c, ambitoID, op); err != nil {
+			return err
+		}
+		if err := tx.EndProfile(ctx, operatorID, profileID, s.today()); err != nil {
+			return err
+		}
+		if out, err = tx.GetOperator(ctx, ambitoID, operatorID); err != nil {
+			return err
+		}
+		return tx.AppendEvents(ctx, event(ambitoID, "operator.profile_ended", "operator", op.ID, map[string]string{"profile_id": profileID.String()}))
+	})
+	if err != nil {
+		return Operator{}, err
+	}
+	return out, s.record(ctx, c, "operator.profile_end", "operator", operatorID.String(), nil)
+}
+
+// SetPassword sets an operator's password: the operator themself (with the current one), or
+// whoever manages them (a reset). All their sessions end.
+func (s *Service) SetPassword(ctx context.Context, operatorID uuid.UUID, current, next string) error {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	self := c.Subject == operatorID.String()
+	if !self && !mayManageOperators(c) {
+		return errs.E(errs.Forbidden, "your profile may not manage operators")
+	}
+	op, err := s.store.GetOperator(ctx, ambitoID, operatorID)
+	if err != nil {
+		return err
+	}
+	if self {
+		if op.passwordHash == "" || !VerifyPassword(op.passwordHash, current) {
+			return errs.InvalidField("current_password", "is not your current password")
+		}
+	} else if err := checkManages(c, ambitoID, op); err != nil {
+		return err
+	}
+	if err := CheckPasswordPolicy("new_password", next, op.GivenName, op.FamilyName, strings.Split(op.Email, "@")[0], op.FiscalCode); err != nil {
+		return err
+	}
+	h, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.SetPassword(ctx, operatorID, h); err != nil {
+			return err
+		}
+		return tx.RevokeOperatorTokens(ctx, operatorID, s.now())
+	})
+	if err != nil {
+		return err
+	}
+	return s.record(ctx, c, "operator.password_set", "operator", operatorID.String(), map[string]any{"self": self})
+}
+
+// profileForToken picks the profile an operator signs in with: the one asked for, or the only
+// one active today.
+func (s *Service) profileForToken(op Operator, profileID string) (Profile, error) {
+	today := s.today()
+	var active []Profile
+	for _, p := range op.Profiles {
+		if p.ActiveOn(today) {
+			active = append(active, p)
+		}
+	}
+	if profileID != "" {
+		for _, p := range active {
+			if p.ID.String() == profileID {
+				return p, nil
+			}
+		}
+		return Profile{}, oauthErr(errs.Invalid, "invalid_request", "profile_id", "is not one of your active profiles")
+	}
+	switch len(active) {
+	case 0:
+		return Profile{}, oauthErr(errs.Invalid, "invalid_grant", "username", "has no active profile")
+	case 1:
+		return active[0], nil
+	}
+	e := oauthErr(errs.Invalid, "invalid_request", "profile_id", "choose the profile to act in")
+	choices := make([]map[string]string, len(active))
+	for i, p := range active {
+		choices[i] = map[string]string{"id": p.ID.String(), "role": string(p.Role), "organization_name": p.OrganizationName}
+	}
+	e.Extra["profiles"] = choices
+	return Profile{}, e
+}
+
+// oauthErr is a problem that also carries RFC 6749's "error" code for OAuth clients.
+func oauthErr(kind errs.Kind, code, field, msg string) *errs.Error {
+	e := &errs.Error{Kind: kind, Message: msg, Extra: map[string]any{"error": code}}
+	if field != "" {
+		e.Fields = []errs.FieldError{{Field: field, Message: msg}}
+	}
+	return e
+}
+
+var _ = time.Now

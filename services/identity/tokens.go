@@ -1,0 +1,398 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/audit"
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/errs"
+)
+
+// TokenResponse is the OAuth2 token answer (RFC 6749 section 5.1), with the profile the token
+// acts in.
+type TokenResponse struct {
+	AccessToken  string   `json:"access_token"`
+	TokenType    string   `json:"token_type"`
+	ExpiresIn    int      `json:"expires_in"`
+	RefreshToken string   `json:"refresh_token,omitempty"`
+	Scope        string   `json:"scope,omitempty"`
+	Profile      *Profile `json:"profile,omitempty"`
+}
+
+// TokenRequest is an OAuth2 token request (form-encoded on the wire).
+type TokenRequest struct {
+	GrantType    string
+	Username     string
+	Password     string
+	ProfileID    string
+	RefreshToken string
+	ClientID     string
+	ClientSecret string
+	Scope        string
+}
+
+// Token runs a token request.
+func (s *Service) Token(ctx context.Context, r TokenRequest) (TokenResponse, error) {
+	switch r.GrantType {
+	case "password":
+		return s.passwordGrant(ctx, r)
+	case "refresh_token":
+		return s.refreshGrant(ctx, r)
+	case "client_credentials":
+		return s.clientGrant(ctx, r)
+	case "":
+		return TokenResponse{}, oauthErr(errs.Invalid, "invalid_request", "grant_type", "is required")
+	}
+	return TokenResponse{}, oauthErr(errs.Invalid, "unsupported_grant_type", "grant_type", "must be password, refresh_token or client_credentials")
+}
+
+var errBadCredentials = oauthErr(errs.Unauthenticated, "invalid_grant", "", "wrong username or password")
+
+func (s *Service) passwordGrant(ctx context.Context, r TokenRequest) (TokenResponse, error) {
+	var f errs.Fields
+	f.Check(r.Username != "" && len(r.Username) <= 254, "username", "is required")
+	f.Check(r.Password != "" && len(r.Password) <= 256, "password", "is required")
+	if err := f.Err(); err != nil {
+		return TokenResponse{}, err
+	}
+	username := strings.ToLower(strings.TrimSpace(r.Username))
+	now := s.now()
+	// Backoff: a locked username is refused before the password is even checked.
+	_, locked, err := s.store.SignInFailures(ctx, username)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if locked != nil && locked.After(now) {
+		return TokenResponse{}, s.lockedErr(locked.Sub(now))
+	}
+	op, err := s.store.OperatorByEmail(ctx, username)
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		return TokenResponse{}, err
+	}
+	ok := false
+	if err == nil && op.passwordHash != "" {
+		ok = VerifyPassword(op.passwordHash, r.Password)
+	} else {
+		VerifyPassword(dummyHash, r.Password) // same cost when the operator does not exist
+	}
+	if !ok || op.Status != StatusActive {
+		if err := s.failSignIn(ctx, username, now); err != nil {
+			return TokenResponse{}, err
+		}
+		_ = s.audit.Write(ctx, audit.Record{ActorID: username, Action: "sign_in", ResourceType: "operator",
+			ResourceID: op.ID.String(), AmbitoID: op.AmbitoID.String(), Outcome: "failure", RequestID: requestID(ctx)})
+		return TokenResponse{}, errBadCredentials
+	}
+	p, err := s.profileForToken(op, r.ProfileID)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if err := s.store.ClearSignInFailures(ctx, username); err != nil {
+		return TokenResponse{}, err
+	}
+	resp, err := s.issueOperator(ctx, s.store, op, p, uuid.Must(uuid.NewV7()))
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	_ = s.audit.Write(ctx, audit.Record{ActorID: op.ID.String(), ActorOrg: p.OrganizationID.String(), ActorRole: string(p.Role),
+		AmbitoID: op.AmbitoID.String(), Action: "sign_in", ResourceType: "operator", ResourceID: op.ID.String(),
+		Outcome: "success", RequestID: requestID(ctx)})
+	return resp, nil
+}
+
+func (s *Service) lockedErr(wait time.Duration) error {
+	return &errs.Error{Kind: errs.TooManyRequests, Message: "too many failed sign-ins; try again later",
+		RetryAfter: wait, Extra: map[string]any{"error": "slow_down"}}
+}
+
+// failSignIn counts a failure; from MaxFailures on, the username is locked for LockBase,
+// doubling with each further failure up to LockMax.
+func (s *Service) failSignIn(ctx context.Context, username string, now time.Time) error {
+	n, _, err := s.store.SignInFailures(ctx, username)
+	if err != nil {
+		return err
+	}
+	n++
+	var until *time.Time
+	if n >= s.cfg.MaxFailures {
+		d := s.cfg.LockBase << min(n-s.cfg.MaxFailures, 10)
+		if d > s.cfg.LockMax || d <= 0 {
+			d = s.cfg.LockMax
+		}
+		t := now.Add(d)
+		until = &t
+	}
+	_, err = s.store.RecordSignInFailure(ctx, username, now, until)
+	return err
+}
+
+func (s *Service) issueOperator(ctx context.Context, st Store, op Operator, p Profile, family uuid.UUID) (TokenResponse, error) {
+	key, err := s.keys.Current()
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	now := s.now()
+	claims := auth.Claims{Subject: op.ID.String(), Kind: auth.KindOperator, Name: op.GivenName + " " + op.FamilyName,
+		AmbitoID: op.AmbitoID.String(), OrgID: p.OrganizationID.String(), OrgKind: string(p.OrganizationKind),
+		Role: p.Role, ProfileID: p.ID.String(), TokenID: uuid.Must(uuid.NewV7()).String()}
+	at, err := auth.Sign(key.Private, key.KID, s.cfg.Issuer, claims, s.cfg.AccessTTL, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	raw, hash := newSecret()
+	if err := st.SaveRefreshToken(ctx, RefreshToken{Hash: hash, FamilyID: family, OperatorID: op.ID, ProfileID: p.ID,
+		IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}); err != nil {
+		return TokenResponse{}, err
+	}
+	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds()),
+		RefreshToken: raw, Profile: &p}, nil
+}
+
+// newSecret returns a random opaque secret and its SHA-256 (what is stored).
+func newSecret() (string, []byte) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	raw := base64.RawURLEncoding.EncodeToString(b)
+	return raw, hashSecret(raw)
+}
+
+func hashSecret(raw string) []byte {
+	h := sha256.Sum256([]byte(raw))
+	return h[:]
+}
+
+// refreshGrant rotates a refresh token: the old one is used up, a new one of the same family is
+// issued. A used or revoked token presented again means it was stolen or replayed: the whole
+// family is revoked.
+func (s *Service) refreshGrant(ctx context.Context, r TokenRequest) (TokenResponse, error) {
+	if r.RefreshToken == "" || len(r.RefreshToken) > 200 {
+		return TokenResponse{}, oauthErr(errs.Invalid, "invalid_request", "refresh_token", "is required")
+	}
+	now := s.now()
+	bad := oauthErr(errs.Unauthenticated, "invalid_grant", "refresh_token", "is not valid")
+	var resp TokenResponse
+	var reused *RefreshToken
+	err := s.store.InTx(ctx, func(tx Store) error {
+		t, err := tx.UseRefreshToken(ctx, hashSecret(r.RefreshToken), now)
+		if errs.Is(err, errs.NotFound) {
+			return bad
+		}
+		if err != nil {
+			return err
+		}
+		if t.UsedAt != nil || t.RevokedAt != nil {
+			reused = &t
+			return bad
+		}
+		if now.After(t.ExpiresAt) {
+			return bad
+		}
+		op, err := tx.OperatorForSignIn(ctx, t.OperatorID)
+		if err != nil || op.Status != StatusActive {
+			return bad
+		}
+		pid := r.ProfileID
+		if pid == "" {
+			pid = t.ProfileID.String()
+		}
+		p, err := s.profileForToken(op, pid)
+		if err != nil {
+			return err
+		}
+		resp, err = s.issueOperator(ctx, tx, op, p, t.FamilyID)
+		return err
+	})
+	if reused != nil {
+		if err := s.store.RevokeFamily(ctx, reused.FamilyID, now); err != nil {
+			return TokenResponse{}, err
+		}
+		s.log.WarnContext(ctx, "refresh token reused: session revoked", "operator_id", reused.OperatorID, "family_id", reused.FamilyID)
+	}
+	return resp, err
+}
+
+// Revoke ends the session of a refresh token (sign-out, RFC 7009): its whole family is revoked.
+// Only the operator it belongs to may revoke it; an unknown token is not an error (RFC 7009).
+func (s *Service) Revoke(ctx context.Context, token string) error {
+	c, err := auth.Caller(ctx)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return errs.InvalidField("token", "is required")
+	}
+	now := s.now()
+	return s.store.InTx(ctx, func(tx Store) error {
+		t, err := tx.UseRefreshToken(ctx, hashSecret(token), now)
+		if errs.Is(err, errs.NotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if t.OperatorID.String() != c.Subject {
+			return nil // not the caller's: say nothing
+		}
+		return tx.RevokeFamily(ctx, t.FamilyID, now)
+	})
+}
+
+func (s *Service) clientGrant(ctx context.Context, r TokenRequest) (TokenResponse, error) {
+	bad := oauthErr(errs.Unauthenticated, "invalid_client", "", "wrong client_id or client_secret")
+	id, err := uuid.Parse(r.ClientID)
+	if err != nil || r.ClientSecret == "" {
+		return TokenResponse{}, bad
+	}
+	cl, err := s.store.GetClient(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		return TokenResponse{}, bad
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if subtle.ConstantTimeCompare(hashSecret(r.ClientSecret), cl.secretHash) != 1 || !cl.Active {
+		return TokenResponse{}, bad
+	}
+	scopes := cl.Scopes
+	if r.Scope != "" {
+		scopes = nil
+		for _, sc := range strings.Fields(r.Scope) {
+			if !slices.Contains(cl.Scopes, sc) {
+				return TokenResponse{}, oauthErr(errs.Invalid, "invalid_scope", "scope", "asks for a scope this client does not hold")
+			}
+			scopes = append(scopes, sc)
+		}
+	}
+	key, err := s.keys.Current()
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	claims := auth.Claims{Subject: cl.ID.String(), Kind: auth.KindClient, Name: cl.Name, Role: auth.RoleClient,
+		Scopes: scopes, TokenID: uuid.Must(uuid.NewV7()).String()}
+	if cl.AmbitoID != nil {
+		claims.AmbitoID = cl.AmbitoID.String()
+	}
+	if cl.OrganizationID != nil {
+		claims.OrgID = cl.OrganizationID.String()
+		if cl.AmbitoID != nil {
+			if org, err := s.store.GetOrganization(ctx, *cl.AmbitoID, *cl.OrganizationID); err == nil {
+				claims.OrgKind = string(org.Kind)
+			}
+		}
+	}
+	at, err := auth.Sign(key.Private, key.KID, s.cfg.Issuer, claims, s.cfg.ClientAccessTTL, s.now())
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(s.cfg.ClientAccessTTL.Seconds()),
+		Scope: strings.Join(scopes, " ")}, nil
+}
+
+// ClientInput creates a machine client.
+type ClientInput struct {
+	Name           string     `json:"name"`
+	OrganizationID *uuid.UUID `json:"organization_id,omitempty"`
+	Scopes         []string   `json:"scopes"`
+}
+
+// ClientWithSecret is a client with its secret, shown once.
+type ClientWithSecret struct {
+	Client
+	Secret string `json:"client_secret"`
+}
+
+// CreateClient registers a machine client of the caller's ambito; its secret is shown once and
+// stored hashed.
+func (s *Service) CreateClient(ctx context.Context, in ClientInput) (ClientWithSecret, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return ClientWithSecret{}, err
+	}
+	var f errs.Fields
+	validName(&f, "name", in.Name, 100)
+	if len(in.Scopes) == 0 {
+		f.Add("scopes", "at least one scope is required")
+	}
+	for i, sc := range in.Scopes {
+		if !slices.Contains(s.cfg.ClientScopes, sc) {
+			f.Add("scopes["+itoa(i)+"]", "is not a known scope")
+		}
+	}
+	if err := f.Err(); err != nil {
+		return ClientWithSecret{}, err
+	}
+	if in.OrganizationID != nil {
+		if _, err := s.store.GetOrganization(ctx, ambitoID, *in.OrganizationID); errs.Is(err, errs.NotFound) {
+			return ClientWithSecret{}, errs.InvalidField("organization_id", "is not an organization of this ambito")
+		} else if err != nil {
+			return ClientWithSecret{}, err
+		}
+	}
+	raw, hash := newSecret()
+	cl := Client{ID: newID(), AmbitoID: &ambitoID, OrganizationID: in.OrganizationID, Name: strings.TrimSpace(in.Name),
+		Scopes: in.Scopes, Active: true, CreatedAt: s.now(), secretHash: hash}
+	if err := s.store.CreateClient(ctx, cl); err != nil {
+		return ClientWithSecret{}, err
+	}
+	return ClientWithSecret{Client: cl, Secret: raw}, s.record(ctx, c, "client.create", "client", cl.ID.String(), map[string]any{"scopes": in.Scopes})
+}
+
+// ListClients lists the machine clients of the caller's ambito.
+func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
+	_, ambitoID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListClients(ctx, ambitoID)
+}
+
+func (s *Service) ownClient(ctx context.Context, id uuid.UUID) (auth.Claims, Client, error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return c, Client{}, err
+	}
+	cl, err := s.store.GetClient(ctx, id)
+	if err != nil {
+		return c, Client{}, err
+	}
+	if cl.AmbitoID == nil || *cl.AmbitoID != ambitoID {
+		return c, Client{}, errs.E(errs.NotFound, "client not found")
+	}
+	return c, cl, nil
+}
+
+// RotateClientSecret replaces a client's secret; the new one is shown once.
+func (s *Service) RotateClientSecret(ctx context.Context, id uuid.UUID) (ClientWithSecret, error) {
+	c, cl, err := s.ownClient(ctx, id)
+	if err != nil {
+		return ClientWithSecret{}, err
+	}
+	raw, hash := newSecret()
+	if err := s.store.UpdateClientSecret(ctx, id, hash); err != nil {
+		return ClientWithSecret{}, err
+	}
+	return ClientWithSecret{Client: cl, Secret: raw}, s.record(ctx, c, "client.rotate_secret", "client", id.String(), nil)
+}
+
+// DisableClient stops a client from getting tokens.
+func (s *Service) DisableClient(ctx context.Context, id uuid.UUID) error {
+	c, _, err := s.ownClient(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetClientActive(ctx, id, false); err != nil {
+		return err
+	}
+	return s.record(ctx, c, "client.disable", "client", id.String(), nil)
+}

@@ -1,0 +1,3 @@
+module github.com/csi-lombardia/csi/tools
+
+go 1.26
