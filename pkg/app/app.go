@@ -92,19 +92,26 @@ func Start(ctx context.Context, b Base, env *Env, sets ...pgdb.MigrationSet) (*A
 	if err != nil {
 		return nil, err
 	}
-	metrics.RegisterPool(reg, b.Service, pool)
-	a := &App{Base: b, Log: log, Registry: reg, Pool: pool, sets: sets}
+	a := New(b, log, reg, pool, sets...)
 	if b.Migrate {
 		if err := a.migrateWithRetry(ctx); err != nil {
 			pool.Close()
 			return nil, err
 		}
 	}
+	return a, nil
+}
+
+// New assembles an App from parts already built (Start does it from configuration; tests do it
+// with a test database and a discarding logger).
+func New(b Base, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool, sets ...pgdb.MigrationSet) *App {
+	metrics.RegisterPool(reg, b.Service, pool)
+	a := &App{Base: b, Log: log, Registry: reg, Pool: pool, sets: sets}
 	a.Health = &httpapi.Health{Service: b.Service, Version: Version, Commit: Commit, Checks: []httpapi.Check{
 		{Name: "database", Check: func(ctx context.Context) error { return pgdb.Ping(ctx, pool) }},
 		{Name: "migrations", Check: a.migrationsApplied},
 	}}
-	return a, nil
+	return a
 }
 
 // migrateWithRetry waits for the database for up to a minute (it may start after us).

@@ -12,13 +12,10 @@
 // and waits; the committer takes everything queued (up to the maximum batch size, 256 by default)
 // and writes it in one implicit transaction, sent as a single pipelined round trip: one
 // multi-row INSERT (unnest of arrays) plus the update of the chain head. When the commit is
-// acknowledged every writer of the batch is released with nil; when it fails every writer gets
-// the error. There is no artificial delay: while one batch commits, the next one accumulates, so
+// acknowledged every writer of the batch is released with nil; when it fails the writers get the
+// error (see below for retries). There is no artificial delay: while one batch commits, the next one accumulates, so
 // batches grow with the load and a lone request waits for one commit only. A Write's records
 // always go in the same batch, so they commit or fail together.
-//
-// If the database refuses a batch outright (a constraint, not an outage), each Write of the batch
-// is tried again alone, so that a writer whose records are at fault cannot fail the others.
 //
 // Write returns nil only once its records are committed. When its context ends first it returns
 // the context's error, but the records may still be committed afterwards: an access that happened
@@ -37,10 +34,12 @@
 // When a batch fails the in-memory head is not advanced and is reloaded from the database before
 // the next attempt: a commit whose acknowledgement was lost may have landed, and the reloaded head
 // tells (if it equals the batch's last record, the batch is reported committed; otherwise it is
-// re-chained from the committed head and sent again). Transient failures (connection lost,
-// database restarting, timeouts) are retried up to three times; a restarted database is simply
-// reached again through the pool. The primary key (chain_id, seq) makes a fork of a chain
-// impossible even if something went wrong with this reasoning.
+// re-chained from the committed head and sent again). So every failure but a refusal by the
+// database (connection lost, database restarting, timeouts) is retried, three attempts in all,
+// and a restarted database is simply reached again through the pool. When the database refuses a
+// batch (a constraint), each Write of the batch is tried alone, so that only the writer at fault
+// gets the error; Write validates records beforehand so that this stays exceptional. The primary
+// key (chain_id, seq) makes a fork of a chain impossible even if this reasoning went wrong.
 //
 // # Hash
 //
@@ -66,6 +65,9 @@
 // forward. The table owner can disable triggers, so in production the service should run as a role
 // that does not own the tables and holds only INSERT and SELECT on audit_records and INSERT,
 // SELECT, UPDATE on audit_chains; the hash chain makes whatever slips through evident to Verify.
+// The hash is not keyed: someone able to rewrite a chain's records and its head consistently is
+// caught only by comparing the heads with a copy kept elsewhere (audit_chains is small; export it
+// periodically to anchor the chains).
 //
 // Authorization (only the privacy officer reads the trail, always within an ambito) is the
 // service's job: List enforces the tenant scope only.
@@ -290,17 +292,16 @@ func (l *Log) Close(ctx context.Context) error {
 		close(l.reqs)
 	}
 	l.mu.Unlock()
+	defer l.cancel()
 	select {
 	case <-l.done:
-		l.cancel()
-		return nil
-	default:
-	}
-	select {
-	case <-l.done:
-		l.cancel()
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-l.done: // finished just in time
+			return nil
+		default:
+		}
 		l.cancel()
 		<-l.done
 		return fmt.Errorf("close audit log: %w", ctx.Err())

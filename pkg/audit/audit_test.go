@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -689,7 +690,7 @@ func TestVerifyTampering(t *testing.T) {
 				}
 			}
 			// Several statements: run them as a script with the chain id inlined.
-			script := replaceParam(tt.tamper, l.ChainID())
+			script := strings.ReplaceAll(tt.tamper, "$1", "'"+l.ChainID().String()+"'")
 			if _, err := pool.Exec(ctx, script, pgx.QueryExecModeSimpleProtocol); err != nil {
 				t.Fatalf("tamper: %v", err)
 			}
@@ -780,20 +781,6 @@ func TestVerifyPages(t *testing.T) {
 	if rep.Chains != 2 || rep.Records != 2846 {
 		t.Errorf("verified %d chains and %d records, want 2 and 2846", rep.Chains, rep.Records)
 	}
-}
-
-// replaceParam inlines the chain id for $1 in a multi-statement script.
-func replaceParam(script string, id uuid.UUID) string {
-	out := ""
-	for i := 0; i < len(script); i++ {
-		if script[i] == '$' && i+1 < len(script) && script[i+1] == '1' {
-			out += "'" + id.String() + "'"
-			i++
-			continue
-		}
-		out += string(script[i])
-	}
-	return out
 }
 
 func TestAppendOnly(t *testing.T) {

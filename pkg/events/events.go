@@ -91,7 +91,9 @@ type Cursor struct {
 }
 
 // String encodes the cursor as "<xid>-<seq>".
-func (c Cursor) String() string { return strconv.FormatUint(c.XID, 10) + "-" + strconv.FormatInt(c.Seq, 10) }
+func (c Cursor) String() string {
+	return strconv.FormatUint(c.XID, 10) + "-" + strconv.FormatInt(c.Seq, 10)
+}
 
 // ParseCursor decodes a cursor; "" or "0" is the start of the feed.
 func ParseCursor(s string) (Cursor, error) {
@@ -110,6 +112,9 @@ func ParseCursor(s string) (Cursor, error) {
 // Read returns up to limit events after the cursor, and the cursor to continue from (the same
 // cursor when there is nothing new). ambitoID "" reads every tenant (suite-wide service clients).
 func Read(ctx context.Context, db pgdb.DB, after Cursor, limit int, ambitoID string) ([]Event, Cursor, error) {
+	if limit < 1 {
+		return nil, after, errs.InvalidField("limit", "must be at least 1")
+	}
 	rows, err := db.Query(ctx, `
 		SELECT seq, xid::text::numeric::bigint, id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload
 		FROM outbox

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 
-	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
 )
 
 // NewServer is go-kit's HTTP server with the suite's error encoder and JSON response encoder.

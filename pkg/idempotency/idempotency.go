@@ -118,11 +118,18 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(rec, r)
-		if rec.status >= 500 || rec.status == 0 {
+		if rec.status == 0 {
+			// The handler returned without writing: net/http answers 200 with no body, and
+			// whatever the handler did is done, so the answer is stored like any other.
+			rec.status = http.StatusOK
+		}
+		if rec.status >= 500 {
 			return // not stored: a retry runs again
 		}
 		if err := s.complete(context.WithoutCancel(ctx), caller, key, rec); err != nil {
-			s.Log.ErrorContext(ctx, "idempotency: storing the answer failed", "err", err)
+			if s.Log != nil {
+				s.Log.ErrorContext(ctx, "idempotency: storing the answer failed", "err", err)
+			}
 			return
 		}
 		completed = true
@@ -200,7 +207,7 @@ func (s *Store) complete(ctx context.Context, caller, key string, rec *recorder)
 func (s *Store) release(ctx context.Context, caller, key string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status = 0`, caller, key); err != nil {
+	if _, err := s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status = 0`, caller, key); err != nil && s.Log != nil {
 		s.Log.WarnContext(ctx, "idempotency: releasing a key failed", "err", err)
 	}
 }

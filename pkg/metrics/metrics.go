@@ -61,11 +61,22 @@ func HTTP(reg prometheus.Registerer, service string) httpapi.Middleware {
 			defer inflight.Dec()
 			sw := httpapi.NewStatusWriter(w)
 			next.ServeHTTP(sw, r)
-			route := httpapi.Route(r)
-			requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.Status())).Inc()
-			latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+			route, method := httpapi.Route(r), methodLabel(r.Method)
+			requests.WithLabelValues(route, method, strconv.Itoa(sw.Status())).Inc()
+			latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		})
 	}
+}
+
+// methodLabel bounds the method label: a client may send any token as a method, and each one
+// would otherwise become a new series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
 }
 
 // RegisterPool exports a pgx pool's statistics as gauges and counters named

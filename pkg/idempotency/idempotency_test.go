@@ -1,0 +1,481 @@
+package idempotency_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/idempotency"
+	"github.com/csi-lombardia/csi/pkg/pgdb"
+	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
+)
+
+var ordersSet = pgdb.MigrationSet{Name: "orders", FS: fstest.MapFS{
+	"00001_orders.sql": {Data: []byte("-- +goose Up\nCREATE TABLE orders (id serial PRIMARY KEY, ref text NOT NULL);\n-- +goose Down\nDROP TABLE orders;\n")},
+}}
+
+// callerHeader names the test caller; the claims middleware below turns it into auth claims.
+const callerHeader = "X-Test-Caller"
+
+// orders is a POST handler that inserts a row and answers 201, as a service's create does.
+type orders struct {
+	pool *pgxpool.Pool
+	runs atomic.Int64
+	// entered, when set, receives when the handler's first run starts; that run then waits
+	// for release to be closed. Later runs do not wait.
+	entered chan struct{}
+	release chan struct{}
+	// answer overrides the answer (status, no insert) when non-zero.
+	answer int
+	panics bool
+	silent bool // return without writing anything
+}
+
+func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if n := o.runs.Add(1); n == 1 && o.entered != nil {
+		o.entered <- struct{}{}
+		<-o.release
+	}
+	if o.panics {
+		panic("handler exploded")
+	}
+	var in struct {
+		Ref string `json:"ref"`
+	}
+	if err := httpapi.DecodeJSON(r, &in); err != nil {
+		httpapi.WriteProblem(r.Context(), nil, w, r, err)
+		return
+	}
+	if o.answer != 0 {
+		http.Error(w, "answer "+fmt.Sprint(o.answer), o.answer)
+		return
+	}
+	if o.silent {
+		_, _ = o.pool.Exec(r.Context(), "INSERT INTO orders (ref) VALUES ($1)", in.Ref)
+		return
+	}
+	var id int
+	if err := o.pool.QueryRow(r.Context(), "INSERT INTO orders (ref) VALUES ($1) RETURNING id", in.Ref).Scan(&id); err != nil {
+		httpapi.WriteProblem(r.Context(), nil, w, r, pgdb.Translate(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprintf("/v1/orders/%d", id))
+	w.Header().Set("X-Not-Stored", "1")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "ref": in.Ref})
+}
+
+type env struct {
+	suffix  string // appended to every caller, so that cases sharing a database do not meet
+	pool    *pgxpool.Pool
+	store   *idempotency.Store
+	handler *orders
+	h       http.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvOn(pgtest.New(t, idempotency.Migrations, ordersSet))
+}
+
+// newEnvOn builds a store and handler on an existing database; cases sharing it use their own
+// callers so that their keys do not meet.
+func newEnvOn(pool *pgxpool.Pool) *env {
+	e := &env{pool: pool, store: idempotency.New(pool, slog.New(slog.DiscardHandler)), handler: &orders{pool: pool}}
+	claims := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c := r.Header.Get(callerHeader); c != "" {
+				r = r.WithContext(auth.WithClaims(r.Context(), auth.Claims{Subject: c, Kind: auth.KindClient,
+					OrgID: "org-1", Role: auth.RoleClient}))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	e.h = httpapi.Chain(e.handler, httpapi.RequestIDs(), httpapi.Recover(slog.New(slog.DiscardHandler)), claims, e.store.Middleware)
+	return e
+}
+
+type answer struct {
+	Status int
+	Body   string
+	Header http.Header
+}
+
+func (e *env) post(path, key, caller, body string) answer {
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		r.Header.Set(idempotency.Header, key)
+	}
+	if caller != "" {
+		r.Header.Set(callerHeader, caller+e.suffix)
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, r)
+	return answer{Status: rec.Code, Body: rec.Body.String(), Header: rec.Header()}
+}
+
+func (e *env) rows(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM orders").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func problemFields(t *testing.T, a answer) []string {
+	t.Helper()
+	var p struct {
+		Errors []struct{ Field string } `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(a.Body), &p); err != nil {
+		t.Fatalf("problem %q: %v", a.Body, err)
+	}
+	var out []string
+	for _, f := range p.Errors {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestReplay(t *testing.T) {
+	e := newEnv(t)
+	first := e.post("/v1/orders", "key-1", "coop", `{"ref":"A"}`)
+	if first.Status != 201 {
+		t.Fatalf("first answer = %d %s", first.Status, first.Body)
+	}
+	if got := first.Header.Get("Idempotent-Replayed"); got != "" {
+		t.Errorf("first answer Idempotent-Replayed = %q, want none", got)
+	}
+	for i := range 3 {
+		again := e.post("/v1/orders", "key-1", "coop", `{"ref":"A"}`)
+		got := []string{fmt.Sprint(again.Status), again.Body, again.Header.Get("Location"),
+			again.Header.Get("Content-Type"), again.Header.Get("Idempotent-Replayed")}
+		want := []string{"201", first.Body, first.Header.Get("Location"), "application/json", "true"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("replay %d [status body location content-type replayed] (-want +got):\n%s", i, diff)
+		}
+	}
+	if got := e.handler.runs.Load(); got != 1 {
+		t.Errorf("handler ran %d times, want 1", got)
+	}
+	if got := e.rows(t); got != 1 {
+		t.Errorf("%d rows inserted, want 1", got)
+	}
+}
+
+func TestKeyMisuse(t *testing.T) {
+	tests := []struct {
+		name       string
+		path       string
+		key        string
+		caller     string
+		body       string
+		wantStatus int
+		wantFields []string
+		wantRuns   int64 // after the first request, which always runs
+	}{
+		{name: "same key, another body", path: "/v1/orders", key: "k", caller: "coop", body: `{"ref":"B"}`,
+			wantStatus: 422, wantFields: []string{"Idempotency-Key"}, wantRuns: 1},
+		{name: "same key and body, another path", path: "/v1/orders?dry_run=1", key: "k", caller: "coop", body: `{"ref":"A"}`,
+			wantStatus: 422, wantFields: []string{"Idempotency-Key"}, wantRuns: 1},
+		{name: "same key, another caller", path: "/v1/orders", key: "k", caller: "other-coop", body: `{"ref":"A"}`,
+			wantStatus: 201, wantRuns: 2},
+		{name: "another key", path: "/v1/orders", key: "k2", caller: "coop", body: `{"ref":"A"}`,
+			wantStatus: 201, wantRuns: 2},
+		{name: "key with a space", path: "/v1/orders", key: "my key", caller: "coop", body: `{"ref":"A"}`,
+			wantStatus: 400, wantFields: []string{"Idempotency-Key"}, wantRuns: 1},
+		{name: "key of 300 characters", path: "/v1/orders", key: strings.Repeat("k", 300), caller: "coop", body: `{"ref":"A"}`,
+			wantStatus: 400, wantFields: []string{"Idempotency-Key"}, wantRuns: 1},
+		{name: "non-ASCII key", path: "/v1/orders", key: "chiavè", caller: "coop", body: `{"ref":"A"}`,
+			wantStatus: 400, wantFields: []string{"Idempotency-Key"}, wantRuns: 1},
+		{name: "key of 255 characters", path: "/v1/orders", key: strings.Repeat("k", 255), caller: "coop", body: `{"ref":"A"}`,
+			wantStatus: 201, wantRuns: 2},
+		{name: "no caller", path: "/v1/orders", key: "k3", body: `{"ref":"A"}`, wantStatus: 401, wantRuns: 1},
+	}
+	pool := pgtest.New(t, idempotency.Migrations, ordersSet)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvOn(pool)
+			e.suffix = fmt.Sprintf("-%d", i)
+			if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != 201 {
+				t.Fatalf("first answer = %d %s", a.Status, a.Body)
+			}
+			got := e.post(tc.path, tc.key, tc.caller, tc.body)
+			if got.Status != tc.wantStatus {
+				t.Errorf("status = %d %s, want %d", got.Status, got.Body, tc.wantStatus)
+			}
+			if tc.wantFields != nil {
+				if ct := got.Header.Get("Content-Type"); ct != httpapi.ProblemContentType {
+					t.Errorf("Content-Type = %q, want a problem", ct)
+				}
+				if diff := cmp.Diff(tc.wantFields, problemFields(t, got)); diff != "" {
+					t.Errorf("problem fields (-want +got):\n%s", diff)
+				}
+			}
+			if got := e.handler.runs.Load(); got != tc.wantRuns {
+				t.Errorf("handler ran %d times, want %d", got, tc.wantRuns)
+			}
+		})
+	}
+}
+
+func TestNoKeyRunsEveryTime(t *testing.T) {
+	e := newEnv(t)
+	for range 3 {
+		if a := e.post("/v1/orders", "", "coop", `{"ref":"A"}`); a.Status != 201 || a.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("answer = %d %v", a.Status, a.Header)
+		}
+	}
+	if got := e.rows(t); got != 3 {
+		t.Errorf("%d rows, want 3", got)
+	}
+	// Without a key the middleware does not even need a caller.
+	if a := e.post("/v1/orders", "", "", `{"ref":"A"}`); a.Status != 201 {
+		t.Errorf("answer without key and caller = %d", a.Status)
+	}
+}
+
+func TestAnswersNotStored(t *testing.T) {
+	tests := []struct {
+		name      string
+		breakWith func(*orders)
+		status    int
+	}{
+		{name: "500", breakWith: func(o *orders) { o.answer = 500 }, status: 500},
+		{name: "503", breakWith: func(o *orders) { o.answer = 503 }, status: 503},
+		{name: "panic", breakWith: func(o *orders) { o.panics = true }, status: 500},
+	}
+	pool := pgtest.New(t, idempotency.Migrations, ordersSet)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvOn(pool)
+			e.suffix = fmt.Sprintf("-%d", i)
+			tc.breakWith(e.handler)
+			if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != tc.status {
+				t.Fatalf("failing answer = %d %s, want %d", a.Status, a.Body, tc.status)
+			}
+			// The retry runs again, and this time succeeds and is stored.
+			e.handler.answer, e.handler.panics = 0, false
+			if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != 201 || a.Header.Get("Idempotent-Replayed") != "" {
+				t.Fatalf("retry = %d %s (replayed %q), want 201 from the handler", a.Status, a.Body, a.Header.Get("Idempotent-Replayed"))
+			}
+			if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != 201 || a.Header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("third = %d (replayed %q), want the stored 201", a.Status, a.Header.Get("Idempotent-Replayed"))
+			}
+			if got := e.handler.runs.Load(); got != 2 {
+				t.Errorf("handler ran %d times, want 2", got)
+			}
+		})
+	}
+}
+
+func TestClientErrorsStored(t *testing.T) {
+	e := newEnv(t)
+	bad := e.post("/v1/orders", "k", "coop", `{"ref":1}`)
+	if bad.Status != 400 {
+		t.Fatalf("first answer = %d %s", bad.Status, bad.Body)
+	}
+	again := e.post("/v1/orders", "k", "coop", `{"ref":1}`)
+	got := []string{fmt.Sprint(again.Status), again.Body, again.Header.Get("Content-Type"), again.Header.Get("Idempotent-Replayed")}
+	want := []string{"400", bad.Body, httpapi.ProblemContentType, "true"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("replayed 400 [status body content-type replayed] (-want +got):\n%s", diff)
+	}
+	if got := e.handler.runs.Load(); got != 1 {
+		t.Errorf("handler ran %d times, want 1", got)
+	}
+}
+
+func TestSilentHandlerStored(t *testing.T) {
+	e := newEnv(t)
+	e.handler.silent = true
+	for i := range 2 {
+		if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != 200 {
+			t.Fatalf("answer %d = %d", i, a.Status)
+		}
+	}
+	if got := e.rows(t); got != 1 {
+		t.Errorf("%d rows, want 1: a handler that answered 200 without a body must not run twice", got)
+	}
+}
+
+func TestInProgress(t *testing.T) {
+	e := newEnv(t)
+	e.handler.entered = make(chan struct{}, 1)
+	e.handler.release = make(chan struct{})
+	firstDone := make(chan answer, 1)
+	go func() { firstDone <- e.post("/v1/orders", "k", "coop", `{"ref":"A"}`) }()
+	select {
+	case <-e.handler.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the handler")
+	}
+	// While the first runs, retries are told to come back later.
+	for i := range 3 {
+		a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+		if a.Status != 409 || a.Header.Get("Retry-After") == "" {
+			t.Errorf("retry %d while in progress = %d (Retry-After %q) %s, want 409 with Retry-After", i, a.Status, a.Header.Get("Retry-After"), a.Body)
+		}
+	}
+	// Another body is still refused as misuse, not told to wait.
+	if a := e.post("/v1/orders", "k", "coop", `{"ref":"B"}`); a.Status != 422 {
+		t.Errorf("another body while in progress = %d, want 422", a.Status)
+	}
+	close(e.handler.release)
+	first := <-firstDone
+	if first.Status != 201 {
+		t.Fatalf("first = %d %s", first.Status, first.Body)
+	}
+	if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != 201 || a.Body != first.Body {
+		t.Errorf("retry after completion = %d %s, want the first answer", a.Status, a.Body)
+	}
+	if got := e.handler.runs.Load(); got != 1 {
+		t.Errorf("handler ran %d times, want 1", got)
+	}
+}
+
+func TestConcurrentSameKey(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	answers := make(chan answer, 10)
+	for range 10 {
+		wg.Go(func() {
+			<-start
+			answers <- e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(answers)
+	var created, replayed, busy int
+	var body string
+	for a := range answers {
+		switch {
+		case a.Status == 201 && a.Header.Get("Idempotent-Replayed") == "":
+			created++
+			body = a.Body
+		case a.Status == 201:
+			replayed++
+		case a.Status == 409 && a.Header.Get("Retry-After") != "":
+			busy++
+		default:
+			t.Errorf("answer %d %v %s, want 201, a replay, or 409 with Retry-After", a.Status, a.Header, a.Body)
+		}
+	}
+	if created != 1 || created+replayed+busy != 10 {
+		t.Errorf("created %d, replayed %d, busy %d; want exactly one created", created, replayed, busy)
+	}
+	if got := e.handler.runs.Load(); got != 1 {
+		t.Errorf("handler ran %d times, want 1", got)
+	}
+	if got := e.rows(t); got != 1 {
+		t.Errorf("%d rows, want 1", got)
+	}
+	if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Body != body {
+		t.Errorf("replay body %s, want %s", a.Body, body)
+	}
+}
+
+func TestAbandonedTakeover(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		age        time.Duration
+		wantStatus int
+		wantRuns   int64 // runs of the retry
+	}{
+		{name: "abandoned: a retry takes over", body: `{"ref":"A"}`, age: 2 * time.Minute, wantStatus: 201, wantRuns: 1},
+		{name: "still fresh: wait", body: `{"ref":"A"}`, age: 10 * time.Second, wantStatus: 409, wantRuns: 0},
+		{name: "abandoned but another body", body: `{"ref":"B"}`, age: 2 * time.Minute, wantStatus: 422, wantRuns: 0},
+	}
+	pool := pgtest.New(t, idempotency.Migrations, ordersSet)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvOn(pool)
+			e.suffix = fmt.Sprintf("-%d", i)
+			// A first request that reserved the key and hangs, as if its process had died.
+			e.handler.entered = make(chan struct{}, 1)
+			e.handler.release = make(chan struct{})
+			done := make(chan answer, 1)
+			go func() { done <- e.post("/v1/orders", "k", "coop", `{"ref":"A"}`) }()
+			t.Cleanup(func() { close(e.handler.release); <-done })
+			select {
+			case <-e.handler.entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the first request never reached the handler")
+			}
+			if _, err := e.pool.Exec(context.Background(),
+				"UPDATE idempotency_keys SET created_at = now() - make_interval(secs => $1) WHERE caller LIKE $2",
+				tc.age.Seconds(), "%"+e.suffix+"@%"); err != nil {
+				t.Fatal(err)
+			}
+			a := e.post("/v1/orders", "k", "coop", tc.body)
+			if a.Status != tc.wantStatus {
+				t.Errorf("retry = %d %s, want %d", a.Status, a.Body, tc.wantStatus)
+			}
+			if got := e.handler.runs.Load() - 1; got != tc.wantRuns {
+				t.Errorf("handler ran %d times for the retry, want %d", got, tc.wantRuns)
+			}
+		})
+	}
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	e := newEnv(t)
+	e.store.MaxBody = 16
+	a := e.post("/v1/orders", "k", "coop", `{"ref":"`+strings.Repeat("x", 100)+`"}`)
+	if a.Status != 400 {
+		t.Errorf("status = %d, want 400", a.Status)
+	}
+	if diff := cmp.Diff([]string{"body"}, problemFields(t, a)); diff != "" {
+		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+	if got := e.handler.runs.Load(); got != 0 {
+		t.Errorf("handler ran %d times", got)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	e := newEnv(t)
+	for _, k := range []string{"old-1", "old-2", "new"} {
+		if a := e.post("/v1/orders", k, "coop", `{"ref":"`+k+`"}`); a.Status != 201 {
+			t.Fatalf("post %s = %d", k, a.Status)
+		}
+	}
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key LIKE 'old-%'"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.store.Purge(ctx, 24*time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("Purge() = %d, %v; want 2, nil", n, err)
+	}
+	// A purged key runs again; a kept one replays.
+	if a := e.post("/v1/orders", "old-1", "coop", `{"ref":"old-1"}`); a.Header.Get("Idempotent-Replayed") != "" {
+		t.Error("purged key replayed")
+	}
+	if a := e.post("/v1/orders", "new", "coop", `{"ref":"new"}`); a.Header.Get("Idempotent-Replayed") != "true" {
+		t.Error("kept key not replayed")
+	}
+	if got := e.handler.runs.Load(); got != 4 {
+		t.Errorf("handler ran %d times, want 4", got)
+	}
+}

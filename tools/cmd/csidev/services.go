@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// service is one service of the suite as csidev runs it: the binary bin/<name> built from
+// ./services/<name>/cmd/<name>, listening on -port-base + offset, with the database
+// <db-prefix><name>.
+type service struct {
+	name   string
+	offset int
+}
+
+// services are the suite's services, in start order (identity first: the others verify its
+// tokens). Adding a service is adding its line; csidev runs the services whose command exists in
+// the checkout and says which it skipped.
+var services = []service{
+	{"identity", 0},
+	{"registry", 1},
+	{"intake", 2},
+	{"interventions", 3},
+	{"fna", 4},
+	{"reporting", 5},
+}
+
+// pkgDir is the service's command package, relative to the repository.
+func (s service) pkgDir() string { return filepath.Join("services", s.name, "cmd", s.name) }
+
+// present reports whether the checkout has the service's command.
+func (s service) present(root string) bool {
+	_, err := os.Stat(filepath.Join(root, s.pkgDir(), "main.go"))
+	return err == nil
+}
+
+// suite is the configuration of one csidev run that the services' environments come from.
+type suite struct {
+	root      string
+	host      string
+	portBase  int
+	dbURLs    map[string]string // service name -> database URL
+	secrets   map[string]string
+	bootstrap map[string]string // CSI_BOOTSTRAP_... of identity
+}
+
+func (c suite) port(s service) int { return c.portBase + s.offset }
+
+func (c suite) url(s service) string {
+	return "http://" + c.host + ":" + strconv.Itoa(c.port(s))
+}
+
+// env is the environment of service s: csidev's own, then the settings every service reads,
+// the URL of every peer (CSI_<NAME>_URL), and the service's own secrets.
+func (c suite) env(s service, all []service) []string {
+	identity := services[0]
+	env := append(os.Environ(),
+		"CSI_DATABASE_URL="+c.dbURLs[s.name],
+		"CSI_HTTP_ADDR="+c.host+":"+strconv.Itoa(c.port(s)),
+		"CSI_LOG_FORMAT=text",
+		"CSI_JWKS_URL="+c.url(identity)+"/.well-known/jwks.json",
+		// Nothing balances load in front of a laptop: stop at once, and quickly.
+		"CSI_DRAIN_DELAY=0s",
+		"CSI_SHUTDOWN_GRACE=5s",
+	)
+	for _, p := range all {
+		env = append(env, "CSI_"+strings.ToUpper(p.name)+"_URL="+c.url(p))
+	}
+	if s.name == identity.name {
+		env = append(env, "CSI_IDENTITY_MASTER_KEY="+c.secrets[keyMasterKey])
+		for k, v := range c.bootstrap {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// ldflags stamps the binaries as pkg/app expects.
+func ldflags(commit string) string {
+	return fmt.Sprintf("-X github.com/csi-lombardia/csi/pkg/app.Version=dev -X github.com/csi-lombardia/csi/pkg/app.Commit=%s", commit)
+}
