@@ -11,6 +11,7 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
+
 	"github.com/csi-lombardia/csi/services/identity"
 )
 
