@@ -28,6 +28,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+	lowv3 "github.com/pb33f/libopenapi/datamodel/low/v3"
 	"github.com/pb33f/libopenapi/orderedmap"
 )
 
@@ -247,7 +248,7 @@ func (c *Contract) responseViolations(req *http.Request, resp *http.Response, bo
 	if _, verrs := c.validator.ValidateHttpResponse(req, &r); len(verrs) > 0 {
 		problems = describeAll(verrs, "")
 		for _, e := range verrs {
-			bodyFailed = bodyFailed || e.ValidationType == helpers.ResponseBodyValidation && e.ValidationSubType != helpers.ParameterValidationHeader
+			bodyFailed = bodyFailed || e.ValidationType == helpers.ResponseBodyValidation && !isHeader(e)
 		}
 	}
 	if documented := documentedResponse(op, resp.StatusCode); documented != nil &&
@@ -356,10 +357,16 @@ func describeAs(e *verrors.ValidationError, what string) []string {
 	return out
 }
 
+// isHeader reports whether e is about a header (the validator says "header" for a missing one
+// and "headers" for an invalid one).
+func isHeader(e *verrors.ValidationError) bool {
+	return e.ValidationSubType == helpers.ParameterValidationHeader || e.ValidationSubType == lowv3.HeadersLabel
+}
+
 func label(e *verrors.ValidationError) string {
 	switch {
-	case e.ValidationType == helpers.ResponseBodyValidation && e.ValidationSubType == helpers.ParameterValidationHeader:
-		return "response header"
+	case e.ValidationType == helpers.ResponseBodyValidation && isHeader(e):
+		return strings.TrimSpace("response header " + e.ParameterName)
 	case e.ValidationType == helpers.ResponseBodyValidation:
 		return "response body"
 	case e.ValidationType == helpers.RequestBodyValidation:

@@ -29,8 +29,8 @@ type Endpoints struct {
 
 // Request types carried from the transport to the endpoints.
 type (
-	idRequest          struct{ ID uuid.UUID }
-	updateOrgRequest   struct {
+	idRequest        struct{ ID uuid.UUID }
+	updateOrgRequest struct {
 		ID      uuid.UUID
 		Version int64
 		Patch   OrganizationPatch
@@ -124,7 +124,9 @@ func MakeEndpoints(s *Service) Endpoints {
 			o, err := s.CreateOperator(ctx, req.(OperatorInput))
 			return created(o, "/v1/operators/"+o.ID.String(), o.Version), err
 		}),
-		GetOperator: guard(anyOperator, func(ctx context.Context, req any) (any, error) { return etagged(s.GetOperator(ctx, req.(idRequest).ID)) }),
+		GetOperator: guard(anyOperator, func(ctx context.Context, req any) (any, error) {
+			return etagged(s.GetOperator(ctx, req.(idRequest).ID))
+		}),
 		UpdateOperator: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {
 			r := req.(updateOperatorRequest)
 			return etagged(s.UpdateOperator(ctx, r.ID, r.Version, r.Patch))

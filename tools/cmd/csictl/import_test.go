@@ -10,7 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/services/identity"
 	"github.com/csi-lombardia/csi/tools/internal/demo"
 	"github.com/csi-lombardia/csi/tools/internal/idclient"
 	"github.com/csi-lombardia/csi/tools/internal/identitytest"
@@ -30,10 +34,8 @@ func writeCSV(t *testing.T, name string, rows [][]string) string {
 	return path
 }
 
-// TestImportOperators imports a file in chunks of two rows through the real service: the
-// chunk with bad rows is refused and its errors are printed with the rows' lines in the whole
-// file; the rest, fixed, is imported.
-func TestImportOperators(t *testing.T) {
+// TestWithService runs the commands that call the identity service against the real one.
+func TestWithService(t *testing.T) {
 	d, err := demo.Generate(demo.DefaultSeed, places.Default())
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +53,15 @@ func TestImportOperators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("import-operators", func(t *testing.T) { testImport(t, srv, c, d, coop.ID.String(), tok.AccessToken) })
+	t.Run("token", func(t *testing.T) { testToken(t, srv, c, d) })
+}
+
+// testImport imports a file in chunks of two rows: the chunk with bad rows is refused and its
+// errors are printed with the rows' lines in the whole file; the rest, fixed, is imported.
+func testImport(t *testing.T, srv *identitytest.Server, c *idclient.Client, d demo.Data, coopID, token string) {
+	ctx := context.Background()
+	admin := d.Admin()
 	var people [][]string
 	for _, p := range d.Operators {
 		if p.OrgKey == d.Cooperatives[0].Key && len(people) < 5 {
@@ -65,7 +76,7 @@ func TestImportOperators(t *testing.T) {
 	bad[3][3] = "not-an-email"     // row 4, line 5
 	t.Setenv("CSI_TOKEN", "")
 	t.Setenv("CSI_PASSWORD", "")
-	signIn := []string{"-url", srv.URL, "-email", admin.Email, "-password", admin.Password, "-organization", coop.ID.String()}
+	signIn := []string{"-url", srv.URL, "-email", admin.Email, "-password", admin.Password, "-organization", coopID}
 
 	out, errOut, err := runCtl(t, append([]string{"import-operators", "-file", writeCSV(t, "bad.csv", bad), "-chunk", "2"}, signIn...)...)
 	if !errors.Is(err, errReported) {
@@ -83,8 +94,8 @@ func TestImportOperators(t *testing.T) {
 	}
 
 	// The rest of the file, fixed, with a token instead of a password.
-	t.Setenv("CSI_TOKEN", tok.AccessToken)
-	out, errOut, err = runCtl(t, "import-operators", "-url", srv.URL, "-organization", coop.ID.String(),
+	t.Setenv("CSI_TOKEN", token)
+	out, errOut, err = runCtl(t, "import-operators", "-url", srv.URL, "-organization", coopID,
 		"-file", writeCSV(t, "rest.csv", people[2:]), "-chunk", "2")
 	if err != nil {
 		t.Fatalf("import of the fixed rows: %v\n%s", err, errOut)
@@ -92,7 +103,8 @@ func TestImportOperators(t *testing.T) {
 	if got, want := out, "imported 3 operators\n"; got != want {
 		t.Errorf("stdout = %q, want %q", got, want)
 	}
-	ops, err := c.Operators(ctx, &coop.ID, "")
+	id := uuid.MustParse(coopID)
+	ops, err := c.Operators(ctx, &id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +114,62 @@ func TestImportOperators(t *testing.T) {
 
 	// A row repeated in another chunk is refused by the service as a conflict, named by its
 	// line in the whole file.
-	out, errOut, err = runCtl(t, "import-operators", "-url", srv.URL, "-organization", coop.ID.String(),
+	out, errOut, err = runCtl(t, "import-operators", "-url", srv.URL, "-organization", coopID,
 		"-file", writeCSV(t, "again.csv", people[:1]))
 	if !errors.Is(err, errReported) || !strings.Contains(errOut, "rows[2].email: or fiscal_code already in use") ||
 		!strings.Contains(errOut, "nothing was imported") {
 		t.Errorf("import of an existing operator = %v, stdout %q, stderr:\n%s", err, out, errOut)
+	}
+}
+
+// testToken signs in with csictl token: an operator with two profiles is shown them and picks
+// one with -profile; a wrong password is refused.
+func testToken(t *testing.T, srv *identitytest.Server, c *idclient.Client, d demo.Data) {
+	ctx := context.Background()
+	comune, err := c.CreateOrganization(ctx, d.Comuni[0].Input())
+	if err != nil {
+		t.Fatal(err)
+	}
+	aziende, err := c.Organizations(ctx, identity.OrgAzienda)
+	if err != nil || len(aziende) != 1 {
+		t.Fatalf("aziende: %v, %v", aziende, err)
+	}
+	u, _ := d.DemoUser(auth.RoleSocialWorker)
+	op, err := c.CreateOperator(ctx, identity.OperatorInput{FiscalCode: u.FiscalCode, GivenName: u.GivenName, FamilyName: u.FamilyName,
+		Email: u.Email, Password: u.Password, Profiles: []identity.ProfileInput{
+			{OrganizationID: comune.ID, Role: auth.RoleSocialWorker, ValidFrom: "2024-01-01"},
+			{OrganizationID: aziende[0].ID, Role: auth.RoleAdministrative, ValidFrom: "2024-01-01"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CSI_PASSWORD", u.Password)
+	base := []string{"token", "-url", srv.URL, "-email", u.Email}
+
+	_, errOut, err := runCtl(t, base...)
+	if !errors.Is(err, errReported) {
+		t.Fatalf("token without -profile = %v, want the profiles listed", err)
+	}
+	for _, p := range op.Profiles {
+		if want := "-profile " + p.ID.String() + "   " + string(p.Role) + " in " + p.OrganizationName; !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q; it is:\n%s", want, errOut)
+		}
+	}
+
+	out, _, err := runCtl(t, append(base, "-profile", op.Profiles[1].ID.String())...)
+	if err != nil {
+		t.Fatalf("token -profile: %v", err)
+	}
+	tok := strings.TrimSuffix(out, "\n")
+	if strings.Count(tok, ".") != 2 || strings.ContainsAny(tok, " \n") {
+		t.Fatalf("stdout %q is not a token alone", out)
+	}
+	c2 := idclient.New(srv.URL, nil)
+	c2.SetToken(tok)
+	if _, err := c2.Organizations(ctx, ""); err != nil {
+		t.Errorf("the printed token does not work: %v", err)
+	}
+
+	if _, _, err := runCtl(t, append(base, "-password", "Wrong-Password-1")...); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("token with a wrong password = %v, want a 401", err)
 	}
 }

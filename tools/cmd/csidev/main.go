@@ -49,7 +49,7 @@ Run 'csidev <command> -h' for the flags of a command.
 `
 
 // run dispatches the subcommand. release restores the default handling of SIGINT and SIGTERM
-// once shutdown has begun, so that a second Ctrl-C ends csidev at once.
+// once shutdown has begun, so that a second Ctrl-C ends csidev at once; it cancels ctx too.
 func run(ctx context.Context, release func(), args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

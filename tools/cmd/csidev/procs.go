@@ -86,7 +86,11 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-p.done:
-			return fmt.Errorf("%s exited while starting (%v); the end of %s:\n%s", p.name, p.err, p.logPath, lastLines(p.logPath, 15))
+			err := fmt.Errorf("%s exited while starting (%v); the end of %s:\n%s", p.name, p.err, p.logPath, lastLines(p.logPath, 15))
+			if strings.Contains(lastLines(p.logPath, 15), "wrong master key") {
+				err = fmt.Errorf("%w\nhint: .run/secrets.env does not hold the master key of the %s database: restore the file, or drop the database to start afresh", err, p.name)
+			}
+			return err
 		case <-deadline.C:
 			return fmt.Errorf("%s was not ready within %s; the end of %s:\n%s", p.name, timeout, p.logPath, lastLines(p.logPath, 15))
 		case <-tick.C:

@@ -82,6 +82,8 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 	)
 	// Whatever happens from here, leave nothing running.
 	defer func() {
+		// Read before release, which cancels ctx too.
+		interrupted := ctx.Err() != nil
 		release()
 		if len(procs) > 0 {
 			step("stopping %s", procNames(procs))
@@ -94,7 +96,7 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 			}
 		}
 		_ = os.Remove(pidPath)
-		if ctx.Err() != nil && err != nil {
+		if interrupted && err != nil {
 			err = nil // interrupted: a normal end
 		}
 		if err == nil {
@@ -183,8 +185,11 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 			where += ", stopped when csidev stops"
 		}
 	}
-	fmt.Fprintf(stdout, "\nDatabases: %s on %s (%s)\n", strings.Join(names, ", "), redact(srv.url), where)
-	fmt.Fprintf(stdout, "Secrets:   .run/secrets.env\n\n")
+	fmt.Fprintf(stdout, "\nDatabases (%s):\n", where)
+	for _, s := range present {
+		fmt.Fprintf(stdout, "  %-14s %s\n", s.name, redact(cfg.dbURLs[s.name]))
+	}
+	fmt.Fprintf(stdout, "Secrets: .run/secrets.env\n\n")
 	if *noSeed {
 		fmt.Fprintln(stdout, "Demo data not loaded (-no-seed); the ambito administrator exists:")
 		printSignIns(stdout, d, identityURL, true)
@@ -238,7 +243,7 @@ func seedSuite(ctx context.Context, identityURL string, d demo.Data, secrets map
 		return clientInfo{}, fmt.Errorf("sign in as the demo administrator %s (changed the password? run with -no-seed): %w", admin.Email, err)
 	}
 	c.SetToken(tok.AccessToken)
-	res, err := demo.Seed(ctx, c, d, demo.Options{Progress: stderr, Log: stderr})
+	res, err := demo.Seed(ctx, c, d, demo.Options{Progress: stderr, Log: indent{stderr}})
 	if err != nil {
 		return clientInfo{}, err
 	}
@@ -289,6 +294,17 @@ func printClient(w io.Writer, c clientInfo, identityURL string) {
 	}
 	fmt.Fprintf(w, "  client_secret: %s\n", c.secret)
 	fmt.Fprintf(w, "  curl -s %s/v1/oauth/token -u '%s:%s' -d grant_type=client_credentials\n", identityURL, c.id, c.secret)
+}
+
+// indent writes each line to w indented under the step that prints it. Seed writes whole
+// lines.
+type indent struct{ w io.Writer }
+
+func (i indent) Write(b []byte) (int, error) {
+	if _, err := i.w.Write(append([]byte("    "), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func busy(host string, port int) bool {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/tools/internal/demo"
 	"github.com/csi-lombardia/csi/tools/internal/idclient"
@@ -18,7 +19,7 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("csidev seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8081", "URL of the identity service")
-	email := fs.String("admin-email", demo.DemoEmail("ambito_admin"), "e-mail of an ambito administrator of the ambito to fill")
+	email := fs.String("admin-email", demo.DemoEmail(auth.RoleAmbitoAdmin), "e-mail of an ambito administrator of the ambito to fill")
 	password := fs.String("admin-password", "", "their password (default: $CSI_ADMIN_PASSWORD, the demo password for the demo administrator, else typed)")
 	profile := fs.String("profile", "", "the administrator's profile id, when they have several")
 	seed := fs.Uint64("seed", demo.DefaultSeed, "seed of the demo data")
@@ -45,6 +46,9 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tok, err := c.SignIn(ctx, *email, pw, *profile)
 	if err != nil {
 		return fmt.Errorf("sign in as %s: %w", *email, err)
+	}
+	if tok.Profile != nil && tok.Profile.Role != auth.RoleAmbitoAdmin {
+		return fmt.Errorf("%s acts as %s: loading the demo data needs an ambito_admin", *email, tok.Profile.Role)
 	}
 	c.SetToken(tok.AccessToken)
 	res, err := demo.Seed(ctx, c, d, demo.Options{Progress: stderr, Log: stderr})

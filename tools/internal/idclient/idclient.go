@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,9 +41,6 @@ func New(baseURL string, hc *http.Client) *Client {
 	}
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), http: hc}
 }
-
-// BaseURL returns the service's URL.
-func (c *Client) BaseURL() string { return c.baseURL }
 
 // SetToken sets the access token sent with every request.
 func (c *Client) SetToken(token string) { c.token = token }
@@ -103,15 +99,6 @@ func (p *Problem) Error() string {
 		b.WriteString(" [request " + p.RequestID + "]")
 	}
 	return b.String()
-}
-
-// StatusOf returns the HTTP status of a *Problem in err's chain, or 0.
-func StatusOf(err error) int {
-	var p *Problem
-	if errors.As(err, &p) {
-		return p.Status
-	}
-	return 0
 }
 
 // do sends a request and decodes a 2xx JSON answer into out (unless out is nil).
@@ -190,11 +177,6 @@ func list[T any](ctx context.Context, c *Client, path string, q url.Values) ([]T
 	}
 }
 
-// Ready reports whether the service answers GET /readyz with 200.
-func (c *Client) Ready(ctx context.Context) error {
-	return c.do(ctx, http.MethodGet, "/readyz", "", nil, nil)
-}
-
 // SignIn runs the OAuth2 password grant for an operator; profileID picks one of several
 // profiles (a *Problem with Profiles lists them when it is needed). It does not set the token.
 func (c *Client) SignIn(ctx context.Context, email, password, profileID string) (identity.TokenResponse, error) {
@@ -219,12 +201,6 @@ func (c *Client) postToken(ctx context.Context, form url.Values) (identity.Token
 	var t identity.TokenResponse
 	err := c.do(ctx, http.MethodPost, "/v1/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), &t)
 	return t, err
-}
-
-// Me returns the signed-in operator.
-func (c *Client) Me(ctx context.Context) (identity.Operator, error) {
-	var o identity.Operator
-	return o, c.getJSON(ctx, "/v1/me", &o)
 }
 
 // Organizations lists the organizations of the caller's ambito, of one kind or (kind "") all.

@@ -111,4 +111,3 @@ func purge(ctx context.Context, idem *idempotency.Store, a *app.App) {
 		}
 	}
 }
-
