@@ -202,6 +202,10 @@ func Translate(err error) error {
 	if IsConnError(err) {
 		return &errs.Error{Kind: errs.Unavailable, Message: "database unavailable", Err: err, RetryAfter: 2 * time.Second}
 	}
+	if errors.Is(err, context.Canceled) {
+		// The caller went away (a client that disconnected): not a fault of ours.
+		return &errs.Error{Kind: errs.Unavailable, Message: "request cancelled", Err: err}
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &errs.Error{Kind: errs.Unavailable, Message: "database timeout", Err: err, RetryAfter: time.Second}
 	}

@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/auth/authtest"
+	"github.com/csi-lombardia/csi/pkg/discovery"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/pgdb"
+	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
+)
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeRegistersDrainsAndDeregisters runs the process skeleton against a real database and a
+// real Consul agent: it registers with a passing check, serves authenticated routes, and on
+// cancellation (SIGTERM) deregisters.
+func TestServeRegistersDrainsAndDeregisters(t *testing.T) {
+	consulAddr := os.Getenv("CSI_TEST_CONSUL_ADDR")
+	if consulAddr == "" {
+		t.Fatal("CSI_TEST_CONSUL_ADDR is not set: run the tests with 'make test', which starts Consul")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool := pgtest.New(t)
+	service := "apptest" + time.Now().Format("150405.000000")[7:]
+	b := Base{Service: service, HTTPAddr: freeAddr(t), ConsulAddr: consulAddr, AdvertiseAddr: "127.0.0.1",
+		DrainDelay: 100 * time.Millisecond, Grace: 5 * time.Second}
+	a := New(b, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), pool, []pgdb.MigrationSet{}...)
+	iss := authtest.New(t)
+	h := a.Handler(iss.Verifier(), func(mux *httpapi.Mux) {
+		mux.HandleFunc("GET /v1/ping", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("pong")) })
+	})
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, h) }()
+
+	client, err := discovery.NewClient(consulAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := discovery.NewConsul(client, nil, true)
+	defer peers.Close()
+	want := "http://" + b.HTTPAddr
+	waitFor(t, "the service to be registered and passing", func() bool {
+		eps, err := peers.Endpoints(ctx, "csi-"+service)
+		return err == nil && len(eps) == 1 && eps[0] == want
+	})
+
+	resp, err := http.Get(want + "/v1/ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("unauthenticated ping = %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", want+"/v1/ping", nil)
+	req.Header.Set("Authorization", "Bearer "+iss.Token(t, authtestClaims()))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("authenticated ping = %d, want 200", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return after cancellation")
+	}
+	services, _, err := client.Catalog().Service("csi-"+service, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(services) != 0 {
+		t.Errorf("still registered after shutdown: %d instances", len(services))
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestEnvCollectsProblemsAndMasksSecrets(t *testing.T) {
+	t.Setenv("CSI_T_URL", "postgres://u:hunter2@db/x?password=hunter2")
+	t.Setenv("CSI_T_SECRET", "hunter2")
+	t.Setenv("CSI_T_BOOL", "maybe")
+	t.Setenv("CSI_T_DUR", "soon")
+	e := &Env{}
+	e.String("CSI_T_URL", "")
+	e.Secret("CSI_T_SECRET", "")
+	e.Bool("CSI_T_BOOL", false)
+	e.Duration("CSI_T_DUR", time.Second)
+	e.Required("CSI_T_MISSING", false)
+	e.Base64Key("CSI_T_KEY", 32)
+	err := e.Err()
+	if err == nil {
+		t.Fatal("want configuration errors")
+	}
+	for _, name := range []string{"CSI_T_BOOL", "CSI_T_DUR", "CSI_T_MISSING", "CSI_T_KEY"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+	for k, v := range e.Masked() {
+		if strings.Contains(v, "hunter2") {
+			t.Errorf("%s logged as %q: the secret shows", k, v)
+		}
+	}
+}
+
+func authtestClaims() auth.Claims {
+	return auth.Claims{Subject: "op-1", Role: auth.RoleSocialWorker, AmbitoID: "a-1", OrgID: "o-1"}
+}
