@@ -13,7 +13,9 @@ STATICCHECK_VERSION := v0.8.2
 
 ## run: start the suite on this machine with demo data (Ctrl-C stops everything)
 run:
-	$(GO) run ./tools/cmd/csidev run
+	@mkdir -p bin
+	$(GO) build -o bin/csidev ./tools/cmd/csidev
+	./bin/csidev run
 
 ## test: every module's tests with -race, against real servers, plus short fuzz runs
 test:

@@ -96,6 +96,7 @@ func newSuite(t *testing.T, opts ...option) *suite {
 	t.Cleanup(func() { _ = auditLog.Close(context.Background()) })
 	svc := identity.NewService(store, keys, auditLog, places.Default(), cfg, log)
 	idem := idempotency.New(pool, log)
+	idem.MaxBody = identity.MaxImportBytes
 	h := a.Handler(auth.NewVerifier(keys, cfg.Issuer), func(mux *httpapi.Mux) {
 		identity.Routes(mux, identity.MakeEndpoints(svc), log, idem.Middleware, keys.Public)
 		mux.Handle("GET /v1/events", httpapi.NewServer(log, events.FeedEndpoint(pool), events.DecodeFeedRequest))

@@ -236,17 +236,18 @@ func decodeSetPassword(_ context.Context, r *http.Request) (any, error) {
 	return passwordRequest{OperatorID: id, NewPassword: body.NewPassword}, nil
 }
 
-// maxImportBytes bounds an operator import file.
-const maxImportBytes = 2 << 20
+// MaxImportBytes bounds an operator import file (the idempotency middleware in front of the
+// import must accept bodies this large).
+const MaxImportBytes = 2 << 20
 
 func decodeImport(_ context.Context, r *http.Request) (any, error) {
 	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
 	if mt != "text/csv" {
 		return nil, errs.InvalidField("body", "must be a CSV file sent as text/csv")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxImportBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxImportBytes))
 	if err != nil {
-		return nil, errs.InvalidField("body", "is larger than %d bytes", maxImportBytes)
+		return nil, errs.InvalidField("body", "is larger than %d bytes", MaxImportBytes)
 	}
 	q := r.URL.Query()
 	var f errs.Fields

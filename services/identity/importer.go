@@ -48,7 +48,8 @@ func (s *Service) ImportOperators(ctx context.Context, r io.Reader, def ImportDe
 		own, _ := uuid.Parse(c.OrgID)
 		def.OrganizationID = &own
 	}
-	inputs, fields := s.parseImport(r, def)
+	inputs, lines, fields := s.parseImport(r, def)
+	rowName := func(i int) string { return "rows[" + strconv.Itoa(lines[i]) + "]." }
 	if len(fields) > 0 {
 		return ImportReport{}, fields.Err()
 	}
@@ -58,7 +59,7 @@ func (s *Service) ImportOperators(ctx context.Context, r io.Reader, def ImportDe
 		for _, k := range []string{"email:" + strings.ToLower(in.Email), "fiscal_code:" + in.FiscalCode} {
 			if j, dup := seen[k]; dup {
 				name, _, _ := strings.Cut(k, ":")
-				fields.Add(rowName(i)+name, "repeats row %d", j+2)
+				fields.Add(rowName(i)+name, "repeats row %d", lines[j])
 			}
 			seen[k] = i
 		}
@@ -99,9 +100,8 @@ func (s *Service) ImportOperators(ctx context.Context, r io.Reader, def ImportDe
 	return ImportReport{Imported: len(created), Operators: created}, nil
 }
 
-func rowName(i int) string { return "rows[" + strconv.Itoa(i+2) + "]." }
-
-func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput, errs.Fields) {
+// parseImport reads the rows, with the line of the file each starts on.
+func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput, []int, errs.Fields) {
 	var f errs.Fields
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -109,7 +109,7 @@ func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput,
 	header, err := cr.Read()
 	if err != nil {
 		f.Add("body", "is not a CSV file with a header line")
-		return nil, f
+		return nil, nil, f
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -136,7 +136,7 @@ func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput,
 		f.Add("header", "column \"organization_id\" is missing and no default organization was given")
 	}
 	if len(f) > 0 {
-		return nil, f
+		return nil, nil, f
 	}
 	get := func(rec []string, name string) string {
 		if i, ok := col[name]; ok && i < len(rec) {
@@ -146,15 +146,23 @@ func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput,
 	}
 	today := s.today()
 	var out []OperatorInput
-	for i := 0; ; i++ {
+	var lines []int
+	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			f.Add(rowName(i)+"row", "is not valid CSV")
+			var pe *csv.ParseError
+			line := 0
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			f.Add("rows["+strconv.Itoa(line)+"].row", "is not valid CSV")
 			break
 		}
+		line, _ := cr.FieldPos(0)
+		rowName := "rows[" + strconv.Itoa(line) + "]."
 		if len(out) >= MaxImportRows {
 			f.Add("body", "has more than %d rows; split the file", MaxImportRows)
 			break
@@ -172,7 +180,7 @@ func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput,
 		if v := get(rec, "organization_id"); v != "" {
 			id, err := uuid.Parse(v)
 			if err != nil {
-				f.Add(rowName(i)+"organization_id", "is not an id")
+				f.Add(rowName+"organization_id", "is not an id")
 			}
 			p.OrganizationID = id
 		} else if def.OrganizationID != nil {
@@ -180,11 +188,12 @@ func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput,
 		}
 		in := OperatorInput{FiscalCode: get(rec, "fiscal_code"), GivenName: get(rec, "given_name"), FamilyName: get(rec, "family_name"),
 			Email: get(rec, "email"), Phone: get(rec, "phone"), Profiles: []ProfileInput{p}}
-		f = append(f, s.validateOperator(&in).Prefix(rowName(i))...)
+		f = append(f, s.validateOperator(&in).Prefix(rowName)...)
 		out = append(out, in)
+		lines = append(lines, line)
 	}
 	if len(out) == 0 && len(f) == 0 {
 		f.Add("body", "has no rows")
 	}
-	return out, f
+	return out, lines, f
 }

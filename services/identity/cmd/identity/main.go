@@ -84,6 +84,7 @@ func run(ctx context.Context) error {
 	defer cancel()
 	go keys.Run(bg, time.Minute, func(err error) { a.Log.Error("signing key rotation", "err", err) })
 	idem := idempotency.New(a.Pool, a.Log)
+	idem.MaxBody = identity.MaxImportBytes
 	go purge(bg, idem, a)
 
 	verifier := auth.NewVerifier(keys, cfg.Issuer)
