@@ -25,6 +25,8 @@ type Endpoints struct {
 	CreateAccreditation, GetAccreditation, UpdateAccreditation, ListAccreditations endpoint.Endpoint
 
 	CreateClient, ListClients, RotateClientSecret, DisableClient endpoint.Endpoint
+
+	AuditTrail endpoint.Endpoint
 }
 
 // Request types carried from the transport to the endpoints.
@@ -179,6 +181,10 @@ func MakeEndpoints(s *Service) Endpoints {
 		RotateClientSecret: guard(admin, func(ctx context.Context, req any) (any, error) { return s.RotateClientSecret(ctx, req.(idRequest).ID) }),
 		DisableClient: guard(admin, func(ctx context.Context, req any) (any, error) {
 			return httpapi.NoContent{}, s.DisableClient(ctx, req.(idRequest).ID)
+		}),
+
+		AuditTrail: guard(auth.AnyRole(auth.RolePrivacyOfficer), func(ctx context.Context, req any) (any, error) {
+			return s.AuditTrail(ctx, req.(AuditQuery))
 		}),
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
@@ -73,6 +74,27 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("GET /v1/clients", srv(e.ListClients, noBody))
 	mux.Handle("POST /v1/clients/{id}/secret", srv(e.RotateClientSecret, decodeID))
 	mux.Handle("DELETE /v1/clients/{id}", srv(e.DisableClient, decodeID))
+
+	mux.Handle("GET /v1/audit", srv(e.AuditTrail, decodeAudit))
+}
+
+func decodeAudit(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	limit, cursor, f := listParams(q)
+	aq := AuditQuery{ActorID: q.Get("actor_id"), Limit: limit, Cursor: cursor}
+	for name, dst := range map[string]*time.Time{"from": &aq.From, "to": &aq.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				f.Add(name, "must be an RFC 3339 timestamp")
+			}
+			*dst = t
+		}
+	}
+	if len(aq.ActorID) > 200 {
+		f.Add("actor_id", "is too long")
+	}
+	return aq, f.Err()
 }
 
 func noBody(context.Context, *http.Request) (any, error) { return nil, nil }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/services/identity"
 )
@@ -382,6 +383,19 @@ func TestEventsAndAuditAreWritten(t *testing.T) {
 	_ = s.app.Pool.QueryRow(ctx, "SELECT count(*) FROM audit_records WHERE action = 'operator.create' AND resource_id = $1", op.ID.String()).Scan(&n)
 	if n != 1 {
 		t.Errorf("%d audit records, want 1", n)
+	}
+	// The privacy officer reads the trail of the ambito.
+	var trail identity.Page[audit.Record]
+	s.must(200, s.do("GET", "/v1/audit?limit=500", s.tokens[auth.RolePrivacyOfficer], nil, &trail))
+	found := false
+	for _, r := range trail.Items {
+		found = found || r.Action == "operator.create" && r.ResourceID == op.ID.String()
+		if r.AmbitoID != s.ambito.ID.String() {
+			t.Errorf("trail shows a record of ambito %s", r.AmbitoID)
+		}
+	}
+	if !found {
+		t.Error("the trail lacks the operator.create record")
 	}
 }
 

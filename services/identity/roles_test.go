@@ -74,6 +74,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"list clients", "GET", "/v1/clients", nil, A, 200, 403, nil},
 		{"create client", "POST", "/v1/clients", func() any { return map[string]any{"name": "X", "scopes": []string{"events:read"}} }, A, 201, 403, nil},
 		{"events feed", "GET", "/v1/events", nil, "nobody", 200, 200, nil},
+		{"audit trail", "GET", "/v1/audit", nil, "privacy", 200, 403, nil},
 	}
 	allowed := func(c call, role auth.Role) bool {
 		switch c.allowed {
@@ -83,6 +84,8 @@ func TestRoleMatrix(t *testing.T) {
 			return role == auth.RoleAmbitoAdmin
 		case M:
 			return role == auth.RoleAmbitoAdmin || role == auth.RoleCoopCoordinator
+		case "privacy":
+			return role == auth.RolePrivacyOfficer
 		}
 		return false
 	}

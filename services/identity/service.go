@@ -19,9 +19,36 @@ import (
 	"github.com/csi-lombardia/csi/pkg/places"
 )
 
-// Auditor records who did what (pkg/audit.Log implements it).
+// Auditor records who did what and reads the trail back (pkg/audit.Log implements it).
 type Auditor interface {
 	Write(ctx context.Context, recs ...audit.Record) error
+	List(ctx context.Context, f audit.Filter) ([]audit.Record, string, error)
+}
+
+// AuditQuery filters the audit trail.
+type AuditQuery struct {
+	ActorID  string
+	From, To time.Time
+	Limit    int
+	Cursor   string
+}
+
+// AuditTrail returns the ambito's audit records, newest first (the privacy officer). Reading the
+// trail is itself recorded.
+func (s *Service) AuditTrail(ctx context.Context, q AuditQuery) (Page[audit.Record], error) {
+	c, ambitoID, err := caller(ctx)
+	if err != nil {
+		return Page[audit.Record]{}, err
+	}
+	items, next, err := s.audit.List(ctx, audit.Filter{AmbitoID: ambitoID.String(), ActorID: q.ActorID, From: q.From, To: q.To,
+		Limit: q.Limit, Cursor: q.Cursor})
+	if err != nil {
+		return Page[audit.Record]{}, err
+	}
+	if items == nil {
+		items = []audit.Record{}
+	}
+	return Page[audit.Record]{Items: items, NextCursor: next}, s.record(ctx, c, "audit.read", "audit", "", map[string]any{"actor_id": q.ActorID})
 }
 
 // Config holds the rules that are configuration, not code.
