@@ -90,6 +90,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
 )
 
@@ -242,12 +243,20 @@ func New(pool *pgxpool.Pool, opts ...Option) *Log {
 func (l *Log) ChainID() uuid.UUID { return l.chainID }
 
 // Write records recs and returns once they are committed, or with the error that prevented it.
+// A record without a request id takes the one of ctx (pkg/httpapi).
 // Records are validated first (an Invalid error names the field); ID and Time are filled when
 // zero. If ctx ends while Write waits for the commit, Write returns ctx's error but the records
 // may still be committed. After Close it returns ErrClosed.
 func (l *Log) Write(ctx context.Context, recs ...Record) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	if id := httpapi.RequestID(ctx); id != "" {
+		for i := range recs {
+			if recs[i].RequestID == "" {
+				recs[i].RequestID = id
+			}
+		}
 	}
 	rows, err := prepare(recs)
 	if err != nil {

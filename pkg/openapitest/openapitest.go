@@ -55,7 +55,7 @@ func (o Operation) String() string {
 }
 
 // Contract is a loaded OpenAPI document that checks requests and responses. It is safe for
-// concurrent use by parallel tests.
+// concurrent use by parallel tests (checks are serialized).
 type Contract struct {
 	model     *v3.Document
 	version   float32
@@ -64,12 +64,12 @@ type Contract struct {
 	problem   *base.Schema // nil when the document has no Problem schema
 	schemas   schema_validation.SchemaValidator
 	ops       []Operation
-
-	mu sync.Mutex // serializes validations: the validator's caches are shared
 }
 
-// loadMu serializes document building: libopenapi clears package-level caches while it builds.
-var loadMu sync.Mutex
+// mu serializes document building and validation: libopenapi and the validator keep
+// package-level caches (BuildV3Model clears one while it builds), and tests are not where speed
+// matters.
+var mu sync.Mutex
 
 // Load parses and validates an OpenAPI 3.1 document; it fails the test if the document itself
 // is invalid: not 3.1, not valid against the OpenAPI 3.1 schema, with unresolved references or
@@ -84,8 +84,8 @@ func Load(tb testing.TB, doc []byte) *Contract {
 }
 
 func load(doc []byte) (*Contract, []string) {
-	loadMu.Lock()
-	defer loadMu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	if len(bytes.TrimSpace(doc)) == 0 {
 		return nil, []string{"the document is empty"}
 	}
@@ -100,7 +100,7 @@ func load(doc []byte) (*Contract, []string) {
 	if err != nil {
 		return nil, []string{fmt.Sprintf("build model: %v", err)}
 	}
-	v, errs := validator.NewValidator(d, config.WithFormatAssertions())
+	v, errs := validator.NewValidator(d, config.WithFormatAssertions(), config.WithURLEncodedBodyValidation())
 	if len(errs) > 0 {
 		var out []string
 		for _, e := range errs {
@@ -227,8 +227,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (c *Contract) responseViolations(req *http.Request, resp *http.Response, body []byte) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	// A copy with the body given, so the caller's response is left as it is.
 	r := *resp
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -268,8 +268,8 @@ func (c *Contract) responseViolations(req *http.Request, resp *http.Response, bo
 }
 
 func (c *Contract) requestViolations(req *http.Request) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(req.Body)

@@ -500,16 +500,25 @@ func TestOperations(t *testing.T) {
 	}
 }
 
-// TestConcurrentChecks runs checks from many goroutines at once, for the race detector.
+// TestConcurrentChecks loads contracts and runs checks from many goroutines at once, for the
+// race detector.
 func TestConcurrentChecks(t *testing.T) {
-	c := openapitest.Load(t, []byte(petsDoc))
-	srv := serve(t, reply{status: 200, contentType: "application/json", body: goodPet})
+	one := serve(t, reply{status: 200, contentType: "application/json", body: goodPet})
+	list := serve(t, reply{status: 200, contentType: "application/json", body: `{"items":[` + goodPet + `]}`})
 	fake := &fakeTB{TB: t}
-	client := &http.Client{Transport: c.Transport(fake, srv.Client().Transport)}
 	var wg sync.WaitGroup
-	for range 8 {
+	for i := range 8 {
 		wg.Go(func() {
-			resp, err := client.Get(srv.URL + "/v1/pets/" + petID)
+			c := openapitest.Load(fake, []byte(petsDoc))
+			if fake.messages() != "" {
+				return
+			}
+			client := &http.Client{Transport: c.Transport(fake, http.DefaultTransport)}
+			url := one.URL + "/v1/pets/" + petID
+			if i%2 == 0 {
+				url = list.URL + "/v1/pets?limit=1"
+			}
+			resp, err := client.Get(url)
 			if err != nil {
 				t.Error(err)
 				return

@@ -112,15 +112,8 @@ func caller(ctx context.Context) (auth.Claims, uuid.UUID, error) {
 
 func (s *Service) record(ctx context.Context, c auth.Claims, action, resourceType, resourceID string, details map[string]any) error {
 	return s.audit.Write(ctx, audit.Record{ActorID: c.Subject, ActorOrg: c.OrgID, ActorRole: string(c.Role), AmbitoID: c.AmbitoID,
-		Action: action, ResourceType: resourceType, ResourceID: resourceID, Outcome: "success", Details: details,
-		RequestID: requestID(ctx)})
+		Action: action, ResourceType: resourceType, ResourceID: resourceID, Outcome: "success", Details: details})
 }
-
-// requestID is set by the transport; the service reads it only to put it in audit records.
-var requestID = func(context.Context) string { return "" }
-
-// SetRequestIDFunc lets the transport supply request ids to audit records.
-func SetRequestIDFunc(f func(context.Context) string) { requestID = f }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 

@@ -89,7 +89,7 @@ func (s *Service) passwordGrant(ctx context.Context, r TokenRequest) (TokenRespo
 			return TokenResponse{}, err
 		}
 		_ = s.audit.Write(ctx, audit.Record{ActorID: username, Action: "sign_in", ResourceType: "operator",
-			ResourceID: op.ID.String(), AmbitoID: op.AmbitoID.String(), Outcome: "failure", RequestID: requestID(ctx)})
+			ResourceID: op.ID.String(), AmbitoID: op.AmbitoID.String(), Outcome: "failure"})
 		return TokenResponse{}, errBadCredentials
 	}
 	p, err := s.profileForToken(op, r.ProfileID)
@@ -105,7 +105,7 @@ func (s *Service) passwordGrant(ctx context.Context, r TokenRequest) (TokenRespo
 	}
 	_ = s.audit.Write(ctx, audit.Record{ActorID: op.ID.String(), ActorOrg: p.OrganizationID.String(), ActorRole: string(p.Role),
 		AmbitoID: op.AmbitoID.String(), Action: "sign_in", ResourceType: "operator", ResourceID: op.ID.String(),
-		Outcome: "success", RequestID: requestID(ctx)})
+		Outcome: "success"})
 	return resp, nil
 }
 

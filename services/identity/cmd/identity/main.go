@@ -68,7 +68,6 @@ func run(ctx context.Context) error {
 	auditLog := audit.New(a.Pool, audit.WithLogger(a.Log), audit.WithRegisterer(a.Registry))
 	defer auditLog.Close(context.Background())
 	svc := identity.NewService(store, keys, auditLog, places.Default(), cfg, a.Log)
-	identity.SetRequestIDFunc(httpapi.RequestID)
 
 	if boot.AmbitoCode != "" {
 		res, err := svc.EnsureBootstrap(ctx, boot)
