@@ -38,6 +38,9 @@ var Migrations = pgdb.MigrationSet{Name: "idempotency", FS: func() fs.FS {
 	return s
 }()}
 
+// replayHeaders are the response headers stored with the answer and replayed with it.
+var replayHeaders = []string{"Content-Type", "Location", "ETag", "Cache-Control"}
+
 // Header is the request header carrying the key.
 const Header = "Idempotency-Key"
 
@@ -154,10 +157,10 @@ func (s *Store) replay(w http.ResponseWriter, r *http.Request, caller, key strin
 	ctx := r.Context()
 	var stored []byte
 	var status int
-	var ctype, loc *string
+	var headers map[string]string
 	var body []byte
-	err := s.Pool.QueryRow(ctx, `SELECT request_hash, status, content_type, location, body
-		FROM idempotency_keys WHERE caller = $1 AND key = $2`, caller, key).Scan(&stored, &status, &ctype, &loc, &body)
+	err := s.Pool.QueryRow(ctx, `SELECT request_hash, status, headers, body
+		FROM idempotency_keys WHERE caller = $1 AND key = $2`, caller, key).Scan(&stored, &status, &headers, &body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Released between our insert attempt and this read: ask for a retry.
 		httpapi.WriteProblem(ctx, s.Log, w, r, &errs.Error{Kind: errs.Conflict, Message: "retry the request", RetryAfter: time.Second})
@@ -178,11 +181,8 @@ func (s *Store) replay(w http.ResponseWriter, r *http.Request, caller, key strin
 			Message: "a request with this Idempotency-Key is still in progress", RetryAfter: time.Second})
 		return
 	}
-	if ctype != nil {
-		w.Header().Set("Content-Type", *ctype)
-	}
-	if loc != nil {
-		w.Header().Set("Location", *loc)
+	for k, v := range headers {
+		w.Header().Set(k, v)
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.WriteHeader(status)
@@ -192,15 +192,14 @@ func (s *Store) replay(w http.ResponseWriter, r *http.Request, caller, key strin
 func (s *Store) complete(ctx context.Context, caller, key string, rec *recorder) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var ctype, loc *string
-	if v := rec.Header().Get("Content-Type"); v != "" {
-		ctype = &v
+	headers := map[string]string{}
+	for _, k := range replayHeaders {
+		if v := rec.Header().Get(k); v != "" {
+			headers[k] = v
+		}
 	}
-	if v := rec.Header().Get("Location"); v != "" {
-		loc = &v
-	}
-	_, err := s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, content_type = $4, location = $5, body = $6,
-		completed_at = now() WHERE caller = $1 AND key = $2`, caller, key, rec.status, ctype, loc, rec.body.Bytes())
+	_, err := s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5,
+		completed_at = now() WHERE caller = $1 AND key = $2`, caller, key, rec.status, headers, rec.body.Bytes())
 	return pgdb.Translate(err)
 }
 

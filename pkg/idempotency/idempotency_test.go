@@ -75,6 +75,7 @@ func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", fmt.Sprintf("/v1/orders/%d", id))
+	w.Header().Set("ETag", `"1"`)
 	w.Header().Set("X-Not-Stored", "1")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "ref": in.Ref})
@@ -165,11 +166,11 @@ func TestReplay(t *testing.T) {
 	}
 	for i := range 3 {
 		again := e.post("/v1/orders", "key-1", "coop", `{"ref":"A"}`)
-		got := []string{fmt.Sprint(again.Status), again.Body, again.Header.Get("Location"),
-			again.Header.Get("Content-Type"), again.Header.Get("Idempotent-Replayed")}
-		want := []string{"201", first.Body, first.Header.Get("Location"), "application/json", "true"}
+		got := []string{fmt.Sprint(again.Status), again.Body, again.Header.Get("Location"), again.Header.Get("ETag"),
+			again.Header.Get("Content-Type"), again.Header.Get("Idempotent-Replayed"), again.Header.Get("X-Not-Stored")}
+		want := []string{"201", first.Body, first.Header.Get("Location"), `"1"`, "application/json", "true", ""}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("replay %d [status body location content-type replayed] (-want +got):\n%s", i, diff)
+			t.Errorf("replay %d [status body location etag content-type replayed unstored] (-want +got):\n%s", i, diff)
 		}
 	}
 	if got := e.handler.runs.Load(); got != 1 {

@@ -57,7 +57,7 @@ type (
 	}
 	endProfileRequest struct{ OperatorID, ProfileID uuid.UUID }
 	passwordRequest   struct {
-		OperatorID      uuid.UUID
+		OperatorID      uuid.UUID `json:"-"`
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`
 	}
@@ -95,7 +95,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			r := req.(passwordRequest)
 			c, _ := auth.FromContext(ctx)
 			id, _ := uuid.Parse(c.Subject)
-			return httpapi.NoContent{}, s.SetPassword(ctx, id, r.CurrentPassword, r.NewPassword)
+			return httpapi.NoContent{}, s.SetPassword(ctx, id, r.CurrentPassword, r.NewPassword, false)
 		}),
 
 		ListAmbiti: guard(anyOperator, func(ctx context.Context, _ any) (any, error) {
@@ -150,7 +150,7 @@ func MakeEndpoints(s *Service) Endpoints {
 		}),
 		SetOperatorPassword: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {
 			r := req.(passwordRequest)
-			return httpapi.NoContent{}, s.SetPassword(ctx, r.OperatorID, "", r.NewPassword)
+			return httpapi.NoContent{}, s.SetPassword(ctx, r.OperatorID, "", r.NewPassword, true)
 		}),
 
 		CreateAccreditation: guard(admin, func(ctx context.Context, req any) (any, error) {

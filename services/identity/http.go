@@ -284,7 +284,12 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // decodeToken reads an OAuth2 token request: form-encoded as RFC 6749 says (JSON is accepted
 // too), client credentials from HTTP Basic or the form.
-func decodeToken(_ context.Context, r *http.Request) (any, error) {
+func decodeToken(ctx context.Context, r *http.Request) (any, error) {
+	t, err := decodeTokenForm(ctx, r)
+	return t, WithOAuthCode(err)
+}
+
+func decodeTokenForm(_ context.Context, r *http.Request) (any, error) {
 	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
 	var t TokenRequest
 	switch mt {

@@ -177,6 +177,7 @@ type Page[T any] struct {
 type OperatorFilter struct {
 	AmbitoID       uuid.UUID
 	OrganizationID *uuid.UUID // only operators with a profile in this organization
+	OnlyThere      bool       // and with no profile anywhere else (what a coordinator manages)
 	Query          string     // prefix of family name, given name or e-mail
 	Limit          int
 	After          *NameCursor

@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -84,8 +85,8 @@ func TestRepeatedWrongPasswordsAreSlowedDown(t *testing.T) {
 		return url.Values{"grant_type": {"password"}, "username": {email}, "password": {pw}}
 	}
 	for i := range 3 {
-		if resp := s.do("POST", "/v1/oauth/token", "", form("Wrong-Password-99"), nil); resp.StatusCode != 401 {
-			t.Fatalf("attempt %d: status %d, want 401", i+1, resp.StatusCode)
+		if resp := s.do("POST", "/v1/oauth/token", "", form("Wrong-Password-99"), nil); resp.StatusCode != 400 {
+			t.Fatalf("attempt %d: status %d, want 400 (invalid_grant)", i+1, resp.StatusCode)
 		}
 	}
 	var p problem
@@ -120,18 +121,26 @@ func TestRefreshRotationReuseAndRevocation(t *testing.T) {
 		t.Fatal("refresh did not rotate the refresh token")
 	}
 	// Replaying the used token is theft: refused, and the whole session is revoked.
-	if resp, _ := refresh(first.RefreshToken); resp.StatusCode != 401 {
-		t.Fatalf("reused refresh token: %d, want 401", resp.StatusCode)
+	if resp, _ := refresh(first.RefreshToken); resp.StatusCode != 400 {
+		t.Fatalf("reused refresh token: %d, want 400 invalid_grant", resp.StatusCode)
 	}
-	if resp, _ := refresh(second.RefreshToken); resp.StatusCode != 401 {
-		t.Fatalf("token of a revoked family: %d, want 401", resp.StatusCode)
+	if resp, _ := refresh(second.RefreshToken); resp.StatusCode != 400 {
+		t.Fatalf("token of a revoked family: %d, want 400 invalid_grant", resp.StatusCode)
 	}
 	// Sign-out revokes.
 	var third identity.TokenResponse
 	s.must(200, s.do("POST", "/v1/oauth/token", "", url.Values{"grant_type": {"password"}, "username": {email}, "password": {password}}, &third))
 	s.must(204, s.do("POST", "/v1/oauth/revoke", third.AccessToken, url.Values{"token": {third.RefreshToken}}, nil))
-	if resp, _ := refresh(third.RefreshToken); resp.StatusCode != 401 {
-		t.Fatalf("revoked refresh token: %d, want 401", resp.StatusCode)
+	var oauth struct {
+		Error string `json:"error"`
+	}
+	resp, _ = refresh(third.RefreshToken)
+	if resp.StatusCode != 400 {
+		t.Fatalf("revoked refresh token: %d, want 400", resp.StatusCode)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&oauth)
+	if oauth.Error != "invalid_grant" {
+		t.Errorf("error = %q, want invalid_grant (RFC 6749)", oauth.Error)
 	}
 }
 

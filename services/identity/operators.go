@@ -317,7 +317,8 @@ func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Oper
 		}
 		q.OrganizationID = &own
 	}
-	f := OperatorFilter{AmbitoID: ambitoID, OrganizationID: q.OrganizationID, Query: strings.TrimSpace(q.Query), Limit: q.Limit + 1}
+	f := OperatorFilter{AmbitoID: ambitoID, OrganizationID: q.OrganizationID, Query: strings.TrimSpace(q.Query), Limit: q.Limit + 1,
+		OnlyThere: c.Role == auth.RoleCoopCoordinator}
 	if q.Cursor != "" {
 		raw, err := DecodeCursor(q.Cursor)
 		if err != nil {
@@ -407,14 +408,20 @@ func (s *Service) EndProfile(ctx context.Context, operatorID, profileID uuid.UUI
 	return out, s.record(ctx, c, "operator.profile_end", "operator", operatorID.String(), nil)
 }
 
-// SetPassword sets an operator's password: the operator themself (with the current one), or
-// whoever manages them (a reset). All their sessions end.
-func (s *Service) SetPassword(ctx context.Context, operatorID uuid.UUID, current, next string) error {
+// SetPassword sets an operator's password: the operator themself with the current one
+// (reset false), or whoever manages them (reset true; not for oneself). All their sessions end.
+func (s *Service) SetPassword(ctx context.Context, operatorID uuid.UUID, current, next string, reset bool) error {
 	c, ambitoID, err := caller(ctx)
 	if err != nil {
 		return err
 	}
 	self := c.Subject == operatorID.String()
+	if reset && self {
+		return errs.InvalidField("id", "is yourself: change your own password with POST /v1/me/password")
+	}
+	if !reset && !self {
+		return errs.E(errs.Forbidden, "only the operator changes their own password this way")
+	}
 	if !self && !mayManageOperators(c) {
 		return errs.E(errs.Forbidden, "your profile may not manage operators")
 	}

@@ -407,13 +407,21 @@ func (s *Service) CreateAccreditation(ctx context.Context, in AccreditationInput
 	return a, s.record(ctx, c, "accreditation.create", "accreditation", a.ID.String(), nil)
 }
 
-// GetAccreditation returns an accreditation of the caller's ambito.
+// GetAccreditation returns an accreditation of the caller's ambito; a cooperative sees only
+// its own.
 func (s *Service) GetAccreditation(ctx context.Context, id uuid.UUID) (Accreditation, error) {
-	_, ambitoID, err := caller(ctx)
+	c, ambitoID, err := caller(ctx)
 	if err != nil {
 		return Accreditation{}, err
 	}
-	return s.store.GetAccreditation(ctx, ambitoID, id)
+	a, err := s.store.GetAccreditation(ctx, ambitoID, id)
+	if err != nil {
+		return Accreditation{}, err
+	}
+	if c.OrgKind == string(OrgCooperativa) && a.CooperativeID.String() != c.OrgID {
+		return Accreditation{}, errs.E(errs.NotFound, "accreditation not found")
+	}
+	return a, nil
 }
 
 // AccreditationPatch changes validity or tariff.

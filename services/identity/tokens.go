@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -40,8 +41,36 @@ type TokenRequest struct {
 	Scope        string
 }
 
-// Token runs a token request.
+// Token runs a token request. Errors carry RFC 6749's "error" code besides the problem fields.
 func (s *Service) Token(ctx context.Context, r TokenRequest) (TokenResponse, error) {
+	resp, err := s.token(ctx, r)
+	return resp, WithOAuthCode(err)
+}
+
+// WithOAuthCode adds RFC 6749 section 5.2's "error" member to a token endpoint problem that
+// lacks one: invalid_request for a bad request, invalid_client for bad client credentials.
+func WithOAuthCode(err error) error {
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	if _, ok := e.Extra["error"]; ok {
+		return err
+	}
+	code := map[errs.Kind]string{errs.Invalid: "invalid_request", errs.Unauthenticated: "invalid_client",
+		errs.TooManyRequests: "slow_down", errs.Unavailable: "temporarily_unavailable", errs.Internal: "server_error"}[e.Kind]
+	if code == "" {
+		return err
+	}
+	c := *e
+	c.Extra = map[string]any{"error": code}
+	for k, v := range e.Extra {
+		c.Extra[k] = v
+	}
+	return &c
+}
+
+func (s *Service) token(ctx context.Context, r TokenRequest) (TokenResponse, error) {
 	switch r.GrantType {
 	case "password":
 		return s.passwordGrant(ctx, r)
@@ -55,7 +84,9 @@ func (s *Service) Token(ctx context.Context, r TokenRequest) (TokenResponse, err
 	return TokenResponse{}, oauthErr(errs.Invalid, "unsupported_grant_type", "grant_type", "must be password, refresh_token or client_credentials")
 }
 
-var errBadCredentials = oauthErr(errs.Unauthenticated, "invalid_grant", "", "wrong username or password")
+// A wrong password or refresh token is invalid_grant, a 400 (RFC 6749 section 5.2); only bad
+// client credentials are a 401.
+var errBadCredentials = oauthErr(errs.Invalid, "invalid_grant", "", "wrong username or password")
 
 func (s *Service) passwordGrant(ctx context.Context, r TokenRequest) (TokenResponse, error) {
 	var f errs.Fields
@@ -180,7 +211,7 @@ func (s *Service) refreshGrant(ctx context.Context, r TokenRequest) (TokenRespon
 		return TokenResponse{}, oauthErr(errs.Invalid, "invalid_request", "refresh_token", "is required")
 	}
 	now := s.now()
-	bad := oauthErr(errs.Unauthenticated, "invalid_grant", "refresh_token", "is not valid")
+	bad := oauthErr(errs.Invalid, "invalid_grant", "refresh_token", "is not valid")
 	var resp TokenResponse
 	var reused *RefreshToken
 	err := s.store.InTx(ctx, func(tx Store) error {

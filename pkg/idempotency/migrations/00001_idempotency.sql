@@ -4,8 +4,7 @@ CREATE TABLE idempotency_keys (
     key           text NOT NULL,
     request_hash  bytea NOT NULL,
     status        integer NOT NULL DEFAULT 0, -- 0 while the first request is being served
-    content_type  text,
-    location      text,
+    headers       jsonb,  -- the replayed response headers (see replayHeaders)
     body          bytea,
     created_at    timestamptz NOT NULL DEFAULT now(),
     completed_at  timestamptz,

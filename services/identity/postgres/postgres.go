@@ -250,10 +250,11 @@ func (s *Store) ListOperators(ctx context.Context, f identity.OperatorFilter) ([
 	rows, err := s.db.Query(ctx, `SELECT `+opCols+` FROM operators o
 		WHERE o.ambito_id = $1
 		  AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM profiles p WHERE p.operator_id = o.id AND p.organization_id = $2))
+		  AND (NOT $8 OR NOT EXISTS (SELECT 1 FROM profiles p WHERE p.operator_id = o.id AND p.organization_id <> $2))
 		  AND ($3 = '' OR lower(o.family_name) LIKE lower($3) || '%' OR lower(o.given_name) LIKE lower($3) || '%' OR lower(o.email) LIKE lower($3) || '%')
 		  AND ($4::text IS NULL OR (o.family_name, o.given_name, o.id) > ($4, $5, $6))
 		ORDER BY o.family_name, o.given_name, o.id LIMIT $7`,
-		f.AmbitoID, f.OrganizationID, escapeLike(f.Query), af, ag, aid, f.Limit)
+		f.AmbitoID, f.OrganizationID, escapeLike(f.Query), af, ag, aid, f.Limit, f.OnlyThere)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
@@ -278,7 +279,7 @@ func (s *Store) AddProfile(ctx context.Context, operatorID uuid.UUID, p identity
 }
 
 func (s *Store) EndProfile(ctx context.Context, operatorID, profileID uuid.UUID, day identity.Date) error {
-	tag, err := s.db.Exec(ctx, `UPDATE profiles SET valid_to = GREATEST(valid_from, $3::date - 1)
+	tag, err := s.db.Exec(ctx, `UPDATE profiles SET valid_to = GREATEST(valid_from - 1, $3::date - 1)
 		WHERE id = $1 AND operator_id = $2 AND (valid_to IS NULL OR valid_to >= $3::date)`, profileID, operatorID, day)
 	if err != nil {
 		return pgdb.Translate(err)

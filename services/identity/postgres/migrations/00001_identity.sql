@@ -53,7 +53,8 @@ CREATE TABLE profiles (
     valid_from      date NOT NULL,
     valid_to        date,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    CHECK (valid_to IS NULL OR valid_to >= valid_from)
+    -- valid_to = valid_from - 1: a profile cancelled before it started (kept, never active).
+    CHECK (valid_to IS NULL OR valid_to >= valid_from - 1)
 );
 CREATE INDEX profiles_operator ON profiles (operator_id);
 CREATE INDEX profiles_organization ON profiles (organization_id, operator_id);
