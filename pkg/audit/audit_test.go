@@ -918,9 +918,13 @@ func TestCloseDeadline(t *testing.T) {
 		t.Error("write aborted by close returned nil")
 	}
 	release()
+	// The aborted batch may still commit: the server was waiting on the lock when the client
+	// gave up, and finishes the statement once the lock is released. An audit record reported as
+	// failed but stored is acceptable (over-reporting, never under-reporting); what must hold is
+	// that the chain stays intact either way.
 	rep := verifyOK(t, pool)
-	if rep.Records != 1 {
-		t.Errorf("verified %d records, want 1", rep.Records)
+	if rep.Records != 1 && rep.Records != 2 {
+		t.Errorf("verified %d records, want 1 or 2", rep.Records)
 	}
 }
 

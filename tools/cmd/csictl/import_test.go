@@ -169,7 +169,7 @@ func testToken(t *testing.T, srv *identitytest.Server, c *idclient.Client, d dem
 		t.Errorf("the printed token does not work: %v", err)
 	}
 
-	if _, _, err := runCtl(t, append(base, "-password", "Wrong-Password-1")...); err == nil || !strings.Contains(err.Error(), "401") {
-		t.Errorf("token with a wrong password = %v, want a 401", err)
+	if _, _, err := runCtl(t, append(base, "-password", "Wrong-Password-1")...); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("token with a wrong password = %v, want a 400 (invalid_grant)", err)
 	}
 }
