@@ -14,19 +14,19 @@ import (
 type Kind uint8
 
 const (
-	Internal           Kind = iota // a fault of ours: 500, details never shown
-	Invalid                        // the request is malformed or breaks a rule: 400
-	NotFound                       // 404
-	Conflict                       // the resource exists already or changed state: 409
-	Unauthenticated                // no or bad credentials: 401
-	Forbidden                      // authenticated but not allowed: 403
-	FailedPrecondition             // the state of the system does not allow it: 409 (or 422 by rule)
-	Unavailable                    // a dependency is down; retry later: 503 with Retry-After
-	TooManyRequests                // slowed down: 429 with Retry-After
-	PreconditionFailed             // If-Match did not match the current version: 412
-	PreconditionRequired           // an update without If-Match: 428
-	Unprocessable                  // well-formed but refused, e.g. an Idempotency-Key reused with another body: 422
-	TooLarge                       // the body is larger than allowed: 413
+	Internal             Kind = iota // a fault of ours: 500, details never shown
+	Invalid                          // the request is malformed or breaks a rule: 400
+	NotFound                         // 404
+	Conflict                         // the resource exists already or changed state: 409
+	Unauthenticated                  // no or bad credentials: 401
+	Forbidden                        // authenticated but not allowed: 403
+	FailedPrecondition               // the state of the system does not allow it: 409 (or 422 by rule)
+	Unavailable                      // a dependency is down; retry later: 503 with Retry-After
+	TooManyRequests                  // slowed down: 429 with Retry-After
+	PreconditionFailed               // If-Match did not match the current version: 412
+	PreconditionRequired             // an update without If-Match: 428
+	Unprocessable                    // well-formed but refused, e.g. an Idempotency-Key reused with another body: 422
+	TooLarge                         // the body is larger than allowed: 413
 )
 
 var kindNames = [...]string{

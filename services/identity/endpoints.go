@@ -58,8 +58,8 @@ type (
 	endProfileRequest struct{ OperatorID, ProfileID uuid.UUID }
 	passwordRequest   struct {
 		OperatorID      uuid.UUID `json:"-"`
-		CurrentPassword string `json:"current_password"`
-		NewPassword     string `json:"new_password"`
+		CurrentPassword string    `json:"current_password"`
+		NewPassword     string    `json:"new_password"`
 	}
 	updateAccreditationRequest struct {
 		ID      uuid.UUID
