@@ -78,7 +78,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
@@ -98,15 +97,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations creates the audit tables; apply it with pgdb.Migrate next to the service's own set.
-var Migrations = pgdb.MigrationSet{Name: "audit", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations = pgdb.Embedded("audit", migrationFiles, "migrations")
 
 // Outcomes most records carry; Outcome is free text, but services should stick to these.
 const (

@@ -14,7 +14,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,15 +29,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations creates the outbox table.
-var Migrations = pgdb.MigrationSet{Name: "events", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
+var Migrations = pgdb.Embedded("events", migrationFiles, "migrations")
 
 // Event is one domain event.
 type Event struct {

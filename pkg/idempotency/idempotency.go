@@ -12,7 +12,6 @@ import (
 	"embed"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -30,13 +29,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations creates the idempotency_keys table.
-var Migrations = pgdb.MigrationSet{Name: "idempotency", FS: func() fs.FS {
-	s, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return s
-}()}
+var Migrations = pgdb.Embedded("idempotency", migrationFiles, "migrations")
 
 // replayHeaders are the response headers stored with the answer and replayed with it.
 var replayHeaders = []string{"Content-Type", "Location", "ETag", "Cache-Control"}

@@ -65,6 +65,16 @@ type MigrationSet struct {
 	FS   fs.FS // the directory holding NNNNN_name.sql files
 }
 
+// Embedded is the set name whose files are in the dir directory of an embedded file system
+// (//go:embed migrations/*.sql).
+func Embedded(name string, fsys fs.FS, dir string) MigrationSet {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(fmt.Sprintf("migrations %s: %v", name, err)) // a build-time mistake
+	}
+	return MigrationSet{Name: name, FS: sub}
+}
+
 // Migrate applies every pending migration of each set, in order, holding a PostgreSQL advisory
 // lock so that several replicas starting together apply each migration once.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, sets ...MigrationSet) error {

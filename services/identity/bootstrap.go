@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
@@ -76,5 +74,3 @@ func (s *Service) EnsureBootstrap(ctx context.Context, b Bootstrap) (BootstrapRe
 	}
 	return res, s.record(ctx, system, "ambito.bootstrap", "ambito", res.Ambito.ID.String(), map[string]any{"admin": res.Admin.ID.String()})
 }
-
-var _ = uuid.Nil

@@ -31,21 +31,17 @@ type Endpoints struct {
 
 // Request types carried from the transport to the endpoints.
 type (
-	idRequest        struct{ ID uuid.UUID }
-	updateOrgRequest struct {
+	idRequest struct{ ID uuid.UUID }
+	// updateRequest is a PATCH of a versioned resource.
+	updateRequest[P any] struct {
 		ID      uuid.UUID
 		Version int64
-		Patch   OrganizationPatch
+		Patch   P
 	}
 	listOrgRequest struct {
 		Kind   OrgKind
 		Limit  int
 		Cursor string
-	}
-	updateOperatorRequest struct {
-		ID      uuid.UUID
-		Version int64
-		Patch   OperatorPatch
 	}
 	importRequest struct {
 		Body     []byte
@@ -60,11 +56,6 @@ type (
 		OperatorID      uuid.UUID `json:"-"`
 		CurrentPassword string    `json:"current_password"`
 		NewPassword     string    `json:"new_password"`
-	}
-	updateAccreditationRequest struct {
-		ID      uuid.UUID
-		Version int64
-		Patch   AccreditationPatch
 	}
 	revokeRequest struct {
 		Token string `json:"token"`
@@ -113,7 +104,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return httpapi.WithETag{Body: o, ETag: httpapi.ETag(o.Version)}, err
 		}),
 		UpdateOrganization: guard(admin, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateOrgRequest)
+			r := req.(updateRequest[OrganizationPatch])
 			o, err := s.UpdateOrganization(ctx, r.ID, r.Version, r.Patch)
 			return httpapi.WithETag{Body: o, ETag: httpapi.ETag(o.Version)}, err
 		}),
@@ -130,7 +121,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return etagged(s.GetOperator(ctx, req.(idRequest).ID))
 		}),
 		UpdateOperator: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateOperatorRequest)
+			r := req.(updateRequest[OperatorPatch])
 			return etagged(s.UpdateOperator(ctx, r.ID, r.Version, r.Patch))
 		}),
 		ListOperators: guard(operatorMgr, func(ctx context.Context, req any) (any, error) { return s.ListOperators(ctx, req.(OperatorQuery)) }),
@@ -162,7 +153,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return httpapi.WithETag{Body: a, ETag: httpapi.ETag(a.Version)}, err
 		}),
 		UpdateAccreditation: guard(admin, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateAccreditationRequest)
+			r := req.(updateRequest[AccreditationPatch])
 			a, err := s.UpdateAccreditation(ctx, r.ID, r.Version, r.Patch)
 			return httpapi.WithETag{Body: a, ETag: httpapi.ETag(a.Version)}, err
 		}),

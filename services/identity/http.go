@@ -54,13 +54,13 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("POST /v1/organizations", idem(srv(e.CreateOrganization, decodeJSON[OrganizationInput])))
 	mux.Handle("GET /v1/organizations", srv(e.ListOrganizations, decodeListOrgs))
 	mux.Handle("GET /v1/organizations/{id}", srv(e.GetOrganization, decodeID))
-	mux.Handle("PATCH /v1/organizations/{id}", srv(e.UpdateOrganization, decodeUpdateOrg))
+	mux.Handle("PATCH /v1/organizations/{id}", srv(e.UpdateOrganization, decodeUpdate[OrganizationPatch]))
 
 	mux.Handle("POST /v1/operators", idem(srv(e.CreateOperator, decodeJSON[OperatorInput])))
 	mux.Handle("GET /v1/operators", srv(e.ListOperators, decodeListOperators))
 	mux.Handle("POST /v1/operators:import", idem(srv(e.ImportOperators, decodeImport)))
 	mux.Handle("GET /v1/operators/{id}", srv(e.GetOperator, decodeID))
-	mux.Handle("PATCH /v1/operators/{id}", srv(e.UpdateOperator, decodeUpdateOperator))
+	mux.Handle("PATCH /v1/operators/{id}", srv(e.UpdateOperator, decodeUpdate[OperatorPatch]))
 	mux.Handle("POST /v1/operators/{id}/profiles", srv(e.AddProfile, decodeAddProfile))
 	mux.Handle("DELETE /v1/operators/{id}/profiles/{profile_id}", srv(e.EndProfile, decodeEndProfile))
 	mux.Handle("POST /v1/operators/{id}/password", srv(e.SetOperatorPassword, decodeSetPassword))
@@ -68,7 +68,7 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("POST /v1/accreditations", idem(srv(e.CreateAccreditation, decodeJSON[AccreditationInput])))
 	mux.Handle("GET /v1/accreditations", srv(e.ListAccreditations, decodeListAccreditations))
 	mux.Handle("GET /v1/accreditations/{id}", srv(e.GetAccreditation, decodeID))
-	mux.Handle("PATCH /v1/accreditations/{id}", srv(e.UpdateAccreditation, decodeUpdateAccreditation))
+	mux.Handle("PATCH /v1/accreditations/{id}", srv(e.UpdateAccreditation, decodeUpdate[AccreditationPatch]))
 
 	mux.Handle("POST /v1/clients", idem(srv(e.CreateClient, decodeJSON[ClientInput])))
 	mux.Handle("GET /v1/clients", srv(e.ListClients, noBody))
@@ -175,7 +175,8 @@ func decodeListAccreditations(_ context.Context, r *http.Request) (any, error) {
 		Limit: limit, Cursor: cursor}, f.Err()
 }
 
-func decodeUpdateOrg(_ context.Context, r *http.Request) (any, error) {
+// decodeUpdate reads a PATCH: the path id, the version from If-Match, and the patch body.
+func decodeUpdate[P any](_ context.Context, r *http.Request) (any, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return nil, err
@@ -184,39 +185,7 @@ func decodeUpdateOrg(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := updateOrgRequest{ID: id, Version: v}
-	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeUpdateOperator(_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	v, err := httpapi.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	req := updateOperatorRequest{ID: id, Version: v}
-	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeUpdateAccreditation(_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	v, err := httpapi.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	req := updateAccreditationRequest{ID: id, Version: v}
+	req := updateRequest[P]{ID: id, Version: v}
 	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
 		return nil, err
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/services/identity"
@@ -452,5 +450,3 @@ func TestPasswordPolicy(t *testing.T) {
 		})
 	}
 }
-
-var _ = cmp.Diff

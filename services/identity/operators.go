@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -342,42 +341,29 @@ func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Oper
 
 // AddProfile gives an operator a further role.
 func (s *Service) AddProfile(ctx context.Context, operatorID uuid.UUID, in ProfileInput) (Operator, error) {
-	c, ambitoID, err := caller(ctx)
-	if err != nil {
-		return Operator{}, err
-	}
-	if !mayManageOperators(c) {
-		return Operator{}, errs.E(errs.Forbidden, "your profile may not manage operators")
-	}
-	var out Operator
-	err = s.store.InTx(ctx, func(tx Store) error {
-		op, err := tx.GetOperator(ctx, ambitoID, operatorID)
-		if err != nil {
-			return err
-		}
-		if err := checkManages(c, ambitoID, op); err != nil {
-			return err
-		}
-		p, err := s.checkProfile(ctx, tx, c, ambitoID, "", in)
-		if err != nil {
-			return err
-		}
-		if err := tx.AddProfile(ctx, op.ID, p); err != nil {
-			return err
-		}
-		if out, err = tx.GetOperator(ctx, ambitoID, operatorID); err != nil {
-			return err
-		}
-		return tx.AppendEvents(ctx, event(ambitoID, "operator.profile_added", "operator", op.ID, p))
-	})
-	if err != nil {
-		return Operator{}, err
-	}
-	return out, s.record(ctx, c, "operator.profile_add", "operator", operatorID.String(), map[string]any{"role": in.Role})
+	return s.changeProfiles(ctx, operatorID, "operator.profile_add", map[string]any{"role": in.Role},
+		func(tx Store, c auth.Claims, ambitoID uuid.UUID) (string, any, error) {
+			p, err := s.checkProfile(ctx, tx, c, ambitoID, "", in)
+			if err != nil {
+				return "", nil, err
+			}
+			return "operator.profile_added", p, tx.AddProfile(ctx, operatorID, p)
+		})
 }
 
 // EndProfile ends a profile today (profiles keep their history; they are never deleted).
 func (s *Service) EndProfile(ctx context.Context, operatorID, profileID uuid.UUID) (Operator, error) {
+	return s.changeProfiles(ctx, operatorID, "operator.profile_end", map[string]any{"profile_id": profileID.String()},
+		func(tx Store, _ auth.Claims, _ uuid.UUID) (string, any, error) {
+			return "operator.profile_ended", map[string]string{"profile_id": profileID.String()},
+				tx.EndProfile(ctx, operatorID, profileID, s.today())
+		})
+}
+
+// changeProfiles runs change on an operator the caller manages, in a transaction with its event,
+// and audits it.
+func (s *Service) changeProfiles(ctx context.Context, operatorID uuid.UUID, action string, details map[string]any,
+	change func(tx Store, c auth.Claims, ambitoID uuid.UUID) (eventType string, payload any, err error)) (Operator, error) {
 	c, ambitoID, err := caller(ctx)
 	if err != nil {
 		return Operator{}, err
@@ -394,18 +380,19 @@ func (s *Service) EndProfile(ctx context.Context, operatorID, profileID uuid.UUI
 		if err := checkManages(c, ambitoID, op); err != nil {
 			return err
 		}
-		if err := tx.EndProfile(ctx, operatorID, profileID, s.today()); err != nil {
+		typ, payload, err := change(tx, c, ambitoID)
+		if err != nil {
 			return err
 		}
 		if out, err = tx.GetOperator(ctx, ambitoID, operatorID); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(ambitoID, "operator.profile_ended", "operator", op.ID, map[string]string{"profile_id": profileID.String()}))
+		return tx.AppendEvents(ctx, event(ambitoID, typ, "operator", op.ID, payload))
 	})
 	if err != nil {
 		return Operator{}, err
 	}
-	return out, s.record(ctx, c, "operator.profile_end", "operator", operatorID.String(), nil)
+	return out, s.record(ctx, c, action, "operator", operatorID.String(), details)
 }
 
 // SetPassword sets an operator's password: the operator themself with the current one
@@ -496,5 +483,3 @@ func oauthErr(kind errs.Kind, code, field, msg string) *errs.Error {
 	}
 	return e
 }
-
-var _ = time.Now

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"embed"
 	"errors"
-	"io/fs"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,13 +22,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations is the identity schema.
-var Migrations = pgdb.MigrationSet{Name: "identity", FS: func() fs.FS {
-	s, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return s
-}()}
+var Migrations = pgdb.Embedded("identity", migrationFiles, "migrations")
 
 // Store implements identity.Store.
 type Store struct {
