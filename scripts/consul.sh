@@ -48,7 +48,7 @@ build
 mkdir -p "$dir"
 log "starting Consul dev agent on $addr"
 nohup "$consul" agent -dev -bind=127.0.0.1 -client=127.0.0.1 -http-port="$CSI_CONSUL_PORT" \
-	-grpc-port=-1 -dns-port=-1 -serf-lan-port=$((CSI_CONSUL_PORT + 1)) -serf-wan-port=$((CSI_CONSUL_PORT + 2)) \
+	-grpc-port=-1 -grpc-tls-port=-1 -dns-port=-1 -serf-lan-port=$((CSI_CONSUL_PORT + 1)) -serf-wan-port=$((CSI_CONSUL_PORT + 2)) \
 	-server-port=$((CSI_CONSUL_PORT + 3)) -log-level=warn >"$dir/consul.log" 2>&1 &
 echo $! >"$dir/consul.pid"
 wait_port "$CSI_CONSUL_PORT" 30 consul

@@ -26,7 +26,7 @@ find_pg_bin() {
 # 'postgres', which cannot enter a repository under a private home: then the data lives under
 # /var/tmp and .run/pg links to it.
 as_pg() {
-	if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+	if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 data_dir() {
