@@ -313,6 +313,9 @@ func Open(ctx context.Context, redisURL, namespace string, logger *slog.Logger, 
 	// Let the per-call deadline reach the socket: without this go-redis waits ReadTimeout
 	// (seconds) on a Redis that accepts connections but does not answer.
 	ro.ContextTimeoutEnabled = true
+	// go-redis logs reconnection failures through a process-wide logger of its own: route it to
+	// slog at debug level, once; the cache's own rate-limited warnings say what matters.
+	redisLoggerOnce.Do(func() { redis.SetLogger(slogPrintf{logger}) })
 	client := redis.NewClient(ro)
 	c := NewRedis(client, namespace, opts...)
 
@@ -342,4 +345,13 @@ func checkNamespace(ns string) {
 			panic(fmt.Sprintf("cache: namespace %q must not contain ':', spaces or control characters", ns))
 		}
 	}
+}
+
+var redisLoggerOnce sync.Once
+
+// slogPrintf adapts slog to go-redis's Printf logger.
+type slogPrintf struct{ l *slog.Logger }
+
+func (s slogPrintf) Printf(ctx context.Context, format string, v ...any) {
+	s.l.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
