@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-SERVICES := identity
+SERVICES := identity registry
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/csi-lombardia/csi/pkg/app.Version=$(VERSION) -X github.com/csi-lombardia/csi/pkg/app.Commit=$(COMMIT)
@@ -51,6 +51,41 @@ stop:
 	-./scripts/postgres.sh stop
 	-./scripts/redis.sh stop
 	-./scripts/consul.sh stop
+	-./scripts/kube.sh stop
 
 clean: stop
 	rm -rf bin .run
+
+# Charts and images (charts/, Dockerfile). The service charts and their listen ports.
+CHART_SERVICES := identity registry
+IMAGE_REPO ?= ghcr.io/csi-lombardia
+
+.PHONY: charts images
+
+## charts: helm lint --strict and helm template on every chart, default and production values
+charts:
+	@helm=$$(./scripts/helm.sh) || exit 1; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export HELM_CACHE_HOME=$$tmp/helm HELM_CONFIG_HOME=$$tmp/helm HELM_DATA_HOME=$$tmp/helm; \
+	cp -r charts/common $(addprefix charts/,$(CHART_SERVICES)) charts/csi "$$tmp"/ || exit 1; \
+	for c in $(CHART_SERVICES) csi; do "$$helm" dependency build --skip-refresh "$$tmp/$$c" >/dev/null || exit 1; done; \
+	"$$helm" lint --strict "$$tmp/common" || exit 1; \
+	for c in $(CHART_SERVICES) csi; do \
+		"$$helm" lint --strict "$$tmp/$$c" || exit 1; \
+		"$$helm" template csi "$$tmp/$$c" >/dev/null || exit 1; \
+	done; \
+	"$$helm" lint --strict "$$tmp/csi" -f charts/csi/values-production.yaml || exit 1; \
+	"$$helm" template csi "$$tmp/csi" -f charts/csi/values-production.yaml >/dev/null || exit 1; \
+	echo "charts: lint --strict and template passed (the full checks: go test in charts/test)"
+
+## images: one container image per service (needs a Docker engine; skipped without one)
+images:
+	@if ! docker info >/dev/null 2>&1; then \
+		echo "images: SKIPPED - no Docker engine here ('docker info' failed); build them where one runs"; exit 0; \
+	fi; \
+	for s in $(CHART_SERVICES); do \
+		case $$s in identity) port=8081 ;; registry) port=8082 ;; *) echo "images: no port for $$s"; exit 1 ;; esac; \
+		echo "docker build $(IMAGE_REPO)/csi-$$s:$(VERSION)"; \
+		docker build --build-arg SERVICE=$$s --build-arg PORT=$$port --build-arg VERSION=$(VERSION) \
+			--build-arg COMMIT=$(COMMIT) -t $(IMAGE_REPO)/csi-$$s:$(VERSION) . || exit 1; \
+	done

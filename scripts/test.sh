@@ -9,6 +9,7 @@ cd "$ROOT"
 command -v go >/dev/null || die "Go is not installed (https://go.dev/doc/install); this project needs Go 1.26"
 
 eval "$("$ROOT/scripts/test-env.sh")"
+eval "$("$ROOT/scripts/test-env-k8s.sh")"
 log "PostgreSQL $CSI_TEST_DATABASE_URL, Redis $CSI_TEST_REDIS_URL, Consul $CSI_TEST_CONSUL_ADDR"
 
 modules=$(go list -m -f '{{.Dir}}')

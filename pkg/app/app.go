@@ -48,6 +48,7 @@ type Base struct {
 	LogFormat     string        // CSI_LOG_FORMAT: json or text
 	LogLevel      string        // CSI_LOG_LEVEL
 	Migrate       bool          // CSI_MIGRATE: apply migrations at start (development; a Helm hook Job in clusters)
+	MigrateOnly   bool          // CSI_MIGRATE_ONLY: apply migrations, then exit 0 (the Helm hook Job)
 	DrainDelay    time.Duration // CSI_DRAIN_DELAY: unready before the server stops accepting
 	Grace         time.Duration // CSI_SHUTDOWN_GRACE: time in-flight requests get to finish
 }
@@ -67,6 +68,7 @@ func LoadBase(env *Env, service, defaultAddr string) Base {
 		LogFormat:     env.String("CSI_LOG_FORMAT", "json"),
 		LogLevel:      env.String("CSI_LOG_LEVEL", "info"),
 		Migrate:       env.Bool("CSI_MIGRATE", true),
+		MigrateOnly:   env.Bool("CSI_MIGRATE_ONLY", false),
 		DrainDelay:    env.Duration("CSI_DRAIN_DELAY", 2*time.Second),
 		Grace:         env.Duration("CSI_SHUTDOWN_GRACE", 20*time.Second),
 	}
@@ -84,6 +86,8 @@ type App struct {
 
 // Start builds the logger and registry, opens the pool and applies (or, with CSI_MIGRATE=false,
 // checks) the migrations. The pool does not need the database to be up: readiness says so.
+// With CSI_MIGRATE_ONLY=true it applies the migrations and ends the process with status 0 (the
+// Helm pre-install/pre-upgrade hook Job runs the service's own image that way).
 func Start(ctx context.Context, b Base, env *Env, sets ...pgdb.MigrationSet) (*App, error) {
 	log := logging.New(os.Stderr, b.LogFormat, b.LogLevel, b.Service, Version)
 	log.Info("starting", "commit", Commit, "config", env.Masked())
@@ -93,11 +97,16 @@ func Start(ctx context.Context, b Base, env *Env, sets ...pgdb.MigrationSet) (*A
 		return nil, err
 	}
 	a := New(b, log, reg, pool, sets...)
-	if b.Migrate {
+	if b.Migrate || b.MigrateOnly {
 		if err := a.migrateWithRetry(ctx); err != nil {
 			pool.Close()
 			return nil, err
 		}
+	}
+	if b.MigrateOnly {
+		log.Info("migrations applied; exiting (CSI_MIGRATE_ONLY=true)")
+		pool.Close()
+		os.Exit(0)
 	}
 	return a, nil
 }

@@ -2,13 +2,16 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,4 +145,49 @@ func TestEnvCollectsProblemsAndMasksSecrets(t *testing.T) {
 
 func authtestClaims() auth.Claims {
 	return auth.Claims{Subject: "op-1", Role: auth.RoleSocialWorker, AmbitoID: "a-1", OrgID: "o-1"}
+}
+
+// migrateOnlySet is a one-table migration set for TestMigrateOnlyAppliesAndExits.
+var migrateOnlySet = pgdb.MigrationSet{Name: "apptest_migrate_only", FS: fstest.MapFS{
+	"00001_probe.sql": {Data: []byte("-- +goose Up\nCREATE TABLE migrate_only_probe (id int);\n-- +goose Down\nDROP TABLE migrate_only_probe;\n")},
+}}
+
+// TestMigrateOnlyAppliesAndExits runs Start in a child process with CSI_MIGRATE_ONLY=true (and
+// CSI_MIGRATE=false, as in the Helm hook Job's pod the flag alone must suffice): the child
+// applies the migrations and exits 0 instead of returning to serve.
+func TestMigrateOnlyAppliesAndExits(t *testing.T) {
+	if os.Getenv("CSI_APP_TEST_CHILD") == "migrate-only" {
+		env := &Env{}
+		b := LoadBase(env, "apptest", "127.0.0.1:0")
+		if err := env.Err(); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(3)
+		}
+		_, err := Start(context.Background(), b, env, migrateOnlySet)
+		fmt.Fprintln(os.Stderr, "child: Start returned instead of exiting:", err)
+		os.Exit(2)
+	}
+	dbURL := pgtest.NewURL(t)
+	// The child is the test binary itself, run without go test's -test.paniconexit0 so that
+	// os.Exit(0) inside Start ends it normally.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMigrateOnlyAppliesAndExits$")
+	cmd.Env = append(os.Environ(), "CSI_APP_TEST_CHILD=migrate-only", "CSI_DATABASE_URL="+dbURL,
+		"CSI_MIGRATE=false", "CSI_MIGRATE_ONLY=true", "CSI_LOG_FORMAT=text")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("migrate-only child: %v (want exit status 0)\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "migrations applied; exiting") {
+		t.Errorf("child output does not say it exits after migrating:\n%s", out)
+	}
+	ctx := context.Background()
+	pool, err := pgdb.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM migrate_only_probe").Scan(&n); err != nil {
+		t.Errorf("table of the migration set missing after the child exited: %v", err)
+	}
 }

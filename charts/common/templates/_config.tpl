@@ -1,0 +1,116 @@
+{{/*
+Configuration. The service's non-secret CSI_... settings go to a ConfigMap (and, verbatim, to
+the migration Job, which runs before the ConfigMap exists); the secret ones are read from a
+Secret key by key.
+*/}}
+
+{{/* common.configData: the non-secret settings as YAML key: "value" lines. */}}
+{{- define "common.configData" -}}
+{{- $g := .Values.global | default dict -}}
+{{- $c := .Values.config -}}
+CSI_HTTP_ADDR: {{ printf ":%d" (int .Values.service.port) | quote }}
+CSI_MIGRATE: "false"
+CSI_LOG_LEVEL: {{ $c.logLevel | quote }}
+CSI_LOG_FORMAT: {{ $c.logFormat | quote }}
+CSI_TOKEN_ISSUER: {{ coalesce $c.tokenIssuer $g.tokenIssuer "csi-identity" | quote }}
+CSI_DRAIN_DELAY: {{ printf "%ds" (int .Values.shutdown.drainDelaySeconds) | quote }}
+CSI_SHUTDOWN_GRACE: {{ printf "%ds" (int .Values.shutdown.graceSeconds) | quote }}
+{{- with coalesce $c.consulAddr $g.consulAddr }}
+CSI_CONSUL_ADDR: {{ . | quote }}
+{{- end }}
+{{- if hasKey $c "jwksURL" }}
+CSI_JWKS_URL: {{ tpl (coalesce $c.jwksURL $g.jwksURL "http://identity:8081/.well-known/jwks.json") $ | quote }}
+{{- end }}
+{{- with $c.debugAddr }}
+CSI_DEBUG_ADDR: {{ . | quote }}
+{{- end }}
+{{- with .Values.s3 }}
+{{- if .enabled }}
+CSI_S3_ENDPOINT: {{ .endpoint | quote }}
+CSI_S3_BUCKET: {{ .bucket | quote }}
+CSI_S3_REGION: {{ .region | quote }}
+CSI_S3_USE_TLS: {{ .useTLS | toString | quote }}
+{{- end }}
+{{- end }}
+{{- range $k, $v := $c.env }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* common.secretEnv: the env entries read from the Secret (secrets.env: variable → key). */}}
+{{- define "common.secretEnv" -}}
+{{- include "common.secretEnvFrom" (list . (include "common.secretName" .)) -}}
+{{- end -}}
+
+{{/* common.secretEnvFrom: the same, from the Secret named by the second argument: (list . name). */}}
+{{- define "common.secretEnvFrom" -}}
+{{- $ := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $optional := $.Values.secrets.optionalKeys | default list -}}
+{{- range $var, $key := $.Values.secrets.env }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: {{ $key }}
+      {{- if has $key $optional }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- with $.Values.s3 }}
+{{- if .enabled }}
+- name: CSI_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: s3-access-key
+- name: CSI_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: s3-secret-key
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* common.configmap: the ConfigMap of non-secret settings. */}}
+{{- define "common.configmap" -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+data:
+  {{- include "common.configData" . | nindent 2 }}
+{{- end -}}
+
+{{/*
+common.secret: the Secret made from secrets.inline (development only: values end up in the
+release history). Production names an existing Secret (secrets.existingSecret).
+*/}}
+{{- define "common.secret" -}}
+{{- if include "common.inlineSecret" . }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+type: Opaque
+stringData:
+  {{- range $k, $v := .Values.secrets.inline }}
+  {{ $k }}: {{ $v | quote }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* common.checksums: pod annotations that change when the configuration does, so pods roll. */}}
+{{- define "common.checksums" -}}
+checksum/config: {{ include "common.configData" . | sha256sum }}
+{{- if include "common.inlineSecret" . }}
+checksum/secret: {{ toJson .Values.secrets.inline | sha256sum }}
+{{- end }}
+{{- end -}}
