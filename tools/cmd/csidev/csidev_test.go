@@ -23,9 +23,14 @@ func TestSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := base64.StdEncoding.DecodeString(first[keyMasterKey])
-	if err != nil || len(key) != 32 {
-		t.Fatalf("master key %q is not 32 bytes of base64", first[keyMasterKey])
+	for _, k := range generatedKeys {
+		key, err := base64.StdEncoding.DecodeString(first[k])
+		if err != nil || len(key) != 32 {
+			t.Fatalf("%s %q is not 32 bytes of base64", k, first[k])
+		}
+	}
+	if first["CSI_REGISTRY_PSEUDONYM_KEY_SINBA"] == first["CSI_REGISTRY_PSEUDONYM_KEY_RESEARCH"] {
+		t.Error("two purposes share a pseudonym key")
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -128,7 +133,7 @@ func TestServiceTable(t *testing.T) {
 func TestEnv(t *testing.T) {
 	c := suite{host: "127.0.0.1", portBase: 9000,
 		dbURLs:    map[string]string{"identity": "postgres://h/csi_identity", "registry": "postgres://h/csi_registry"},
-		secrets:   map[string]string{keyMasterKey: "KEY"},
+		secrets:   map[string]string{keyMasterKey: "KEY", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA": "PK"},
 		bootstrap: map[string]string{"CSI_BOOTSTRAP_AMBITO_CODE": "ambito-demo"}}
 	t.Setenv("CSI_HTTP_ADDR", ":1") // the suite's own values win
 	all := services[:2]
@@ -156,6 +161,8 @@ func TestEnv(t *testing.T) {
 		{"registry finds the keys", reg, "CSI_JWKS_URL", "http://127.0.0.1:9000/.well-known/jwks.json"},
 		{"registry finds identity", reg, "CSI_IDENTITY_URL", "http://127.0.0.1:9000"},
 		{"registry has no master key", reg, "CSI_IDENTITY_MASTER_KEY", ""},
+		{"registry gets its pseudonym keys", reg, "CSI_REGISTRY_PSEUDONYM_KEY_SINBA", "PK"},
+		{"identity does not", id, "CSI_REGISTRY_PSEUDONYM_KEY_SINBA", ""},
 	} {
 		if got := tc.env[tc.key]; got != tc.want {
 			t.Errorf("%s: %s = %q, want %q", tc.name, tc.key, got, tc.want)

@@ -88,13 +88,25 @@ func ensureSecrets(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if secrets[keyMasterKey] != "" {
+	changed := false
+	for _, k := range generatedKeys {
+		if secrets[k] != "" {
+			continue
+		}
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("generate %s: %w", k, err)
+		}
+		secrets[k], changed = base64.StdEncoding.EncodeToString(key), true
+	}
+	if !changed {
 		return secrets, nil
 	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("generate the master key: %w", err)
-	}
-	secrets[keyMasterKey] = base64.StdEncoding.EncodeToString(key)
 	return secrets, saveSecrets(path, secrets)
 }
+
+// generatedKeys are the 32-byte keys csidev makes on the first run: identity's master key and
+// the registry's pseudonym keys, one per purpose (a pseudonym must stay stable while the
+// database lives, so these too are kept).
+var generatedKeys = []string{keyMasterKey, "CSI_REGISTRY_PSEUDONYM_KEY_REPORTING", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA",
+	"CSI_REGISTRY_PSEUDONYM_KEY_RESEARCH"}

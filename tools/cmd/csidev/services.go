@@ -69,6 +69,12 @@ func (c suite) env(s service, all []service) []string {
 	for _, p := range all {
 		env = append(env, "CSI_"+strings.ToUpper(p.name)+"_URL="+c.url(p))
 	}
+	prefix := "CSI_" + strings.ToUpper(s.name) + "_"
+	for k, v := range c.secrets {
+		if strings.HasPrefix(k, prefix) && s.name != identity.name {
+			env = append(env, k+"="+v)
+		}
+	}
 	if s.name == identity.name {
 		env = append(env, "CSI_IDENTITY_MASTER_KEY="+c.secrets[keyMasterKey])
 		for k, v := range c.bootstrap {
