@@ -1,0 +1,87 @@
+// Command registry serves the registry service (the citizen record). Configuration is read from
+// CSI_... environment variables (see the service README).
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/csi-lombardia/csi/pkg/app"
+	"github.com/csi-lombardia/csi/pkg/audit"
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/cache"
+	"github.com/csi-lombardia/csi/pkg/events"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/idempotency"
+	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/services/registry"
+	"github.com/csi-lombardia/csi/services/registry/postgres"
+)
+
+// purposes are the pseudonym purposes; each needs CSI_REGISTRY_PSEUDONYM_KEY_<PURPOSE>.
+var purposes = []string{"reporting", "sinba", "research"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		app.Fatal(err)
+	}
+}
+
+func run(ctx context.Context) error {
+	env := &app.Env{}
+	base := app.LoadBase(env, "registry", ":8082")
+	cfg := registry.DefaultConfig()
+	cfg.CacheTTL = env.Duration("CSI_REGISTRY_CACHE_TTL", cfg.CacheTTL)
+	devKeys := env.Bool("CSI_REGISTRY_DEV_KEYS", false)
+	for _, p := range purposes {
+		name := "CSI_REGISTRY_PSEUDONYM_KEY_" + strings.ToUpper(p)
+		if devKeys && os.Getenv(name) == "" {
+			cfg.PseudonymKeys[p] = devKey(p)
+			continue
+		}
+		cfg.PseudonymKeys[p] = env.Base64Key(name, 32)
+	}
+	if err := env.Err(); err != nil {
+		return err
+	}
+
+	a, err := app.Start(ctx, base, env, audit.Migrations, events.Migrations, idempotency.Migrations, postgres.Migrations)
+	if err != nil {
+		return err
+	}
+	if devKeys {
+		a.Log.Warn("CSI_REGISTRY_DEV_KEYS=true: pseudonym keys not configured are derived from a public seed; never use this in production")
+	}
+	c, closeCache, err := cache.Open(ctx, base.RedisURL, "registry", a.Log, a.Registry)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
+	auditLog := audit.New(a.Pool, audit.WithLogger(a.Log), audit.WithRegisterer(a.Registry))
+	defer auditLog.Close(context.Background())
+	svc := registry.NewService(postgres.New(a.Pool), auditLog, places.Default(), c, cfg, a.Log)
+	defer svc.Close()
+	idem := idempotency.New(a.Pool, a.Log)
+
+	verifier := auth.NewVerifier(auth.NewJWKS(base.JWKSURL, a.Log), base.Issuer)
+	h := a.Handler(verifier, func(mux *httpapi.Mux) {
+		registry.Routes(mux, registry.MakeEndpoints(svc), a.Log, idem.Middleware)
+		mux.Handle("GET /v1/events", httpapi.NewServer(a.Log, events.FeedEndpoint(a.Pool), events.DecodeFeedRequest))
+	})
+	return a.Serve(ctx, h)
+}
+
+// devKey derives a development key from a public seed: stable across restarts, worthless as a
+// secret.
+func devKey(purpose string) []byte {
+	m := hmac.New(sha256.New, []byte("csi-registry-development-only"))
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}

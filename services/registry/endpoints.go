@@ -1,0 +1,145 @@
+package registry
+
+import (
+	"context"
+	"io"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+)
+
+// Endpoints are the go-kit endpoints of the registry, each behind its role policy. The scope
+// (which citizens) is checked in the service.
+type Endpoints struct {
+	Municipalities endpoint.Endpoint
+
+	CreateCitizen, GetCitizen, UpdateCitizen, ListCitizens, SearchCitizens, MergeCitizen endpoint.Endpoint
+	GetHousehold, AddMember                                                              endpoint.Endpoint
+	Pseudonym, AuditTrail                                                                endpoint.Endpoint
+
+	StartImport, GetImport endpoint.Endpoint
+
+	SetComuneOrg, ListComuneOrgs endpoint.Endpoint
+}
+
+// Request types carried from the transport to the endpoints.
+type (
+	idRequest struct {
+		ID      uuid.UUID
+		Purpose string
+	}
+	updateRequest struct {
+		ID      uuid.UUID
+		Version int64
+		Patch   CitizenPatch
+	}
+	listRequest struct {
+		ISTAT  string
+		Limit  int
+		Cursor string
+	}
+	mergeRequest struct {
+		ID    uuid.UUID
+		Input MergeInput
+	}
+	memberRequest struct {
+		ID    uuid.UUID
+		Input MemberInput
+	}
+	pseudonymRequest struct {
+		ID      uuid.UUID
+		Purpose string
+	}
+	importRequest struct {
+		ISTAT string
+		Body  io.Reader
+	}
+	municipalitiesRequest struct {
+		Q, Kind string
+		All     bool
+		Limit   int
+	}
+	comuneOrgRequest struct {
+		OrgID uuid.UUID
+		Input ComuneOrgInput
+	}
+)
+
+var (
+	// Operators who work on citizens: the comune's and the azienda's, and the Ufficio di Piano.
+	// Cooperatives, ATS, Region, the ambito administrator and the privacy officer have no access.
+	readers = auth.AnyOf(auth.AnyRole(auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative, auth.RolePlanningOffice),
+		auth.Scope(ScopeCitizensRead))
+	writers = auth.AnyOf(auth.AnyRole(auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative),
+		auth.Scope(ScopeCitizensWrite))
+	// Registry maintenance: merges and imports.
+	maintainers = auth.AnyRole(auth.RoleServiceManager, auth.RoleAdministrative)
+	pickers     = auth.AnyOf(auth.AnyRole(auth.RoleAmbitoAdmin, auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative,
+		auth.RolePlanningOffice), auth.Scope(ScopeCitizensRead))
+	admin   = auth.AnyRole(auth.RoleAmbitoAdmin)
+	privacy = auth.AnyRole(auth.RolePrivacyOfficer)
+)
+
+func guard(p auth.Policy, e endpoint.Endpoint) endpoint.Endpoint { return auth.Require(p)(e) }
+
+// MakeEndpoints builds the endpoints over s.
+func MakeEndpoints(s *Service) Endpoints {
+	return Endpoints{
+		Municipalities: guard(pickers, func(ctx context.Context, req any) (any, error) {
+			r := req.(municipalitiesRequest)
+			return s.Municipalities(r.Q, r.Kind, r.All, r.Limit)
+		}),
+		CreateCitizen: guard(writers, func(ctx context.Context, req any) (any, error) {
+			c, err := s.CreateCitizen(ctx, req.(CitizenInput))
+			return httpapi.Created{Body: c, Location: "/v1/citizens/" + c.ID.String(), ETag: httpapi.ETag(c.Version)}, err
+		}),
+		GetCitizen: guard(readers, func(ctx context.Context, req any) (any, error) {
+			r := req.(idRequest)
+			return etagged(s.GetCitizen(ctx, r.ID, r.Purpose))
+		}),
+		UpdateCitizen: guard(writers, func(ctx context.Context, req any) (any, error) {
+			r := req.(updateRequest)
+			return etagged(s.UpdateCitizen(ctx, r.ID, r.Version, r.Patch))
+		}),
+		ListCitizens: guard(readers, func(ctx context.Context, req any) (any, error) {
+			r := req.(listRequest)
+			return s.ListResidents(ctx, r.ISTAT, r.Limit, r.Cursor)
+		}),
+		SearchCitizens: guard(readers, func(ctx context.Context, req any) (any, error) { return s.Search(ctx, req.(SearchQuery)) }),
+		MergeCitizen: guard(maintainers, func(ctx context.Context, req any) (any, error) {
+			r := req.(mergeRequest)
+			return etagged(s.Merge(ctx, r.ID, r.Input))
+		}),
+		GetHousehold: guard(readers, func(ctx context.Context, req any) (any, error) {
+			return s.GetHousehold(ctx, req.(idRequest).ID)
+		}),
+		AddMember: guard(writers, func(ctx context.Context, req any) (any, error) {
+			r := req.(memberRequest)
+			h, err := s.AddMember(ctx, r.ID, r.Input)
+			return httpapi.Created{Body: h, Location: "/v1/citizens/" + r.ID.String() + "/household"}, err
+		}),
+		Pseudonym: guard(auth.Scope(ScopePseudonymsRead), func(ctx context.Context, req any) (any, error) {
+			r := req.(pseudonymRequest)
+			return s.GetPseudonym(ctx, r.ID, r.Purpose)
+		}),
+		AuditTrail: guard(privacy, func(ctx context.Context, req any) (any, error) { return s.AuditTrail(ctx, req.(AuditQuery)) }),
+		StartImport: guard(maintainers, func(ctx context.Context, req any) (any, error) {
+			r := req.(importRequest)
+			im, err := s.StartImport(ctx, r.ISTAT, r.Body)
+			return accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
+		}),
+		GetImport: guard(maintainers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),
+		SetComuneOrg: guard(admin, func(ctx context.Context, req any) (any, error) {
+			r := req.(comuneOrgRequest)
+			return s.SetComuneOrg(ctx, r.OrgID, r.Input)
+		}),
+		ListComuneOrgs: guard(admin, func(ctx context.Context, _ any) (any, error) { return s.ListComuneOrgs(ctx) }),
+	}
+}
+
+func etagged(c Citizen, err error) (any, error) {
+	return httpapi.WithETag{Body: c, ETag: httpapi.ETag(c.Version)}, err
+}

@@ -1,0 +1,235 @@
+package registry
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+)
+
+//go:embed api/openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI 3.1 document.
+func OpenAPI() []byte { return openAPI }
+
+// MaxImportBytes bounds an import file (250,000 rows of a register extract).
+const MaxImportBytes = 128 << 20
+
+// accepted is a 202 response with a Location header.
+type accepted struct {
+	Body     any
+	Location string
+}
+
+func (accepted) StatusCode() int { return http.StatusAccepted }
+
+func (a accepted) Headers() http.Header { return http.Header{"Location": {a.Location}} }
+
+func (a accepted) MarshalJSON() ([]byte, error) { return json.Marshal(a.Body) }
+
+// Moved is the body of the answer to a read of a merged record (301, Location the survivor).
+type Moved struct {
+	ID         uuid.UUID `json:"id"`
+	MergedInto uuid.UUID `json:"merged_into"`
+}
+
+// errorEncoder answers a read of a merged record with 301 and the suite's problems otherwise.
+func errorEncoder(log *slog.Logger) kithttp.ErrorEncoder {
+	problems := httpapi.ErrorEncoder(log)
+	return func(ctx context.Context, err error, w http.ResponseWriter) {
+		var m *MergedError
+		if errors.As(err, &m) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Location", "/v1/citizens/"+m.MergedInto.String())
+			w.WriteHeader(http.StatusMovedPermanently)
+			_ = json.NewEncoder(w).Encode(Moved{ID: m.ID, MergedInto: m.MergedInto})
+			return
+		}
+		problems(ctx, err, w)
+	}
+}
+
+// Routes registers the service's routes on mux. idem wraps the POSTs that clients retry
+// (Idempotency-Key).
+func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Handler) http.Handler) {
+	srv := func(ep func(context.Context, any) (any, error), dec kithttp.DecodeRequestFunc) http.Handler {
+		return httpapi.NewServer(log, ep, dec, kithttp.ServerErrorEncoder(errorEncoder(log)))
+	}
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openAPI)
+	})
+	mux.Handle("GET /v1/municipalities", srv(e.Municipalities, decodeMunicipalities))
+
+	mux.Handle("POST /v1/citizens", idem(srv(e.CreateCitizen, decodeJSON[CitizenInput])))
+	mux.Handle("GET /v1/citizens", srv(e.ListCitizens, decodeList))
+	mux.Handle("POST /v1/citizens:search", srv(e.SearchCitizens, decodeJSON[SearchQuery]))
+	mux.Handle("GET /v1/citizens/{id}", srv(e.GetCitizen, decodeID))
+	mux.Handle("PATCH /v1/citizens/{id}", srv(e.UpdateCitizen, decodeUpdate))
+	// A sub-resource action rather than "{id}:merge": neither ServeMux nor the contract
+	// validator (pkg/openapitest) match a template inside a path segment.
+	mux.Handle("POST /v1/citizens/{id}/merge", srv(e.MergeCitizen, decodeMerge))
+	mux.Handle("GET /v1/citizens/{id}/household", srv(e.GetHousehold, decodeID))
+	mux.Handle("POST /v1/citizens/{id}/household/members", srv(e.AddMember, decodeMember))
+	mux.Handle("GET /v1/citizens/{id}/pseudonyms/{purpose}", srv(e.Pseudonym, decodePseudonym))
+	mux.Handle("GET /v1/citizens/{id}/audit", srv(e.AuditTrail, decodeAudit))
+
+	mux.Handle("POST /v1/imports", srv(e.StartImport, decodeImport))
+	mux.Handle("GET /v1/imports/{id}", srv(e.GetImport, decodeID))
+
+	mux.Handle("GET /v1/comuni", srv(e.ListComuneOrgs, noBody))
+	mux.Handle("PUT /v1/comuni/{id}", srv(e.SetComuneOrg, decodeComuneOrg))
+}
+
+func noBody(context.Context, *http.Request) (any, error) { return nil, nil }
+
+func decodeJSON[T any](_ context.Context, r *http.Request) (any, error) {
+	var v T
+	if err := httpapi.DecodeJSON(r, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func parseID(s, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, errs.InvalidField(name, "is not an id")
+	}
+	return id, nil
+}
+
+func decodeID(_ context.Context, r *http.Request) (any, error) {
+	id, err := parseID(r.PathValue("id"), "id")
+	return idRequest{ID: id, Purpose: r.URL.Query().Get("purpose")}, err
+}
+
+func listParams(q url.Values, max int) (int, string, errs.Fields) {
+	var f errs.Fields
+	limit := 50
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > max {
+			f.Add("limit", "must be an integer from 1 to %d", max)
+		} else {
+			limit = n
+		}
+	}
+	cursor := q.Get("cursor")
+	if len(cursor) > 512 {
+		f.Add("cursor", "is not a cursor returned by this list")
+	}
+	return limit, cursor, f
+}
+
+func decodeList(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	limit, cursor, f := listParams(q, 500)
+	return listRequest{ISTAT: q.Get("residence_istat"), Limit: limit, Cursor: cursor}, f.Err()
+}
+
+func decodeMunicipalities(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	limit, _, f := listParams(q, 100)
+	if q.Get("limit") == "" {
+		limit = 20
+	}
+	all := false
+	if v := q.Get("all"); v != "" {
+		b, err := strconv.ParseBool(v)
+		f.Check(err == nil, "all", "must be true or false")
+		all = b
+	}
+	return municipalitiesRequest{Q: q.Get("q"), Kind: q.Get("kind"), All: all, Limit: limit}, f.Err()
+}
+
+func decodeUpdate(_ context.Context, r *http.Request) (any, error) {
+	id, err := parseID(r.PathValue("id"), "id")
+	if err != nil {
+		return nil, err
+	}
+	v, err := httpapi.IfMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	req := updateRequest{ID: id, Version: v}
+	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeMerge(_ context.Context, r *http.Request) (any, error) {
+	id, err := parseID(r.PathValue("id"), "id")
+	if err != nil {
+		return nil, err
+	}
+	req := mergeRequest{ID: id}
+	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeMember(_ context.Context, r *http.Request) (any, error) {
+	id, err := parseID(r.PathValue("id"), "id")
+	if err != nil {
+		return nil, err
+	}
+	req := memberRequest{ID: id}
+	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodePseudonym(_ context.Context, r *http.Request) (any, error) {
+	id, err := parseID(r.PathValue("id"), "id")
+	return pseudonymRequest{ID: id, Purpose: r.PathValue("purpose")}, err
+}
+
+func decodeAudit(_ context.Context, r *http.Request) (any, error) {
+	id, err := parseID(r.PathValue("id"), "id")
+	if err != nil {
+		return nil, err
+	}
+	limit, cursor, f := listParams(r.URL.Query(), 500)
+	return AuditQuery{CitizenID: id, Limit: limit, Cursor: cursor}, f.Err()
+}
+
+func decodeImport(_ context.Context, r *http.Request) (any, error) {
+	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	if mt != "text/csv" {
+		return nil, errs.InvalidField("body", "must be a CSV file sent as text/csv")
+	}
+	istat := r.URL.Query().Get("istat_code")
+	if istat == "" {
+		return nil, errs.InvalidField("istat_code", "is required")
+	}
+	return importRequest{ISTAT: istat, Body: http.MaxBytesReader(nil, r.Body, MaxImportBytes)}, nil
+}
+
+func decodeComuneOrg(_ context.Context, r *http.Request) (any, error) {
+	id, err := parseID(r.PathValue("id"), "id")
+	if err != nil {
+		return nil, err
+	}
+	req := comuneOrgRequest{OrgID: id}
+	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
+		return nil, err
+	}
+	return req, nil
+}

@@ -1,0 +1,125 @@
+package registry_test
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/services/registry"
+)
+
+// registerCSV writes an extract of n people resident in istat, families of three (head,
+// spouse, child) sharing a family number; variant changes every address.
+func registerCSV(tb testing.TB, from, n int64, variant string) string {
+	var b strings.Builder
+	b.WriteString("fiscal_code,family_name,given_name,sex,birth_date,birth_place,citizenship,address,postal_code,family_number,relationship\n")
+	rel := []string{"head", "spouse", "child"}
+	for i := from; i < from+n; i++ {
+		family, given, sex, birth, code := personN(tb, i)
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,F205,IT,Via Verdi %d%s,20100,F%d,%s\n", code, family, given, sex, birth.Format(time.DateOnly),
+			i%500, variant, i/3, rel[i%3])
+	}
+	return b.String()
+}
+
+// waitImport polls the import until it is no longer processing.
+func (s *suite) waitImport(token, id string) registry.Import {
+	s.tb().Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var im registry.Import
+		s.must(200, s.do("GET", "/v1/imports/"+id, token, nil, &im))
+		if im.Status != registry.ImportProcessing {
+			return im
+		}
+		if time.Now().After(deadline) {
+			s.tb().Fatalf("import %s still processing: %+v", id, im)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *suite) importCSV(token, istat string, body io.Reader) registry.Import {
+	s.tb().Helper()
+	var im registry.Import
+	s.must(202, s.do("POST", "/v1/imports?istat_code="+istat, token, body, &im))
+	return s.waitImport(token, im.ID.String())
+}
+
+// TestImport: rows are validated one by one, households are built from the family number, and
+// a re-import updates without duplicating.
+func TestImport(t *testing.T) {
+	s := newSuite(t, options{chunk: 7})
+	s.mapComune()
+	tok := s.tokens[auth.RoleAdministrative]
+	csv := registerCSV(t, 0, 30, "")
+	// Two bad rows more (copies of good ones): a wrong check character and a birth date that
+	// disagrees with the code.
+	lines := strings.Split(strings.TrimSuffix(csv, "\n"), "\n")
+	bad1 := []rune(lines[5])
+	bad1[15] = 'A'
+	if string(bad1) == lines[5] {
+		bad1[15] = 'B'
+	}
+	f := strings.Split(lines[6], ",")
+	f[4] = "1999-01-01"
+	body := strings.Join(append(lines, string(bad1), strings.Join(f, ",")), "\n") + "\n"
+
+	im := s.importCSV(tok, milano, strings.NewReader(body))
+	if im.Status != registry.ImportCompleted || im.RowsTotal != 32 || im.RowsInvalid != 2 || im.Created != 30 || im.Updated != 0 {
+		t.Fatalf("first import = %+v", im)
+	}
+	fields := []string{}
+	for _, e := range im.Errors {
+		fields = append(fields, fmt.Sprintf("%d:%s", e.Line, e.Field))
+	}
+	if got, want := strings.Join(fields, " "), "32:fiscal_code 33:birth_date"; got != want {
+		t.Errorf("row errors = %s, want %s", got, want)
+	}
+	if n := s.count(`SELECT count(*) FROM citizens`); n != 30 {
+		t.Errorf("%d citizens after the first import", n)
+	}
+	if n := s.count(`SELECT count(DISTINCT household_id) FROM household_members WHERE valid_to IS NULL`); n != 10 {
+		t.Errorf("%d households, want 10", n)
+	}
+	// The same file again: nothing changes.
+	again := s.importCSV(tok, milano, strings.NewReader(csv))
+	if again.Created != 0 || again.Updated != 0 || again.Unchanged != 30 {
+		t.Errorf("re-import = %+v", again)
+	}
+	// New addresses: updated, never duplicated; households stay.
+	moved := s.importCSV(tok, milano, strings.NewReader(registerCSV(t, 0, 30, "bis")))
+	if moved.Created != 0 || moved.Updated != 30 {
+		t.Errorf("import with new addresses = %+v", moved)
+	}
+	if n := s.count(`SELECT count(*) FROM citizens`); n != 30 {
+		t.Errorf("%d citizens after re-imports, want 30", n)
+	}
+	if n := s.count(`SELECT count(*) FROM household_members`); n != 30 {
+		t.Errorf("%d memberships after re-imports, want 30", n)
+	}
+	// The household is readable through the API.
+	var page registry.Page[registry.Hit]
+	_, _, _, _, code := personN(t, 0)
+	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": code}, &page))
+	if len(page.Items) != 1 || !strings.HasSuffix(page.Items[0].Residence.Address, "bis") {
+		t.Fatalf("imported citizen = %+v", page.Items)
+	}
+	var h registry.Household
+	s.must(200, s.do("GET", "/v1/citizens/"+page.Items[0].ID.String()+"/household", tok, nil, &h))
+	if h.FamilyNumber != "F0" || len(h.Members) != 3 {
+		t.Errorf("household = %+v", h)
+	}
+	// A comune's operator imports only their comune; a bad header is refused.
+	s.must(403, s.do("POST", "/v1/imports?istat_code="+bergamo, tok, csv, nil))
+	s.must(400, s.do("POST", "/v1/imports?istat_code="+milano, tok, "name,surname\nx,y\n", nil))
+	if n := s.count(`SELECT count(*) FROM import_rows`); n != 0 {
+		t.Errorf("%d staged rows left", n)
+	}
+	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'citizen.updated'`); n != 30 {
+		t.Errorf("%d citizen.updated events, want 30", n)
+	}
+}

@@ -1,0 +1,374 @@
+// Package postgres is the registry Store on PostgreSQL (pgx v5).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/events"
+	"github.com/csi-lombardia/csi/pkg/pgdb"
+	"github.com/csi-lombardia/csi/services/registry"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the registry schema.
+var Migrations = pgdb.Embedded("registry", migrationFiles, "migrations")
+
+// Store implements registry.Store.
+type Store struct {
+	pool *pgxpool.Pool
+	db   pgdb.DB
+	tx   pgx.Tx
+}
+
+// New returns a store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, db: pool} }
+
+var _ registry.Store = (*Store)(nil)
+
+// InTx implements registry.Store; nested calls join the outer transaction.
+func (s *Store) InTx(ctx context.Context, fn func(registry.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(&Store{pool: s.pool, db: tx, tx: tx})
+	})
+}
+
+// AppendEvents implements registry.Store.
+func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
+	return events.Append(ctx, s.db, evs...)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.Wrap(errs.NotFound, err, "%s not found", what)
+	}
+	return pgdb.Translate(err)
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// data is the jsonb form of a citizen: the record without what columns and tables hold.
+func data(c registry.Citizen) ([]byte, error) {
+	c.FiscalCodeHistory, c.MergedInto, c.Version = nil, nil, 0
+	return json.Marshal(c)
+}
+
+func residence(c registry.Citizen) *string {
+	if c.Residence == nil {
+		return nil
+	}
+	return &c.Residence.ISTATCode
+}
+
+func birthplace(c registry.Citizen) *string {
+	if c.BirthPlace == nil {
+		return nil
+	}
+	return &c.BirthPlace.Belfiore
+}
+
+const citizenCols = `c.id, c.ambito_id, coalesce(c.fiscal_code, ''), coalesce(c.fiscal_code_canonical, ''), c.family_name, c.given_name,
+	c.sex, c.birth_date::text, c.status, c.merged_into, c.data, c.version, c.created_at, c.updated_at,
+	coalesce((SELECT json_agg(json_build_object('fiscal_code', h.fiscal_code, 'reason', h.reason, 'assigned_at', h.assigned_at,
+		'replaced_at', h.replaced_at) ORDER BY h.assigned_at) FROM citizen_fiscal_codes h WHERE h.citizen_id = c.id), '[]')`
+
+func scanCitizen(r pgx.Row, c *registry.Citizen, extra ...any) error {
+	var raw []byte
+	var id, ambito uuid.UUID
+	var code, canonical, family, given, sex, birth, status string
+	var merged *uuid.UUID
+	var version int64
+	var created, updated time.Time
+	var history []registry.FiscalCodeChange
+	dst := append([]any{&id, &ambito, &code, &canonical, &family, &given, &sex, &birth, &status, &merged, &raw, &version, &created, &updated, &history}, extra...)
+	if err := r.Scan(dst...); err != nil {
+		return err
+	}
+	*c = registry.Citizen{}
+	if err := json.Unmarshal(raw, c); err != nil {
+		return err
+	}
+	c.ID, c.AmbitoID, c.FiscalCode, c.FiscalCodeCanonical, c.FamilyName, c.GivenName = id, ambito, code, canonical, family, given
+	c.Sex, c.BirthDate, c.Status, c.MergedInto, c.Version, c.CreatedAt, c.UpdatedAt = sex, birth, status, merged, version, created, updated
+	c.FiscalCodeHistory = history
+	if c.Privacy.Consents == nil {
+		c.Privacy.Consents = []registry.Consent{}
+	}
+	return nil
+}
+
+func collect[T any](rows pgx.Rows, scan func(pgx.Rows, *T) error) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, pgdb.Translate(err)
+		}
+		out = append(out, v)
+	}
+	return out, pgdb.Translate(rows.Err())
+}
+
+// CreateCitizen implements registry.Store.
+func (s *Store) CreateCitizen(ctx context.Context, c registry.Citizen, reason string) error {
+	d, err := data(c)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO citizens (id, ambito_id, fiscal_code, fiscal_code_canonical, family_name, given_name, sex, birth_date,
+		birth_belfiore, residence_istat, status, data, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		c.ID, c.AmbitoID, nullable(c.FiscalCode), nullable(c.FiscalCodeCanonical), c.FamilyName, c.GivenName, c.Sex, c.BirthDate,
+		birthplace(c), residence(c), c.Status, d, c.Version, c.CreatedAt, c.UpdatedAt)
+	if c.FiscalCode != "" {
+		b.Queue(`INSERT INTO citizen_fiscal_codes (citizen_id, fiscal_code, reason, assigned_at) VALUES ($1, $2, $3, $4)`,
+			c.ID, c.FiscalCode, reason, c.CreatedAt)
+	}
+	return pgdb.Translate(s.db.SendBatch(ctx, b).Close())
+}
+
+// GetCitizen implements registry.Store.
+func (s *Store) GetCitizen(ctx context.Context, ambitoID, id uuid.UUID, forUpdate bool) (registry.Citizen, error) {
+	q := `SELECT ` + citizenCols + ` FROM citizens c WHERE c.ambito_id = $1 AND c.id = $2`
+	if forUpdate {
+		q += ` FOR UPDATE OF c`
+	}
+	var c registry.Citizen
+	err := scanCitizen(s.db.QueryRow(ctx, q, ambitoID, id), &c)
+	return c, notFound(err, "citizen")
+}
+
+// CitizenIDByFiscalCode implements registry.Store.
+func (s *Store) CitizenIDByFiscalCode(ctx context.Context, ambitoID uuid.UUID, code string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := s.db.QueryRow(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code = $2 AND merged_into IS NULL`, ambitoID, code).Scan(&id)
+	return id, notFound(err, "citizen")
+}
+
+// CitizenIDsByCanonical implements registry.Store.
+func (s *Store) CitizenIDsByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code_canonical = $2 AND merged_into IS NULL ORDER BY id`,
+		ambitoID, canonical)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return collect(rows, func(r pgx.Rows, id *uuid.UUID) error { return r.Scan(id) })
+}
+
+// UpdateCitizen implements registry.Store. A non-empty newCodeReason records the new code in
+// the history and closes the former one.
+func (s *Store) UpdateCitizen(ctx context.Context, c registry.Citizen, expected int64, newCodeReason string) (registry.Citizen, error) {
+	d, err := data(c)
+	if err != nil {
+		return registry.Citizen{}, err
+	}
+	var now time.Time
+	err = s.db.QueryRow(ctx, `UPDATE citizens SET fiscal_code = $4, fiscal_code_canonical = $5, family_name = $6, given_name = $7,
+		sex = $8, birth_date = $9, birth_belfiore = $10, residence_istat = $11, status = $12, data = $13, version = version + 1,
+		updated_at = now() WHERE ambito_id = $1 AND id = $2 AND version = $3 RETURNING updated_at`,
+		c.AmbitoID, c.ID, expected, nullable(c.FiscalCode), nullable(c.FiscalCodeCanonical), c.FamilyName, c.GivenName, c.Sex,
+		c.BirthDate, birthplace(c), residence(c), c.Status, d).Scan(&now)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var one int
+		if e := s.db.QueryRow(ctx, `SELECT 1 FROM citizens WHERE ambito_id = $1 AND id = $2`, c.AmbitoID, c.ID).Scan(&one); errors.Is(e, pgx.ErrNoRows) {
+			return registry.Citizen{}, errs.E(errs.NotFound, "citizen not found")
+		}
+		return registry.Citizen{}, errs.E(errs.PreconditionFailed, "the citizen was changed by someone else; read it again")
+	}
+	if err != nil {
+		return registry.Citizen{}, pgdb.Translate(err)
+	}
+	if newCodeReason != "" {
+		if _, err := s.db.Exec(ctx, `UPDATE citizen_fiscal_codes SET replaced_at = $2 WHERE citizen_id = $1 AND replaced_at IS NULL`, c.ID, now); err != nil {
+			return registry.Citizen{}, pgdb.Translate(err)
+		}
+		if _, err := s.db.Exec(ctx, `INSERT INTO citizen_fiscal_codes (citizen_id, fiscal_code, reason, assigned_at) VALUES ($1, $2, $3, $4)`,
+			c.ID, c.FiscalCode, newCodeReason, now); err != nil {
+			return registry.Citizen{}, pgdb.Translate(err)
+		}
+	}
+	return s.GetCitizen(ctx, c.AmbitoID, c.ID, false)
+}
+
+// MarkMerged implements registry.Store.
+func (s *Store) MarkMerged(ctx context.Context, ambitoID, mergedID, survivorID uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE citizens SET merged_into = $3, version = version + 1, updated_at = now()
+		WHERE ambito_id = $1 AND id = $2`, ambitoID, mergedID, survivorID)
+	return pgdb.Translate(err)
+}
+
+// Search implements registry.Store: ranked by name similarity (trigrams on the normalized
+// full name), exact codes first.
+func (s *Store) Search(ctx context.Context, f registry.SearchFilter) ([]registry.Hit, error) {
+	var birth *string
+	if f.BirthDate != "" {
+		birth = &f.BirthDate
+	}
+	if s.tx == nil {
+		var hits []registry.Hit
+		err := s.InTx(ctx, func(tx registry.Store) error {
+			var err error
+			hits, err = tx.Search(ctx, f)
+			return err
+		})
+		return hits, err
+	}
+	// Whole-name similarity stricter than pg_trgm's default (0.3): a shared common given name
+	// alone ("maria") must not make thousands of candidates to recheck; a typo or two in a full
+	// name still matches, and a part of the name matches through word similarity (0.6).
+	if _, err := s.db.Exec(ctx, `SET LOCAL pg_trgm.similarity_threshold = 0.45`); err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	if _, err := s.db.Exec(ctx, `SET LOCAL pg_trgm.word_similarity_threshold = 0.6`); err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	rows, err := s.db.Query(ctx, `WITH q AS (SELECT registry_normalize($3) AS name)
+		SELECT `+citizenCols+`,
+			CASE WHEN q.name = '' THEN 1 ELSE greatest(similarity(c.name_norm, q.name), word_similarity(q.name, c.name_norm)) END
+			+ CASE WHEN $2 <> '' AND c.fiscal_code = $2 THEN 1 ELSE 0 END AS score
+		FROM citizens c, q
+		WHERE c.ambito_id = $1 AND c.merged_into IS NULL
+		  AND ($2 = '' OR c.fiscal_code_canonical = $4)
+		  AND (q.name = '' OR c.name_norm % q.name OR q.name <% c.name_norm)
+		  AND ($5::date IS NULL OR c.birth_date = $5::date)
+		  AND ($6 = '' OR c.residence_istat = $6)
+		ORDER BY score DESC, c.id
+		LIMIT $7 OFFSET $8`, f.AmbitoID, f.FiscalCode, f.Name, f.Canonical, birth, f.Residence, f.Limit, f.Offset)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return collect(rows, func(r pgx.Rows, h *registry.Hit) error { return scanCitizen(r, &h.Citizen, &h.Score) })
+}
+
+// ListResidents implements registry.Store.
+func (s *Store) ListResidents(ctx context.Context, f registry.ListFilter) ([]registry.Citizen, error) {
+	var af, ag *string
+	var aid *uuid.UUID
+	if f.After != nil {
+		af, ag, aid = &f.After.FamilyName, &f.After.GivenName, &f.After.ID
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+citizenCols+` FROM citizens c
+		WHERE c.ambito_id = $1 AND c.residence_istat = $2 AND c.merged_into IS NULL
+		  AND ($3::text IS NULL OR (c.family_name, c.given_name, c.id) > ($3, $4, $5))
+		ORDER BY c.family_name, c.given_name, c.id LIMIT $6`, f.AmbitoID, f.Residence, af, ag, aid, f.Limit)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return collect(rows, func(r pgx.Rows, c *registry.Citizen) error { return scanCitizen(r, c) })
+}
+
+// LikelyDuplicates implements registry.Store: similar names, the same birth date and, when
+// both are known, the same birthplace.
+func (s *Store) LikelyDuplicates(ctx context.Context, c registry.Citizen) ([]registry.Match, error) {
+	rows, err := s.db.Query(ctx, `WITH q AS (SELECT registry_normalize($2 || ' ' || $3) AS name)
+		SELECT c.id, similarity(c.name_norm, q.name) FROM citizens c, q
+		WHERE c.ambito_id = $1 AND c.merged_into IS NULL AND c.birth_date = $4::date AND c.name_norm % q.name
+		  AND ($5::text IS NULL OR c.birth_belfiore IS NULL OR c.birth_belfiore = $5)
+		ORDER BY 2 DESC, c.id LIMIT 10`, c.AmbitoID, c.FamilyName, c.GivenName, c.BirthDate, birthplace(c))
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return collect(rows, func(r pgx.Rows, m *registry.Match) error { return r.Scan(&m.ID, &m.Similarity) })
+}
+
+// GetHousehold implements registry.Store: the citizen's current household, its current members
+// and the ones who left.
+func (s *Store) GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID) (registry.Household, error) {
+	h := registry.Household{Members: []registry.Member{}}
+	var id uuid.UUID
+	var fn *string
+	err := s.db.QueryRow(ctx, `SELECT h.id, h.family_number FROM household_members m JOIN households h ON h.id = m.household_id
+		WHERE h.ambito_id = $1 AND m.citizen_id = $2 AND m.valid_to IS NULL`, ambitoID, citizenID).Scan(&id, &fn)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return h, nil
+	}
+	if err != nil {
+		return h, pgdb.Translate(err)
+	}
+	h.ID = &id
+	if fn != nil {
+		h.FamilyNumber = *fn
+	}
+	rows, err := s.db.Query(ctx, `SELECT m.citizen_id, c.family_name, c.given_name, c.birth_date::text, m.relationship,
+		m.valid_from::text, m.valid_to::text
+		FROM household_members m JOIN citizens c ON c.id = m.citizen_id
+		WHERE m.household_id = $1 ORDER BY m.valid_to NULLS FIRST, m.relationship = 'head' DESC, c.birth_date, c.id`, id)
+	if err != nil {
+		return h, pgdb.Translate(err)
+	}
+	h.Members, err = collect(rows, func(r pgx.Rows, m *registry.Member) error {
+		return r.Scan(&m.CitizenID, &m.FamilyName, &m.GivenName, &m.BirthDate, &m.Relationship, &m.ValidFrom, &m.ValidTo)
+	})
+	return h, err
+}
+
+// AddMember implements registry.Store.
+func (s *Store) AddMember(ctx context.Context, ambitoID, citizenID, memberID uuid.UUID, relationship string, from registry.Date) (uuid.UUID, error) {
+	var hid uuid.UUID
+	err := s.db.QueryRow(ctx, `SELECT m.household_id FROM household_members m JOIN households h ON h.id = m.household_id
+		WHERE h.ambito_id = $1 AND m.citizen_id = $2 AND m.valid_to IS NULL`, ambitoID, citizenID).Scan(&hid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		hid = uuid.Must(uuid.NewV7())
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO households (id, ambito_id, residence_istat) SELECT $1, $2, coalesce(residence_istat, '') FROM citizens WHERE id = $3`,
+			hid, ambitoID, citizenID)
+		b.Queue(`INSERT INTO household_members (id, household_id, citizen_id, relationship, valid_from) VALUES ($1, $2, $3, 'head', $4)`,
+			uuid.Must(uuid.NewV7()), hid, citizenID, from)
+		if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+			return uuid.Nil, pgdb.Translate(err)
+		}
+	} else if err != nil {
+		return uuid.Nil, pgdb.Translate(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE household_members SET valid_to = greatest(valid_from, $2::date) WHERE citizen_id = $1 AND valid_to IS NULL`, memberID, from)
+	b.Queue(`INSERT INTO household_members (id, household_id, citizen_id, relationship, valid_from) VALUES ($1, $2, $3, $4, $5)`,
+		uuid.Must(uuid.NewV7()), hid, memberID, relationship, from)
+	return hid, pgdb.Translate(s.db.SendBatch(ctx, b).Close())
+}
+
+// SetComuneOrg implements registry.Store.
+func (s *Store) SetComuneOrg(ctx context.Context, ambitoID uuid.UUID, o registry.ComuneOrg) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO comune_orgs (organization_id, ambito_id, istat_code, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (organization_id) DO UPDATE SET istat_code = excluded.istat_code, updated_at = excluded.updated_at
+		WHERE comune_orgs.ambito_id = excluded.ambito_id`, o.OrganizationID, ambitoID, o.ISTATCode, o.UpdatedAt)
+	return pgdb.Translate(err)
+}
+
+// ComuneOf implements registry.Store.
+func (s *Store) ComuneOf(ctx context.Context, ambitoID, orgID uuid.UUID) (string, error) {
+	var istat string
+	err := s.db.QueryRow(ctx, `SELECT istat_code FROM comune_orgs WHERE ambito_id = $1 AND organization_id = $2`, ambitoID, orgID).Scan(&istat)
+	return istat, notFound(err, "comune")
+}
+
+// ListComuneOrgs implements registry.Store.
+func (s *Store) ListComuneOrgs(ctx context.Context, ambitoID uuid.UUID) ([]registry.ComuneOrg, error) {
+	rows, err := s.db.Query(ctx, `SELECT organization_id, istat_code, updated_at FROM comune_orgs WHERE ambito_id = $1 ORDER BY istat_code, organization_id`, ambitoID)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return collect(rows, func(r pgx.Rows, o *registry.ComuneOrg) error {
+		return r.Scan(&o.OrganizationID, &o.ISTATCode, &o.UpdatedAt)
+	})
+}

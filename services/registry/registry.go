@@ -1,0 +1,277 @@
+// Package registry owns the citizen record (anagrafica) of an ambito: identity, codice fiscale
+// and its history, birth, residence and domicile, contacts, identity document, status, legal
+// representative, household (nucleo familiare) and privacy notice and consents; duplicate
+// detection and merge; bulk import of a comune's population-register extract; per-purpose
+// pseudonyms for statistical flows.
+package registry
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/events"
+)
+
+// Date is a calendar date of the domain (YYYY-MM-DD, Europe/Rome).
+type Date = string
+
+// Citizen statuses.
+const (
+	StatusAlive     = "alive"
+	StatusDeceased  = "deceased"
+	StatusMovedAway = "moved_away"
+)
+
+// BirthPlace is a municipality or a foreign country by its Belfiore code, valid on the birth date.
+type BirthPlace struct {
+	Belfiore string `json:"belfiore_code"`
+	Name     string `json:"name"`
+	Foreign  bool   `json:"foreign"`
+}
+
+// Address is a residence or domicile in a current comune (ISTAT code).
+type Address struct {
+	ISTATCode    string `json:"istat_code"`
+	Municipality string `json:"municipality,omitempty"` // filled from pkg/places
+	Address      string `json:"address"`
+	PostalCode   string `json:"postal_code,omitempty"`
+}
+
+// Document is an identity document.
+type Document struct {
+	Type      string `json:"type"`
+	Number    string `json:"number"`
+	IssuedBy  string `json:"issued_by,omitempty"`
+	ExpiresOn *Date  `json:"expires_on,omitempty"`
+}
+
+// LegalRepresentative is a guardian, support administrator, curator or parent who acts for a
+// minor or an incapacitated adult: another citizen of the registry or a named person.
+type LegalRepresentative struct {
+	Kind      string     `json:"kind"`
+	CitizenID *uuid.UUID `json:"citizen_id,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	ValidFrom Date       `json:"valid_from"`
+	ValidTo   *Date      `json:"valid_to,omitempty"`
+}
+
+// Consent is an optional consent (never the legal basis of core processing: DOMAIN.md).
+type Consent struct {
+	Kind        string `json:"kind"`
+	GivenOn     Date   `json:"given_on"`
+	WithdrawnOn *Date  `json:"withdrawn_on,omitempty"`
+}
+
+// Privacy records the information notice given and the optional consents.
+type Privacy struct {
+	NoticeGivenOn *Date     `json:"notice_given_on,omitempty"`
+	NoticeGivenBy string    `json:"notice_given_by,omitempty"`
+	Consents      []Consent `json:"consents"`
+}
+
+// FiscalCodeChange is one codice fiscale a citizen has had.
+type FiscalCodeChange struct {
+	FiscalCode string     `json:"fiscal_code"`
+	Reason     string     `json:"reason"`
+	AssignedAt time.Time  `json:"assigned_at"`
+	ReplacedAt *time.Time `json:"replaced_at,omitempty"`
+}
+
+// Citizen is a person of the registry. ID (UUIDv7) is the identity key: the codice fiscale may
+// be missing (NoFiscalCodeReason says why), provisional, or change.
+type Citizen struct {
+	ID                  uuid.UUID            `json:"id"`
+	AmbitoID            uuid.UUID            `json:"ambito_id"`
+	FiscalCode          string               `json:"fiscal_code,omitempty"`
+	FiscalCodeCanonical string               `json:"fiscal_code_canonical,omitempty"`
+	NoFiscalCodeReason  string               `json:"no_fiscal_code_reason,omitempty"`
+	FamilyName          string               `json:"family_name"`
+	GivenName           string               `json:"given_name"`
+	Sex                 string               `json:"sex"`
+	BirthDate           Date                 `json:"birth_date"`
+	BirthPlace          *BirthPlace          `json:"birth_place,omitempty"`
+	Citizenship         string               `json:"citizenship,omitempty"`
+	MaritalStatus       string               `json:"marital_status,omitempty"`
+	EducationLevel      string               `json:"education_level,omitempty"`
+	Document            *Document            `json:"document,omitempty"`
+	Residence           *Address             `json:"residence,omitempty"`
+	Domicile            *Address             `json:"domicile,omitempty"`
+	Phone               string               `json:"phone,omitempty"`
+	Email               string               `json:"email,omitempty"`
+	PreferredLanguage   string               `json:"preferred_language,omitempty"`
+	Status              string               `json:"status"`
+	DeathDate           *Date                `json:"death_date,omitempty"`
+	MovedOn             *Date                `json:"moved_on,omitempty"`
+	LegalRepresentative *LegalRepresentative `json:"legal_representative,omitempty"`
+	Privacy             Privacy              `json:"privacy"`
+	MergedInto          *uuid.UUID           `json:"merged_into,omitempty"`
+	MergedFrom          []uuid.UUID          `json:"merged_from,omitempty"`
+	FiscalCodeHistory   []FiscalCodeChange   `json:"fiscal_code_history"`
+	Version             int64                `json:"version"`
+	CreatedAt           time.Time            `json:"created_at"`
+	UpdatedAt           time.Time            `json:"updated_at"`
+}
+
+// Match is a likely duplicate of a citizen being created: similar names, same birth date and
+// place. Only the id and the similarity are given (the caller may not be allowed to read it).
+type Match struct {
+	ID         uuid.UUID `json:"id"`
+	Similarity float64   `json:"similarity"`
+}
+
+// Hit is a search result: the citizen and its rank.
+type Hit struct {
+	Citizen
+	Score float64 `json:"score"`
+}
+
+// Page is a page of a list with an opaque cursor.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Member is a member of a household.
+type Member struct {
+	CitizenID    uuid.UUID `json:"citizen_id"`
+	FamilyName   string    `json:"family_name"`
+	GivenName    string    `json:"given_name"`
+	BirthDate    Date      `json:"birth_date"`
+	Relationship string    `json:"relationship"`
+	ValidFrom    Date      `json:"valid_from"`
+	ValidTo      *Date     `json:"valid_to,omitempty"`
+}
+
+// Household is a nucleo familiare: the current members (and the former ones, with valid_to).
+type Household struct {
+	ID           *uuid.UUID `json:"id,omitempty"`
+	FamilyNumber string     `json:"family_number,omitempty"`
+	Members      []Member   `json:"members"`
+}
+
+// ComuneOrg maps an organization of identity to its comune's ISTAT code.
+type ComuneOrg struct {
+	OrganizationID uuid.UUID `json:"organization_id"`
+	ISTATCode      string    `json:"istat_code"`
+	Municipality   string    `json:"municipality"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// SearchFilter selects citizens of an ambito. Empty fields do not filter; Residence restricts
+// to the residents of a comune (the caller's scope), unless AlsoFiscalCode lets an exact code
+// through.
+type SearchFilter struct {
+	AmbitoID   uuid.UUID
+	FiscalCode string // exact, or canonical of an omocodic code
+	Canonical  string
+	Name       string // normalized by the database
+	BirthDate  Date
+	Residence  string // "" = the whole ambito
+	Limit      int
+	Offset     int
+}
+
+// ListFilter lists the residents of a comune by name.
+type ListFilter struct {
+	AmbitoID  uuid.UUID
+	Residence string
+	Limit     int
+	After     *NameCursor
+}
+
+// NameCursor is the position after (family name, given name, id).
+type NameCursor struct {
+	FamilyName, GivenName string
+	ID                    uuid.UUID
+}
+
+// ImportRow is a valid row of an import, ready for the staging table.
+type ImportRow struct {
+	Line                             int64
+	ID                               uuid.UUID
+	FiscalCode, Canonical            string
+	FamilyName, GivenName, Sex       string
+	BirthDate                        time.Time
+	BirthPlace, BirthPlaceName       string
+	Foreign                          bool
+	Citizenship, Address, PostalCode string
+	FamilyNumber, Relationship       string
+}
+
+// RowError is a refused row of an import.
+type RowError struct {
+	Line    int64  `json:"line"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Import is an import job.
+type Import struct {
+	ID            uuid.UUID  `json:"id"`
+	ISTATCode     string     `json:"istat_code"`
+	Status        string     `json:"status"`
+	RowsTotal     int64      `json:"rows_total"`
+	RowsInvalid   int64      `json:"rows_invalid"`
+	RowsProcessed int64      `json:"rows_processed"`
+	Created       int64      `json:"created"`
+	Updated       int64      `json:"updated"`
+	Unchanged     int64      `json:"unchanged"`
+	Households    int64      `json:"households"`
+	Failure       string     `json:"failure,omitempty"`
+	Errors        []RowError `json:"errors"`
+	CreatedAt     time.Time  `json:"created_at"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+
+	AmbitoID  uuid.UUID `json:"-"`
+	CreatedBy string    `json:"-"`
+}
+
+// ChunkResult is what applying a range of staged rows did.
+type ChunkResult struct {
+	Created, Updated, Unchanged, Households int64
+	// Changed lists the ids and codes of the citizens written, for cache invalidation.
+	ChangedIDs   []uuid.UUID
+	ChangedCodes []string
+}
+
+// Store is the persistence the service needs; postgres.Store implements it.
+type Store interface {
+	InTx(ctx context.Context, fn func(Store) error) error
+	AppendEvents(ctx context.Context, evs ...events.Event) error
+
+	CreateCitizen(ctx context.Context, c Citizen, reason string) error
+	// GetCitizen returns a citizen of the ambito, merged or not; forUpdate locks the row.
+	GetCitizen(ctx context.Context, ambitoID, id uuid.UUID, forUpdate bool) (Citizen, error)
+	// CitizenIDByFiscalCode finds the live citizen with exactly this code.
+	CitizenIDByFiscalCode(ctx context.Context, ambitoID uuid.UUID, code string) (uuid.UUID, error)
+	// CitizenIDsByCanonical finds the live citizens whose code has this canonical form.
+	CitizenIDsByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error)
+	UpdateCitizen(ctx context.Context, c Citizen, expectedVersion int64, newCodeReason string) (Citizen, error)
+	MarkMerged(ctx context.Context, ambitoID, mergedID, survivorID uuid.UUID) error
+	Search(ctx context.Context, f SearchFilter) ([]Hit, error)
+	ListResidents(ctx context.Context, f ListFilter) ([]Citizen, error)
+	LikelyDuplicates(ctx context.Context, c Citizen) ([]Match, error)
+
+	GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID) (Household, error)
+	// AddMember puts member in citizen's current household (creating it with citizen as its
+	// head when there is none), ending member's current membership elsewhere; it returns the
+	// household id.
+	AddMember(ctx context.Context, ambitoID, citizenID, memberID uuid.UUID, relationship string, from Date) (uuid.UUID, error)
+
+	SetComuneOrg(ctx context.Context, ambitoID uuid.UUID, o ComuneOrg) error
+	ComuneOf(ctx context.Context, ambitoID, orgID uuid.UUID) (string, error)
+	ListComuneOrgs(ctx context.Context, ambitoID uuid.UUID) ([]ComuneOrg, error)
+
+	CreateImport(ctx context.Context, im Import) error
+	// StageRows copies the valid rows and the errors of an import (COPY).
+	StageRows(ctx context.Context, importID uuid.UUID, rows func(yield func(ImportRow) bool), errors []RowError) (int64, error)
+	SetImportTotals(ctx context.Context, id uuid.UUID, total, invalid int64) error
+	// ApplyChunk upserts the staged rows with lines in [from, to] and builds their households.
+	ApplyChunk(ctx context.Context, im Import, municipality string, from, to int64, today Date) (ChunkResult, error)
+	ProgressImport(ctx context.Context, id uuid.UUID, processed int64, r ChunkResult) error
+	FinishImport(ctx context.Context, id uuid.UUID, failure string) error
+	GetImport(ctx context.Context, ambitoID, id uuid.UUID) (Import, error)
+	MaxStagedLine(ctx context.Context, id uuid.UUID) (int64, error)
+}

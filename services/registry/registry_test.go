@@ -1,0 +1,394 @@
+package registry_test
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/csi-lombardia/csi/pkg/audit"
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/codicefiscale"
+	"github.com/csi-lombardia/csi/pkg/events"
+	"github.com/csi-lombardia/csi/services/registry"
+)
+
+// TestCodiceFiscale checks each case DOMAIN.md names: a wrong check character, a birth date that
+// disagrees, an unknown Belfiore code are refused naming the field, and nothing is written; an
+// omocodic code is accepted and searchable by its canonical form.
+func TestCodiceFiscale(t *testing.T) {
+	s := newSuite(t, options{})
+	s.mapComune()
+	tok := s.tokens[auth.RoleSocialWorker]
+	base := func() map[string]any {
+		return map[string]any{"fiscal_code": "RSSMRA45D25F205N", "family_name": "Rossi", "given_name": "Mario", "sex": "M",
+			"birth_date": "1945-04-25", "residence": map[string]any{"istat_code": milano, "address": "Via Dante 1"}}
+	}
+	with := func(k string, v any) map[string]any { b := base(); b[k] = v; return b }
+	// A code with a valid check character whose birthplace code does not exist (Z999).
+	unknownPlace := "RSSMRA45D25Z999"
+	ch, err := codicefiscale.CheckCharacter(unknownPlace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownPlace += string(ch)
+	bad := []struct {
+		name   string
+		body   map[string]any
+		fields []string
+	}{
+		{"wrong check character", with("fiscal_code", "RSSMRA45D25F205X"), []string{"fiscal_code"}},
+		{"birth date disagrees", with("birth_date", "1945-04-26"), []string{"birth_date"}},
+		{"sex disagrees", with("sex", "F"), []string{"sex"}},
+		{"unknown Belfiore code", with("fiscal_code", unknownPlace), []string{"fiscal_code"}},
+		{"birthplace disagrees", with("birth_place", map[string]any{"belfiore_code": "L219"}), []string{"birth_place.belfiore_code"}},
+		{"no code, no reason", with("fiscal_code", ""), []string{"no_fiscal_code_reason"}},
+		{"residence not a comune", with("residence", map[string]any{"istat_code": "999999", "address": "x"}), []string{"residence.istat_code"}},
+		{"names missing", map[string]any{"fiscal_code": "RSSMRA45D25F205N", "sex": "M", "birth_date": "1945-04-25"}, []string{"family_name", "given_name"}},
+		{"unknown field", with("nickname", "Mario"), []string{"nickname"}},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			resp := s.do("POST", "/v1/citizens", tok, c.body, nil)
+			s.must(400, resp)
+			if got := decodeProblem(t, resp).fields(); !cmp.Equal(got, c.fields) {
+				t.Errorf("fields = %v, want %v", got, c.fields)
+			}
+		})
+	}
+	if n := s.count(`SELECT count(*) FROM citizens`); n != 0 {
+		t.Fatalf("%d citizens written by refused requests", n)
+	}
+
+	// Omocodic: accepted as given, canonical stored, found by either form.
+	omo := s.createCitizen(tok, with("fiscal_code", "RSSMRA45D25F20RI"))
+	if omo.FiscalCode != "RSSMRA45D25F20RI" || omo.FiscalCodeCanonical != "RSSMRA45D25F205N" || omo.BirthPlace == nil || omo.BirthPlace.Name != "MILANO" && omo.BirthPlace.Name != "Milano" {
+		t.Errorf("omocodic citizen = %+v", omo.Citizen)
+	}
+	for _, code := range []string{"RSSMRA45D25F20RI", "RSSMRA45D25F205N", "rssmra45d25f20ri"} {
+		var page registry.Page[registry.Hit]
+		s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": code}, &page))
+		if len(page.Items) != 1 || page.Items[0].ID != omo.ID {
+			t.Errorf("search %s = %+v, want the omocodic citizen", code, page.Items)
+		}
+	}
+	// People without a code are allowed and flagged.
+	nc := base()
+	delete(nc, "fiscal_code")
+	nc["no_fiscal_code_reason"] = "homeless"
+	nc["given_name"] = "Ignoto"
+	delete(nc, "residence")
+	c := s.createCitizen(tok, nc)
+	if c.FiscalCode != "" || c.NoFiscalCodeReason != "homeless" {
+		t.Errorf("citizen without code = %+v", c.Citizen)
+	}
+}
+
+// TestDuplicates: the same code is a 409 naming the existing record; a likely duplicate is
+// reported on create.
+func TestDuplicates(t *testing.T) {
+	s := newSuite(t, options{})
+	s.mapComune()
+	tok := s.tokens[auth.RoleAdministrative]
+	body := citizenBody(t, milano)
+	first := s.createCitizen(tok, body)
+	resp := s.do("POST", "/v1/citizens", tok, body, nil)
+	s.must(409, resp)
+	if p := decodeProblem(t, resp); p.ExistingID != first.ID.String() {
+		t.Errorf("existing_id = %q, want %s", p.ExistingID, first.ID)
+	}
+	// The same person, registered without the code and with a typo in the name.
+	dup := map[string]any{"no_fiscal_code_reason": "other", "family_name": body["family_name"].(string) + "i",
+		"given_name": body["given_name"], "sex": body["sex"], "birth_date": body["birth_date"],
+		"residence": body["residence"]}
+	got := s.createCitizen(tok, dup)
+	if len(got.PossibleDuplicates) != 1 || got.PossibleDuplicates[0].ID != first.ID {
+		t.Errorf("possible_duplicates = %+v, want %s", got.PossibleDuplicates, first.ID)
+	}
+	if n := s.count(`SELECT count(*) FROM citizens`); n != 2 {
+		t.Errorf("%d citizens, want 2", n)
+	}
+}
+
+// TestUpdateAndHistory: ETag/If-Match, a corrected code kept in the history, events written.
+func TestUpdateAndHistory(t *testing.T) {
+	s := newSuite(t, options{})
+	s.mapComune()
+	tok := s.tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(tok, citizenBody(t, milano))
+	path := "/v1/citizens/" + c.ID.String()
+	s.must(428, s.do("PATCH", path, tok, map[string]any{"phone": "02 1234"}, nil))
+	s.must(412, s.do("PATCH", path, tok, map[string]any{"phone": "02 1234"}, nil, "If-Match", `"7"`))
+	omo, err := codicefiscale.Omocode(c.FiscalCode, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.must(400, s.do("PATCH", path, tok, map[string]any{"fiscal_code": omo}, nil, "If-Match", `"1"`))
+	var out registry.Citizen
+	s.must(200, s.do("PATCH", path, tok, map[string]any{"fiscal_code": omo, "fiscal_code_reason": "omocodic_replacement",
+		"phone": "02 1234"}, &out, "If-Match", `"1"`))
+	if out.Version != 2 || out.FiscalCode != omo || len(out.FiscalCodeHistory) != 2 || out.FiscalCodeHistory[0].ReplacedAt == nil {
+		t.Errorf("after update: %+v", out)
+	}
+	// Bad input: 400 naming the field, nothing written.
+	resp := s.do("PATCH", path, tok, map[string]any{"status": "deceased"}, nil, "If-Match", `"2"`)
+	s.must(400, resp)
+	if got := decodeProblem(t, resp).fields(); !cmp.Equal(got, []string{"death_date"}) {
+		t.Errorf("fields = %v", got)
+	}
+	var again registry.Citizen
+	s.must(200, s.do("GET", path, tok, nil, &again))
+	if again.Version != 2 || again.Status != "alive" {
+		t.Errorf("a refused update changed the record: %+v", again)
+	}
+	if n := s.count(`SELECT count(*) FROM outbox WHERE type IN ('citizen.created', 'citizen.updated') AND aggregate_id = $1`, c.ID.String()); n != 2 {
+		t.Errorf("%d events, want 2", n)
+	}
+}
+
+// TestScope: a comune's operators see their residents only, and others by exact code with a
+// purpose; the azienda sees the ambito; cooperatives, ATS, Region see nothing.
+func TestScope(t *testing.T) {
+	s := newSuite(t, options{})
+	s.mapComune()
+	azienda := s.operator(auth.RoleSocialWorker, uuid.NewString(), "azienda")
+	resident := s.createCitizen(s.tokens[auth.RoleSocialWorker], citizenBody(t, milano))
+	other := s.createCitizen(azienda, citizenBody(t, bergamo))
+	sw := s.tokens[auth.RoleSocialWorker]
+	s.must(200, s.do("GET", "/v1/citizens/"+resident.ID.String(), sw, nil, nil))
+	s.must(404, s.do("GET", "/v1/citizens/"+other.ID.String(), sw, nil, nil))
+	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String(), azienda, nil, nil))
+	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String(), s.tokens[auth.RolePlanningOffice], nil, nil))
+	var page registry.Page[registry.Hit]
+	s.must(200, s.do("POST", "/v1/citizens:search", sw, map[string]any{"fiscal_code": other.FiscalCode}, &page))
+	if len(page.Items) != 0 {
+		t.Errorf("a non-resident found without a purpose: %+v", page.Items)
+	}
+	s.must(200, s.do("POST", "/v1/citizens:search", sw, map[string]any{"fiscal_code": other.FiscalCode, "purpose": "urgent intake"}, &page))
+	if len(page.Items) != 1 || page.Items[0].ID != other.ID {
+		t.Errorf("by code with a purpose: %+v", page.Items)
+	}
+	var trail registry.Page[audit.Record]
+	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String()+"/audit", s.tokens[auth.RolePrivacyOfficer], nil, &trail))
+	found := slices.ContainsFunc(trail.Items, func(r audit.Record) bool { return r.Action == "citizen.search" && r.Purpose == "urgent intake" })
+	if !found {
+		t.Errorf("the search with a purpose is not in the audit trail: %+v", trail.Items)
+	}
+	for _, role := range []auth.Role{auth.RoleCoopCoordinator, auth.RoleEducator, auth.RoleASA, auth.RoleOSS, auth.RoleATSMonitor, auth.RoleRegionMonitor} {
+		s.must(403, s.do("GET", "/v1/citizens/"+resident.ID.String(), s.tokens[role], nil, nil))
+		s.must(403, s.do("POST", "/v1/citizens:search", s.tokens[role], map[string]any{"fiscal_code": resident.FiscalCode, "purpose": "x"}, nil))
+	}
+	s.must(403, s.do("GET", "/v1/citizens/"+resident.ID.String(), s.clients["coop"], nil, nil))
+	var list registry.Page[registry.Citizen]
+	s.must(200, s.do("GET", "/v1/citizens", sw, nil, &list))
+	if len(list.Items) != 1 || list.Items[0].ID != resident.ID {
+		t.Errorf("residents = %+v", list.Items)
+	}
+	s.must(403, s.do("GET", "/v1/citizens?residence_istat="+bergamo, sw, nil, nil))
+}
+
+// TestSearchByName: typos, accents, case and word order are tolerated; results are ranked.
+func TestSearchByName(t *testing.T) {
+	s := newSuite(t, options{})
+	tok := s.tokens[auth.RolePlanningOffice]
+	writer := s.clients["writer"]
+	mk := func(family, given, birth string) registry.Citizen {
+		return s.createCitizen(writer, map[string]any{"no_fiscal_code_reason": "other", "family_name": family, "given_name": given,
+			"sex": "M", "birth_date": birth}).Citizen
+	}
+	nicolo := mk("Dell'Acqua", "Nicolò", "1980-02-03")
+	mk("Bianchi", "Marco", "1980-02-03")
+	mk("Rossi", "Mario", "1970-01-01")
+	cases := []struct {
+		name, query, birth string
+		want               uuid.UUID
+	}{
+		{"exact", "Dell'Acqua Nicolò", "", nicolo.ID},
+		{"no accents, lower case", "dellacqua nicolo", "", nicolo.ID},
+		{"typo", "Dell Aqua Nicolo", "", nicolo.ID},
+		{"given name first", "nicolo dell'acqua", "", nicolo.ID},
+		{"combined with the birth date", "dellacqua", "1980-02-03", nicolo.ID},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var page registry.Page[registry.Hit]
+			q := map[string]any{"name": c.query}
+			if c.birth != "" {
+				q["birth_date"] = c.birth
+			}
+			s.must(200, s.do("POST", "/v1/citizens:search", tok, q, &page))
+			if len(page.Items) == 0 || page.Items[0].ID != c.want {
+				t.Errorf("search %q = %+v, want %s first", c.query, page.Items, c.want)
+			}
+		})
+	}
+	var page registry.Page[registry.Hit]
+	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1980-02-03", "limit": 1}, &page))
+	if len(page.Items) != 1 || page.NextCursor == "" {
+		t.Fatalf("first page = %+v", page)
+	}
+	var next registry.Page[registry.Hit]
+	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": page.NextCursor}, &next))
+	if len(next.Items) != 1 || next.Items[0].ID == page.Items[0].ID {
+		t.Errorf("second page = %+v", next)
+	}
+	resp := s.do("POST", "/v1/citizens:search", tok, map[string]any{}, nil)
+	s.must(400, resp)
+}
+
+// TestMerge keeps both records and histories; the merged id points to the survivor.
+func TestMerge(t *testing.T) {
+	s := newSuite(t, options{})
+	s.mapComune()
+	tok := s.tokens[auth.RoleAdministrative]
+	body := citizenBody(t, milano)
+	withCode := s.createCitizen(tok, body)
+	noCode := map[string]any{"no_fiscal_code_reason": "undocumented", "family_name": body["family_name"], "given_name": body["given_name"],
+		"sex": body["sex"], "birth_date": body["birth_date"], "residence": body["residence"]}
+	survivor := s.createCitizen(tok, noCode)
+	s.must(403, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", s.tokens[auth.RoleSocialWorker], map[string]any{"other_id": withCode.ID}, nil))
+	var out registry.Citizen
+	s.must(200, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID, "reason": "same person"}, &out))
+	if out.FiscalCode != withCode.FiscalCode || !cmp.Equal(out.MergedFrom, []uuid.UUID{withCode.ID}) || len(out.FiscalCodeHistory) != 1 {
+		t.Errorf("survivor = %+v", out)
+	}
+	resp := s.do("GET", "/v1/citizens/"+withCode.ID.String(), tok, nil, nil)
+	s.must(301, resp)
+	if loc := resp.Header.Get("Location"); loc != "/v1/citizens/"+survivor.ID.String() {
+		t.Errorf("Location = %q", loc)
+	}
+	// The merged record keeps its own history.
+	if n := s.count(`SELECT count(*) FROM citizen_fiscal_codes WHERE citizen_id = $1`, withCode.ID); n != 1 {
+		t.Errorf("merged record's code history: %d rows", n)
+	}
+	s.must(409, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID}, nil))
+	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'citizen.merged'`); n != 1 {
+		t.Errorf("%d citizen.merged events", n)
+	}
+	for _, id := range []uuid.UUID{survivor.ID, withCode.ID} {
+		if n := s.count(`SELECT count(*) FROM audit_records WHERE citizen_id = $1 AND action = 'citizen.merge'`, id.String()); n != 1 {
+			t.Errorf("merge audit records of %s: %d", id, n)
+		}
+	}
+}
+
+// TestHousehold adds members and reads the household.
+func TestHousehold(t *testing.T) {
+	s := newSuite(t, options{})
+	s.mapComune()
+	tok := s.tokens[auth.RoleSocialWorker]
+	a := s.createCitizen(tok, citizenBody(t, milano))
+	b := s.createCitizen(tok, citizenBody(t, milano))
+	var h registry.Household
+	s.must(200, s.do("GET", "/v1/citizens/"+a.ID.String()+"/household", tok, nil, &h))
+	if h.ID != nil || len(h.Members) != 0 {
+		t.Errorf("household before = %+v", h)
+	}
+	s.must(400, s.do("POST", "/v1/citizens/"+a.ID.String()+"/household/members", tok, map[string]any{"citizen_id": b.ID, "relationship": "cousin"}, nil))
+	s.must(201, s.do("POST", "/v1/citizens/"+a.ID.String()+"/household/members", tok, map[string]any{"citizen_id": b.ID, "relationship": "spouse"}, &h))
+	if len(h.Members) != 2 || h.Members[0].Relationship != "head" || h.Members[1].CitizenID != b.ID {
+		t.Errorf("household = %+v", h)
+	}
+	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`); n != 1 {
+		t.Errorf("%d household.changed events", n)
+	}
+}
+
+// TestPseudonyms are stable within a purpose and differ across purposes.
+func TestPseudonyms(t *testing.T) {
+	s := newSuite(t, options{})
+	c := s.createCitizen(s.clients["writer"], citizenBody(t, bergamo))
+	get := func(purpose string) string {
+		var p registry.Pseudonym
+		s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/"+purpose, s.clients["pseudonyms"], nil, &p))
+		return p.Pseudonym
+	}
+	r1, r2, sinba, research := get("reporting"), get("reporting"), get("sinba"), get("research")
+	if r1 != r2 {
+		t.Errorf("reporting pseudonym not stable: %s, %s", r1, r2)
+	}
+	if r1 == sinba || r1 == research || sinba == research {
+		t.Errorf("pseudonyms shared across purposes: %s %s %s", r1, sinba, research)
+	}
+	if r1 == c.ID.String() || r1 == c.FiscalCode {
+		t.Error("the pseudonym is the id or the code")
+	}
+	s.must(400, s.do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/marketing", s.clients["pseudonyms"], nil, nil))
+	s.must(403, s.do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/reporting", s.clients["reader"], nil, nil))
+}
+
+// TestReadsAudited: every read writes an audit record (citizen id and purpose) before the answer.
+func TestReadsAudited(t *testing.T) {
+	s := newSuite(t, options{})
+	s.mapComune()
+	tok := s.tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(tok, citizenBody(t, milano))
+	for i := 0; i < 3; i++ {
+		s.must(200, s.do("GET", fmt.Sprintf("/v1/citizens/%s?purpose=visit%d", c.ID, i), tok, nil, nil))
+		if n := s.count(`SELECT count(*) FROM audit_records WHERE citizen_id = $1 AND action = 'citizen.read' AND purpose = $2`,
+			c.ID.String(), fmt.Sprintf("visit%d", i)); n != 1 {
+			t.Errorf("read %d: %d audit records", i, n)
+		}
+	}
+	s.must(403, s.do("GET", "/v1/citizens/"+c.ID.String()+"/audit", tok, nil, nil))
+}
+
+// TestRedisDown: with Redis unreachable every answer is what it is with a working cache.
+func TestRedisDown(t *testing.T) {
+	url := os.Getenv("CSI_TEST_REDIS_URL")
+	if url == "" {
+		t.Fatal("CSI_TEST_REDIS_URL is not set: run the tests with 'make test', which starts Redis")
+	}
+	for _, c := range []struct{ name, url string }{{"redis up", url}, {"redis down", "redis://127.0.0.1:1"}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSuite(t, options{redisURL: c.url})
+			tok := s.tokens[auth.RolePlanningOffice]
+			writer := s.clients["writer"]
+			cr := s.createCitizen(writer, citizenBody(t, bergamo))
+			path := "/v1/citizens/" + cr.ID.String()
+			var first, second, changed registry.Citizen
+			s.must(200, s.do("GET", path, tok, nil, &first))
+			s.must(200, s.do("GET", path, tok, nil, &second))
+			if !cmp.Equal(first, second) || first.ID != cr.ID {
+				t.Errorf("reads differ: %s", cmp.Diff(first, second))
+			}
+			s.must(200, s.do("PATCH", path, writer, map[string]any{"email": "new@example.org"}, nil, "If-Match", `"1"`))
+			s.must(200, s.do("GET", path, tok, nil, &changed))
+			if changed.Email != "new@example.org" || changed.Version != 2 {
+				t.Errorf("after the change, read %+v: stale cache", changed)
+			}
+			var page registry.Page[registry.Hit]
+			s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": cr.FiscalCode}, &page))
+			if len(page.Items) != 1 || page.Items[0].Email != "new@example.org" {
+				t.Errorf("search by code after the change = %+v", page.Items)
+			}
+		})
+	}
+}
+
+// TestEventsFeed: the events are served to clients with events:read.
+func TestEventsFeed(t *testing.T) {
+	s := newSuite(t, options{})
+	s.createCitizen(s.clients["writer"], citizenBody(t, bergamo))
+	var page events.Page
+	s.must(200, s.do("GET", "/v1/events", s.clients["events"], nil, &page))
+	if len(page.Items) != 1 || page.Items[0].Type != "citizen.created" {
+		t.Errorf("events = %+v", page.Items)
+	}
+	s.must(403, s.do("GET", "/v1/events", s.tokens[auth.RolePlanningOffice], nil, nil))
+}
+
+// TestMunicipalities serves the picker.
+func TestMunicipalities(t *testing.T) {
+	s := newSuite(t, options{})
+	var page registry.Page[registry.Municipality]
+	s.must(200, s.do("GET", "/v1/municipalities?q=bergamo", s.tokens[auth.RoleSocialWorker], nil, &page))
+	if len(page.Items) == 0 || page.Items[0].ISTATCode != bergamo {
+		t.Errorf("municipalities = %+v", page.Items)
+	}
+	s.must(400, s.do("GET", "/v1/municipalities", s.tokens[auth.RoleSocialWorker], nil, nil))
+	s.must(403, s.do("GET", "/v1/municipalities?q=x", s.tokens[auth.RoleEducator], nil, nil))
+}
