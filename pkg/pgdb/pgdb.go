@@ -222,6 +222,28 @@ func Translate(err error) error {
 	return err
 }
 
+// NotFound translates err like Translate, naming what was not found ("operator not found").
+func NotFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.Wrap(errs.NotFound, err, "%s not found", what)
+	}
+	return Translate(err)
+}
+
+// Collect scans every row with scan, closing rows; never nil on success.
+func Collect[T any](rows pgx.Rows, scan func(pgx.Rows, *T) error) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, Translate(err)
+		}
+		out = append(out, v)
+	}
+	return out, Translate(rows.Err())
+}
+
 // IsConnError reports whether err means the database could not be reached.
 func IsConnError(err error) bool {
 	var ce *pgconn.ConnectError

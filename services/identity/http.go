@@ -10,12 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
-	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
@@ -45,18 +43,18 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	})
 	mux.Handle("POST /v1/oauth/token", srv(e.Token, decodeToken))
 	mux.Handle("POST /v1/oauth/revoke", srv(e.Revoke, decodeRevoke))
-	mux.Handle("GET /v1/me", srv(e.Me, noBody))
-	mux.Handle("POST /v1/me/password", srv(e.SetOwnPassword, decodeJSON[passwordRequest]))
+	mux.Handle("GET /v1/me", srv(e.Me, httpapi.NoBody))
+	mux.Handle("POST /v1/me/password", srv(e.SetOwnPassword, httpapi.DecodeBody[passwordRequest]))
 
-	mux.Handle("GET /v1/ambiti", srv(e.ListAmbiti, noBody))
+	mux.Handle("GET /v1/ambiti", srv(e.ListAmbiti, httpapi.NoBody))
 	mux.Handle("GET /v1/ambiti/{id}", srv(e.GetAmbito, decodeID))
 
-	mux.Handle("POST /v1/organizations", idem(srv(e.CreateOrganization, decodeJSON[OrganizationInput])))
+	mux.Handle("POST /v1/organizations", idem(srv(e.CreateOrganization, httpapi.DecodeBody[OrganizationInput])))
 	mux.Handle("GET /v1/organizations", srv(e.ListOrganizations, decodeListOrgs))
 	mux.Handle("GET /v1/organizations/{id}", srv(e.GetOrganization, decodeID))
 	mux.Handle("PATCH /v1/organizations/{id}", srv(e.UpdateOrganization, decodeUpdate[OrganizationPatch]))
 
-	mux.Handle("POST /v1/operators", idem(srv(e.CreateOperator, decodeJSON[OperatorInput])))
+	mux.Handle("POST /v1/operators", idem(srv(e.CreateOperator, httpapi.DecodeBody[OperatorInput])))
 	mux.Handle("GET /v1/operators", srv(e.ListOperators, decodeListOperators))
 	mux.Handle("POST /v1/operators:import", idem(srv(e.ImportOperators, decodeImport)))
 	mux.Handle("GET /v1/operators/{id}", srv(e.GetOperator, decodeID))
@@ -65,13 +63,13 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("DELETE /v1/operators/{id}/profiles/{profile_id}", srv(e.EndProfile, decodeEndProfile))
 	mux.Handle("POST /v1/operators/{id}/password", srv(e.SetOperatorPassword, decodeSetPassword))
 
-	mux.Handle("POST /v1/accreditations", idem(srv(e.CreateAccreditation, decodeJSON[AccreditationInput])))
+	mux.Handle("POST /v1/accreditations", idem(srv(e.CreateAccreditation, httpapi.DecodeBody[AccreditationInput])))
 	mux.Handle("GET /v1/accreditations", srv(e.ListAccreditations, decodeListAccreditations))
 	mux.Handle("GET /v1/accreditations/{id}", srv(e.GetAccreditation, decodeID))
 	mux.Handle("PATCH /v1/accreditations/{id}", srv(e.UpdateAccreditation, decodeUpdate[AccreditationPatch]))
 
-	mux.Handle("POST /v1/clients", idem(srv(e.CreateClient, decodeJSON[ClientInput])))
-	mux.Handle("GET /v1/clients", srv(e.ListClients, noBody))
+	mux.Handle("POST /v1/clients", idem(srv(e.CreateClient, httpapi.DecodeBody[ClientInput])))
+	mux.Handle("GET /v1/clients", srv(e.ListClients, httpapi.NoBody))
 	mux.Handle("POST /v1/clients/{id}/secret", srv(e.RotateClientSecret, decodeID))
 	mux.Handle("DELETE /v1/clients/{id}", srv(e.DisableClient, decodeID))
 
@@ -80,7 +78,7 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 
 func decodeAudit(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, cursor, f := listParams(q)
+	limit, cursor, f := httpapi.ListParams(q, 500)
 	aq := AuditQuery{ActorID: q.Get("actor_id"), Limit: limit, Cursor: cursor}
 	for name, dst := range map[string]*time.Time{"from": &aq.From, "to": &aq.To} {
 		if v := q.Get(name); v != "" {
@@ -97,70 +95,21 @@ func decodeAudit(_ context.Context, r *http.Request) (any, error) {
 	return aq, f.Err()
 }
 
-func noBody(context.Context, *http.Request) (any, error) { return nil, nil }
-
-func decodeJSON[T any](_ context.Context, r *http.Request) (any, error) {
-	var v T
-	if err := httpapi.DecodeJSON(r, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-func pathID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(r.PathValue(name))
-	if err != nil {
-		return uuid.Nil, errs.InvalidField(name, "is not an id")
-	}
-	return id, nil
-}
-
 func decodeID(_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r, "id")
+	id, err := httpapi.PathID(r, "id")
 	return idRequest{ID: id}, err
-}
-
-func listParams(q url.Values) (int, string, errs.Fields) {
-	var f errs.Fields
-	limit := 50
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 500 {
-			f.Add("limit", "must be an integer from 1 to 500")
-		} else {
-			limit = n
-		}
-	}
-	cursor := q.Get("cursor")
-	if len(cursor) > 512 {
-		f.Add("cursor", "is not a cursor returned by this list")
-	}
-	return limit, cursor, f
-}
-
-func optionalID(f *errs.Fields, q url.Values, name string) *uuid.UUID {
-	v := q.Get(name)
-	if v == "" {
-		return nil
-	}
-	id, err := uuid.Parse(v)
-	if err != nil {
-		f.Add(name, "is not an id")
-		return nil
-	}
-	return &id
 }
 
 func decodeListOrgs(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, cursor, f := listParams(q)
+	limit, cursor, f := httpapi.ListParams(q, 500)
 	return listOrgRequest{Kind: OrgKind(q.Get("kind")), Limit: limit, Cursor: cursor}, f.Err()
 }
 
 func decodeListOperators(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, cursor, f := listParams(q)
-	org := optionalID(&f, q, "organization_id")
+	limit, cursor, f := httpapi.ListParams(q, 500)
+	org := httpapi.OptionalID(&f, q, "organization_id")
 	if len(q.Get("q")) > 100 {
 		f.Add("q", "must be at most 100 characters")
 	}
@@ -169,15 +118,15 @@ func decodeListOperators(_ context.Context, r *http.Request) (any, error) {
 
 func decodeListAccreditations(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, cursor, f := listParams(q)
-	coop := optionalID(&f, q, "cooperative_id")
+	limit, cursor, f := httpapi.ListParams(q, 500)
+	coop := httpapi.OptionalID(&f, q, "cooperative_id")
 	return AccreditationQuery{CooperativeID: coop, ServiceType: ServiceType(q.Get("service_type")), On: q.Get("on"),
 		Limit: limit, Cursor: cursor}, f.Err()
 }
 
 // decodeUpdate reads a PATCH: the path id, the version from If-Match, and the patch body.
 func decodeUpdate[P any](_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r, "id")
+	id, err := httpapi.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +142,7 @@ func decodeUpdate[P any](_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeAddProfile(_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r, "id")
+	id, err := httpapi.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -205,16 +154,16 @@ func decodeAddProfile(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeEndProfile(_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r, "id")
+	id, err := httpapi.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
-	pid, err := pathID(r, "profile_id")
+	pid, err := httpapi.PathID(r, "profile_id")
 	return endProfileRequest{OperatorID: id, ProfileID: pid}, err
 }
 
 func decodeSetPassword(_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r, "id")
+	id, err := httpapi.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +191,7 @@ func decodeImport(_ context.Context, r *http.Request) (any, error) {
 	}
 	q := r.URL.Query()
 	var f errs.Fields
-	def := ImportDefaults{OrganizationID: optionalID(&f, q, "organization_id"), Role: auth.Role(q.Get("role"))}
+	def := ImportDefaults{OrganizationID: httpapi.OptionalID(&f, q, "organization_id"), Role: auth.Role(q.Get("role"))}
 	if def.Role != "" && !def.Role.Valid() {
 		f.Add("role", "is not a role")
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -74,9 +73,9 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	})
 	mux.Handle("GET /v1/municipalities", srv(e.Municipalities, decodeMunicipalities))
 
-	mux.Handle("POST /v1/citizens", idem(srv(e.CreateCitizen, decodeJSON[CitizenInput])))
+	mux.Handle("POST /v1/citizens", idem(srv(e.CreateCitizen, httpapi.DecodeBody[CitizenInput])))
 	mux.Handle("GET /v1/citizens", srv(e.ListCitizens, decodeList))
-	mux.Handle("POST /v1/citizens:search", srv(e.SearchCitizens, decodeJSON[SearchQuery]))
+	mux.Handle("POST /v1/citizens:search", srv(e.SearchCitizens, httpapi.DecodeBody[SearchQuery]))
 	mux.Handle("GET /v1/citizens/{id}", srv(e.GetCitizen, decodeID))
 	mux.Handle("PATCH /v1/citizens/{id}", srv(e.UpdateCitizen, decodeUpdate))
 	// A sub-resource action rather than "{id}:merge": neither ServeMux nor the contract
@@ -90,60 +89,24 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("POST /v1/imports", srv(e.StartImport, decodeImport))
 	mux.Handle("GET /v1/imports/{id}", srv(e.GetImport, decodeID))
 
-	mux.Handle("GET /v1/comuni", srv(e.ListComuneOrgs, noBody))
+	mux.Handle("GET /v1/comuni", srv(e.ListComuneOrgs, httpapi.NoBody))
 	mux.Handle("PUT /v1/comuni/{id}", srv(e.SetComuneOrg, decodeComuneOrg))
 }
 
-func noBody(context.Context, *http.Request) (any, error) { return nil, nil }
-
-func decodeJSON[T any](_ context.Context, r *http.Request) (any, error) {
-	var v T
-	if err := httpapi.DecodeJSON(r, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-func parseID(s, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return uuid.Nil, errs.InvalidField(name, "is not an id")
-	}
-	return id, nil
-}
-
 func decodeID(_ context.Context, r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"), "id")
+	id, err := httpapi.ParseID(r.PathValue("id"), "id")
 	return idRequest{ID: id, Purpose: r.URL.Query().Get("purpose")}, err
-}
-
-func listParams(q url.Values, max int) (int, string, errs.Fields) {
-	var f errs.Fields
-	limit := 50
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > max {
-			f.Add("limit", "must be an integer from 1 to %d", max)
-		} else {
-			limit = n
-		}
-	}
-	cursor := q.Get("cursor")
-	if len(cursor) > 512 {
-		f.Add("cursor", "is not a cursor returned by this list")
-	}
-	return limit, cursor, f
 }
 
 func decodeList(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, cursor, f := listParams(q, 500)
+	limit, cursor, f := httpapi.ListParams(q, 500)
 	return listRequest{ISTAT: q.Get("residence_istat"), Limit: limit, Cursor: cursor}, f.Err()
 }
 
 func decodeMunicipalities(_ context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, _, f := listParams(q, 100)
+	limit, _, f := httpapi.ListParams(q, 100)
 	if q.Get("limit") == "" {
 		limit = 20
 	}
@@ -157,7 +120,7 @@ func decodeMunicipalities(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeUpdate(_ context.Context, r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"), "id")
+	id, err := httpapi.ParseID(r.PathValue("id"), "id")
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +136,7 @@ func decodeUpdate(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeMerge(_ context.Context, r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"), "id")
+	id, err := httpapi.ParseID(r.PathValue("id"), "id")
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +148,7 @@ func decodeMerge(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeMember(_ context.Context, r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"), "id")
+	id, err := httpapi.ParseID(r.PathValue("id"), "id")
 	if err != nil {
 		return nil, err
 	}
@@ -197,16 +160,16 @@ func decodeMember(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodePseudonym(_ context.Context, r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"), "id")
+	id, err := httpapi.ParseID(r.PathValue("id"), "id")
 	return pseudonymRequest{ID: id, Purpose: r.PathValue("purpose")}, err
 }
 
 func decodeAudit(_ context.Context, r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"), "id")
+	id, err := httpapi.ParseID(r.PathValue("id"), "id")
 	if err != nil {
 		return nil, err
 	}
-	limit, cursor, f := listParams(r.URL.Query(), 500)
+	limit, cursor, f := httpapi.ListParams(r.URL.Query(), 500)
 	return AuditQuery{CitizenID: id, Limit: limit, Cursor: cursor}, f.Err()
 }
 
@@ -223,7 +186,7 @@ func decodeImport(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeComuneOrg(_ context.Context, r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"), "id")
+	id, err := httpapi.ParseID(r.PathValue("id"), "id")
 	if err != nil {
 		return nil, err
 	}

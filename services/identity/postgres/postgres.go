@@ -51,13 +51,6 @@ func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
 	return events.Append(ctx, s.db, evs...)
 }
 
-func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errs.Wrap(errs.NotFound, err, "%s not found", what)
-	}
-	return pgdb.Translate(err)
-}
-
 // ---- ambiti ----
 
 func (s *Store) CreateAmbito(ctx context.Context, a identity.Ambito) error {
@@ -68,13 +61,13 @@ func (s *Store) CreateAmbito(ctx context.Context, a identity.Ambito) error {
 func (s *Store) GetAmbito(ctx context.Context, id uuid.UUID) (identity.Ambito, error) {
 	var a identity.Ambito
 	err := s.db.QueryRow(ctx, `SELECT id, code, name, created_at FROM ambiti WHERE id = $1`, id).Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt)
-	return a, notFound(err, "ambito")
+	return a, pgdb.NotFound(err, "ambito")
 }
 
 func (s *Store) AmbitoByCode(ctx context.Context, code string) (identity.Ambito, error) {
 	var a identity.Ambito
 	err := s.db.QueryRow(ctx, `SELECT id, code, name, created_at FROM ambiti WHERE code = $1`, code).Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt)
-	return a, notFound(err, "ambito")
+	return a, pgdb.NotFound(err, "ambito")
 }
 
 func (s *Store) ListAmbiti(ctx context.Context) ([]identity.Ambito, error) {
@@ -82,20 +75,7 @@ func (s *Store) ListAmbiti(ctx context.Context) ([]identity.Ambito, error) {
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, a *identity.Ambito) error { return r.Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt) })
-}
-
-func collect[T any](rows pgx.Rows, scan func(pgx.Rows, *T) error) ([]T, error) {
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		var v T
-		if err := scan(rows, &v); err != nil {
-			return nil, pgdb.Translate(err)
-		}
-		out = append(out, v)
-	}
-	return out, pgdb.Translate(rows.Err())
+	return pgdb.Collect(rows, func(r pgx.Rows, a *identity.Ambito) error { return r.Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt) })
 }
 
 // ---- organizations ----
@@ -123,7 +103,7 @@ func (s *Store) CreateOrganization(ctx context.Context, o identity.Organization)
 func (s *Store) GetOrganization(ctx context.Context, ambitoID, id uuid.UUID) (identity.Organization, error) {
 	var o identity.Organization
 	err := scanOrg(s.db.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE ambito_id = $1 AND id = $2`, ambitoID, id), &o)
-	return o, notFound(err, "organization")
+	return o, pgdb.NotFound(err, "organization")
 }
 
 // versioned runs an UPDATE ... WHERE version = expected RETURNING; no row means either gone
@@ -165,7 +145,7 @@ func (s *Store) ListOrganizations(ctx context.Context, ambitoID uuid.UUID, kind 
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, o *identity.Organization) error { return scanOrg(r, o) })
+	return pgdb.Collect(rows, func(r pgx.Rows, o *identity.Organization) error { return scanOrg(r, o) })
 }
 
 // ---- operators ----
@@ -203,19 +183,19 @@ func (s *Store) CreateOperator(ctx context.Context, o identity.Operator) error {
 func (s *Store) GetOperator(ctx context.Context, ambitoID, id uuid.UUID) (identity.Operator, error) {
 	var o identity.Operator
 	err := scanOp(s.db.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE o.ambito_id = $1 AND o.id = $2`, ambitoID, id), &o)
-	return o, notFound(err, "operator")
+	return o, pgdb.NotFound(err, "operator")
 }
 
 func (s *Store) OperatorForSignIn(ctx context.Context, id uuid.UUID) (identity.Operator, error) {
 	var o identity.Operator
 	err := scanOp(s.db.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE o.id = $1`, id), &o)
-	return o, notFound(err, "operator")
+	return o, pgdb.NotFound(err, "operator")
 }
 
 func (s *Store) OperatorByEmail(ctx context.Context, email string) (identity.Operator, error) {
 	var o identity.Operator
 	err := scanOp(s.db.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE lower(o.email) = lower($1)`, email), &o)
-	return o, notFound(err, "operator")
+	return o, pgdb.NotFound(err, "operator")
 }
 
 func (s *Store) UpdateOperator(ctx context.Context, o identity.Operator, expected int64) (identity.Operator, error) {
@@ -251,7 +231,7 @@ func (s *Store) ListOperators(ctx context.Context, f identity.OperatorFilter) ([
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, o *identity.Operator) error { return scanOp(r, o) })
+	return pgdb.Collect(rows, func(r pgx.Rows, o *identity.Operator) error { return scanOp(r, o) })
 }
 
 func escapeLike(s string) string {
@@ -303,7 +283,7 @@ func (s *Store) GetAccreditation(ctx context.Context, ambitoID, id uuid.UUID) (i
 	var a identity.Accreditation
 	err := scanAcc(s.db.QueryRow(ctx, `SELECT `+accCols+` FROM accreditations a JOIN organizations g ON g.id = a.cooperative_id
 		WHERE a.ambito_id = $1 AND a.id = $2`, ambitoID, id), &a)
-	return a, notFound(err, "accreditation")
+	return a, pgdb.NotFound(err, "accreditation")
 }
 
 func (s *Store) UpdateAccreditation(ctx context.Context, a identity.Accreditation, expected int64) (identity.Accreditation, error) {
@@ -337,7 +317,7 @@ func (s *Store) ListAccreditations(ctx context.Context, ambitoID uuid.UUID, coop
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, a *identity.Accreditation) error { return scanAcc(r, a) })
+	return pgdb.Collect(rows, func(r pgx.Rows, a *identity.Accreditation) error { return scanAcc(r, a) })
 }
 
 // ---- clients ----
@@ -360,7 +340,7 @@ func (s *Store) CreateClient(ctx context.Context, c identity.Client) error {
 func (s *Store) GetClient(ctx context.Context, id uuid.UUID) (identity.Client, error) {
 	var c identity.Client
 	err := scanClient(s.db.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id), &c)
-	return c, notFound(err, "client")
+	return c, pgdb.NotFound(err, "client")
 }
 
 func (s *Store) ListClients(ctx context.Context, ambitoID uuid.UUID) ([]identity.Client, error) {
@@ -368,7 +348,7 @@ func (s *Store) ListClients(ctx context.Context, ambitoID uuid.UUID) ([]identity
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, c *identity.Client) error { return scanClient(r, c) })
+	return pgdb.Collect(rows, func(r pgx.Rows, c *identity.Client) error { return scanClient(r, c) })
 }
 
 func (s *Store) UpdateClientSecret(ctx context.Context, id uuid.UUID, hash []byte) error {
@@ -396,7 +376,7 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, now time.Time)
 		FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
 		Scan(&t.Hash, &t.FamilyID, &t.OperatorID, &t.ProfileID, &t.IssuedAt, &t.ExpiresAt, &t.UsedAt, &t.RevokedAt)
 	if err != nil {
-		return t, notFound(err, "refresh token")
+		return t, pgdb.NotFound(err, "refresh token")
 	}
 	if t.UsedAt == nil {
 		if _, err := s.db.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash, now); err != nil {
@@ -455,7 +435,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]identity.StoredKey, error) {
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, k *identity.StoredKey) error {
+	return pgdb.Collect(rows, func(r pgx.Rows, k *identity.StoredKey) error {
 		var pub []byte
 		err := r.Scan(&k.KID, &pub, &k.SealedPrivate, &k.CreatedAt, &k.RetiredAt)
 		k.Public = ed25519.PublicKey(pub)

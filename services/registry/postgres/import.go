@@ -260,7 +260,7 @@ func (s *Store) GetImport(ctx context.Context, ambitoID, id uuid.UUID) (registry
 		Scan(&im.ID, &im.AmbitoID, &im.ISTATCode, &im.Status, &im.RowsTotal, &im.RowsInvalid, &im.RowsProcessed, &im.Created, &im.Updated,
 			&im.Unchanged, &im.Households, &failure, &im.CreatedBy, &im.CreatedAt, &im.FinishedAt)
 	if err != nil {
-		return im, notFound(err, "import")
+		return im, pgdb.NotFound(err, "import")
 	}
 	if failure != nil {
 		im.Failure = *failure
@@ -269,6 +269,6 @@ func (s *Store) GetImport(ctx context.Context, ambitoID, id uuid.UUID) (registry
 	if err != nil {
 		return im, pgdb.Translate(err)
 	}
-	im.Errors, err = collect(rows, func(r pgx.Rows, e *registry.RowError) error { return r.Scan(&e.Line, &e.Field, &e.Message) })
+	im.Errors, err = pgdb.Collect(rows, func(r pgx.Rows, e *registry.RowError) error { return r.Scan(&e.Line, &e.Field, &e.Message) })
 	return im, err
 }

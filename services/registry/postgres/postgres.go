@@ -51,13 +51,6 @@ func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
 	return events.Append(ctx, s.db, evs...)
 }
 
-func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errs.Wrap(errs.NotFound, err, "%s not found", what)
-	}
-	return pgdb.Translate(err)
-}
-
 func nullable(s string) *string {
 	if s == "" {
 		return nil
@@ -115,19 +108,6 @@ func scanCitizen(r pgx.Row, c *registry.Citizen, extra ...any) error {
 	return nil
 }
 
-func collect[T any](rows pgx.Rows, scan func(pgx.Rows, *T) error) ([]T, error) {
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		var v T
-		if err := scan(rows, &v); err != nil {
-			return nil, pgdb.Translate(err)
-		}
-		out = append(out, v)
-	}
-	return out, pgdb.Translate(rows.Err())
-}
-
 // CreateCitizen implements registry.Store.
 func (s *Store) CreateCitizen(ctx context.Context, c registry.Citizen, reason string) error {
 	d, err := data(c)
@@ -155,14 +135,14 @@ func (s *Store) GetCitizen(ctx context.Context, ambitoID, id uuid.UUID, forUpdat
 	}
 	var c registry.Citizen
 	err := scanCitizen(s.db.QueryRow(ctx, q, ambitoID, id), &c)
-	return c, notFound(err, "citizen")
+	return c, pgdb.NotFound(err, "citizen")
 }
 
 // CitizenIDByFiscalCode implements registry.Store.
 func (s *Store) CitizenIDByFiscalCode(ctx context.Context, ambitoID uuid.UUID, code string) (uuid.UUID, error) {
 	var id uuid.UUID
 	err := s.db.QueryRow(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code = $2 AND merged_into IS NULL`, ambitoID, code).Scan(&id)
-	return id, notFound(err, "citizen")
+	return id, pgdb.NotFound(err, "citizen")
 }
 
 // CitizenIDsByCanonical implements registry.Store.
@@ -172,7 +152,7 @@ func (s *Store) CitizenIDsByCanonical(ctx context.Context, ambitoID uuid.UUID, c
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, id *uuid.UUID) error { return r.Scan(id) })
+	return pgdb.Collect(rows, func(r pgx.Rows, id *uuid.UUID) error { return r.Scan(id) })
 }
 
 // UpdateCitizen implements registry.Store. A non-empty newCodeReason records the new code in
@@ -257,7 +237,7 @@ func (s *Store) Search(ctx context.Context, f registry.SearchFilter) ([]registry
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, h *registry.Hit) error { return scanCitizen(r, &h.Citizen, &h.Score) })
+	return pgdb.Collect(rows, func(r pgx.Rows, h *registry.Hit) error { return scanCitizen(r, &h.Citizen, &h.Score) })
 }
 
 // ListResidents implements registry.Store.
@@ -274,7 +254,7 @@ func (s *Store) ListResidents(ctx context.Context, f registry.ListFilter) ([]reg
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, c *registry.Citizen) error { return scanCitizen(r, c) })
+	return pgdb.Collect(rows, func(r pgx.Rows, c *registry.Citizen) error { return scanCitizen(r, c) })
 }
 
 // LikelyDuplicates implements registry.Store: similar names, the same birth date and, when
@@ -288,7 +268,7 @@ func (s *Store) LikelyDuplicates(ctx context.Context, c registry.Citizen) ([]reg
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, m *registry.Match) error { return r.Scan(&m.ID, &m.Similarity) })
+	return pgdb.Collect(rows, func(r pgx.Rows, m *registry.Match) error { return r.Scan(&m.ID, &m.Similarity) })
 }
 
 // GetHousehold implements registry.Store: the citizen's current household, its current members
@@ -316,7 +296,7 @@ func (s *Store) GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID)
 	if err != nil {
 		return h, pgdb.Translate(err)
 	}
-	h.Members, err = collect(rows, func(r pgx.Rows, m *registry.Member) error {
+	h.Members, err = pgdb.Collect(rows, func(r pgx.Rows, m *registry.Member) error {
 		return r.Scan(&m.CitizenID, &m.FamilyName, &m.GivenName, &m.BirthDate, &m.Relationship, &m.ValidFrom, &m.ValidTo)
 	})
 	return h, err
@@ -359,7 +339,7 @@ func (s *Store) SetComuneOrg(ctx context.Context, ambitoID uuid.UUID, o registry
 func (s *Store) ComuneOf(ctx context.Context, ambitoID, orgID uuid.UUID) (string, error) {
 	var istat string
 	err := s.db.QueryRow(ctx, `SELECT istat_code FROM comune_orgs WHERE ambito_id = $1 AND organization_id = $2`, ambitoID, orgID).Scan(&istat)
-	return istat, notFound(err, "comune")
+	return istat, pgdb.NotFound(err, "comune")
 }
 
 // ListComuneOrgs implements registry.Store.
@@ -368,7 +348,7 @@ func (s *Store) ListComuneOrgs(ctx context.Context, ambitoID uuid.UUID) ([]regis
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return collect(rows, func(r pgx.Rows, o *registry.ComuneOrg) error {
+	return pgdb.Collect(rows, func(r pgx.Rows, o *registry.ComuneOrg) error {
 		return r.Scan(&o.OrganizationID, &o.ISTATCode, &o.UpdatedAt)
 	})
 }
