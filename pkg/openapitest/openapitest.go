@@ -387,3 +387,15 @@ func quote(resp *http.Response, body []byte) string {
 	}
 	return fmt.Sprintf("\n  content type: %q\n  body: %s", resp.Header.Get("Content-Type"), strings.TrimSpace(shown))
 }
+
+// Client returns an HTTP client for the service under test whose every answer is checked
+// against the contract (through Transport). It does not follow redirects, so a test sees a
+// documented 301 as it is.
+func (c *Contract) Client(tb testing.TB, base *http.Client) *http.Client {
+	next := base.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &http.Client{Transport: c.Transport(tb, next), Timeout: base.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}

@@ -10,10 +10,5 @@ import (
 
 // contractClient checks every answer the tests receive against the OpenAPI document.
 func contractClient(t *testing.T, c *http.Client) *http.Client {
-	contract := openapitest.Load(t, identity.OpenAPI())
-	next := c.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	return &http.Client{Transport: contract.Transport(t, next)}
+	return openapitest.Load(t, identity.OpenAPI()).Client(t, c)
 }
