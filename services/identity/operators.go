@@ -9,6 +9,7 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
 
@@ -319,7 +320,7 @@ func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Oper
 	f := OperatorFilter{AmbitoID: ambitoID, OrganizationID: q.OrganizationID, Query: strings.TrimSpace(q.Query), Limit: q.Limit + 1,
 		OnlyThere: c.Role == auth.RoleCoopCoordinator}
 	if q.Cursor != "" {
-		raw, err := DecodeCursor(q.Cursor)
+		raw, err := cursor.Decode(q.Cursor)
 		if err != nil {
 			return Page[Operator]{}, err
 		}

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"net/mail"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/places"
@@ -304,7 +304,7 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, version 
 }
 
 // ListOrganizations lists the organizations of the caller's ambito, optionally of one kind.
-func (s *Service) ListOrganizations(ctx context.Context, kind OrgKind, limit int, cursor string) (Page[Organization], error) {
+func (s *Service) ListOrganizations(ctx context.Context, kind OrgKind, limit int, after string) (Page[Organization], error) {
 	_, ambitoID, err := caller(ctx)
 	if err != nil {
 		return Page[Organization]{}, err
@@ -312,11 +312,11 @@ func (s *Service) ListOrganizations(ctx context.Context, kind OrgKind, limit int
 	if kind != "" && !slices.Contains(OrgKinds, kind) {
 		return Page[Organization]{}, errs.InvalidField("kind", "must be one of comune, azienda, cooperativa, ats, region")
 	}
-	after, err := DecodeCursor(cursor)
+	pos, err := cursor.Decode(after)
 	if err != nil {
 		return Page[Organization]{}, err
 	}
-	items, err := s.store.ListOrganizations(ctx, ambitoID, kind, limit+1, after)
+	items, err := s.store.ListOrganizations(ctx, ambitoID, kind, limit+1, pos)
 	if err != nil {
 		return Page[Organization]{}, err
 	}
@@ -327,26 +327,12 @@ func pageOf[T any](items []T, limit int, key func(T) string) Page[T] {
 	p := Page[T]{Items: items}
 	if len(items) > limit {
 		p.Items = items[:limit]
-		p.NextCursor = encodeCursor(key(items[limit-1]))
+		p.NextCursor = cursor.Encode(key(items[limit-1]))
 	}
 	if p.Items == nil {
 		p.Items = []T{}
 	}
 	return p
-}
-
-func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-// DecodeCursor reads an opaque cursor.
-func DecodeCursor(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return "", errs.InvalidField("cursor", "is not a cursor returned by this list")
-	}
-	return string(b), nil
 }
 
 // ---- accreditations ----
@@ -501,7 +487,7 @@ func (s *Service) ListAccreditations(ctx context.Context, q AccreditationQuery) 
 		}
 		q.CooperativeID = &own
 	}
-	after, err := DecodeCursor(q.Cursor)
+	after, err := cursor.Decode(q.Cursor)
 	if err != nil {
 		return Page[Accreditation]{}, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/places"
 )
@@ -345,7 +346,7 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (Page[Hit], error) 
 	if err := validPurpose(q.Purpose); err != nil {
 		return Page[Hit]{}, err
 	}
-	cur, err := decodeCursor(q.Cursor)
+	cur, err := cursor.Decode(q.Cursor)
 	if err != nil {
 		return Page[Hit]{}, err
 	}
@@ -384,7 +385,7 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (Page[Hit], error) 
 	p := Page[Hit]{Items: hits}
 	if len(hits) > q.Limit {
 		p.Items = hits[:q.Limit]
-		p.NextCursor = encodeCursor(strconv.Itoa(offset + q.Limit))
+		p.NextCursor = cursor.Encode(strconv.Itoa(offset + q.Limit))
 	}
 	if p.Items == nil {
 		p.Items = []Hit{}
@@ -440,7 +441,7 @@ func (s *Service) byCode(ctx context.Context, sc scope, code, canonical, residen
 
 // ListResidents lists the residents of a comune by name. A comune's operators list their own
 // comune; the others name it.
-func (s *Service) ListResidents(ctx context.Context, istat string, limit int, cursor string) (Page[Citizen], error) {
+func (s *Service) ListResidents(ctx context.Context, istat string, limit int, after string) (Page[Citizen], error) {
 	sc, err := s.scopeOf(ctx)
 	if err != nil {
 		return Page[Citizen]{}, err
@@ -457,7 +458,7 @@ func (s *Service) ListResidents(ctx context.Context, istat string, limit int, cu
 	if _, ok := s.places.ByISTAT(istat); !ok {
 		return Page[Citizen]{}, errs.InvalidField("residence_istat", "is not the ISTAT code of a current comune")
 	}
-	cur, err := decodeCursor(cursor)
+	cur, err := cursor.Decode(after)
 	if err != nil {
 		return Page[Citizen]{}, err
 	}
@@ -478,7 +479,7 @@ func (s *Service) ListResidents(ctx context.Context, istat string, limit int, cu
 	if len(items) > limit {
 		p.Items = items[:limit]
 		last := items[limit-1]
-		p.NextCursor = encodeCursor(last.FamilyName + "\x00" + last.GivenName + "\x00" + last.ID.String())
+		p.NextCursor = cursor.Encode(last.FamilyName + "\x00" + last.GivenName + "\x00" + last.ID.String())
 	}
 	recs := make([]audit.Record, 0, len(p.Items))
 	for _, c := range p.Items {

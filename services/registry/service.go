@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"net/mail"
 	"regexp"
@@ -416,19 +415,6 @@ func (s *Service) validate(c *Citizen) error {
 }
 
 // ---- cursors ----
-
-func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func decodeCursor(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return "", errs.InvalidField("cursor", "is not a cursor returned by this list")
-	}
-	return string(b), nil
-}
 
 func cacheIDs(ctx context.Context, s *Service, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error) {
 	return cache.GetOrLoad(ctx, s.cache, cfKey(ambitoID, canonical), s.cfg.CacheTTL, func(ctx context.Context) ([]uuid.UUID, error) {
