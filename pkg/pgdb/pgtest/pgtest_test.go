@@ -90,3 +90,21 @@ func TestServerURLMissing(t *testing.T) {
 		t.Errorf("ServerURL without the variable: %q, want a Fatal naming CSI_TEST_DATABASE_URL", msg)
 	}
 }
+
+func TestRowCounts(t *testing.T) {
+	set := pgdb.MigrationSet{Name: "rows", FS: fstest.MapFS{
+		"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE a (id int);\nCREATE TABLE \"Mixed Case\" (id int);\n" +
+			"INSERT INTO a VALUES (1), (2);\n-- +goose Down\nDROP TABLE a;\n")},
+	}}
+	pool := pgtest.New(t, set)
+	got := pgtest.RowCounts(t, pool)
+	if got["a"] != 2 || got["Mixed Case"] != 0 {
+		t.Errorf("RowCounts = %v, want a: 2, Mixed Case: 0", got)
+	}
+	if _, err := pool.Exec(context.Background(), `INSERT INTO "Mixed Case" VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	if got := pgtest.RowCounts(t, pool)["Mixed Case"]; got != 1 {
+		t.Errorf("after an insert, Mixed Case has %d rows, want 1", got)
+	}
+}
