@@ -19,6 +19,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/services/identity"
+	"github.com/csi-lombardia/csi/tools/internal/synth"
 )
 
 // The demo ambito and its sign-ins.
@@ -202,13 +203,13 @@ func Generate(seed uint64, cat *places.Catalog) (Data, error) {
 	g := &gen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), cat: cat,
 		codes: map[string]bool{}, emails: map[string]bool{}, taxes: map[string]bool{}}
 	d := Data{Seed: seed}
-	for _, c := range demoComuni {
-		p, ok := cat.ByISTAT(c.istat)
-		if !ok {
-			return Data{}, fmt.Errorf("comune %s is not in the places catalog", c.istat)
-		}
-		d.Comuni = append(d.Comuni, Org{Key: c.istat, Kind: identity.OrgComune, Name: "Comune di " + p.Name,
-			ISTATCode: c.istat, Domain: "comune-" + slug(p.Name, "-") + "." + EmailDomain})
+	comuni, err := synth.DemoComuni(cat)
+	if err != nil {
+		return Data{}, err
+	}
+	for _, c := range comuni {
+		d.Comuni = append(d.Comuni, Org{Key: c.ISTAT, Kind: identity.OrgComune, Name: "Comune di " + c.Name,
+			ISTATCode: c.ISTAT, Domain: "comune-" + slug(c.Name, "-") + "." + EmailDomain})
 	}
 	d.Azienda = Org{Key: "azienda", Kind: identity.OrgAzienda, Name: AziendaName, Domain: "azienda." + EmailDomain}
 	d.ATS = Org{Key: "ats", Kind: identity.OrgATS, Name: "ATS della Città Metropolitana di Milano", Domain: "ats." + EmailDomain}
@@ -236,11 +237,11 @@ func Generate(seed uint64, cat *places.Catalog) (Data, error) {
 	}
 
 	// Municipal operators, by inhabitants.
-	weights := make([]float64, len(demoComuni))
-	for i, c := range demoComuni {
-		weights[i] = float64(c.inhabitants)
+	weights := make([]float64, len(comuni))
+	for i, c := range comuni {
+		weights[i] = float64(c.Inhabitants)
 	}
-	for i, n := range apportion(MunicipalOperators, weights) {
+	for i, n := range synth.Apportion(MunicipalOperators, weights) {
 		org := d.Comuni[i]
 		managers := 1
 		if n >= 25 {
@@ -262,7 +263,7 @@ func Generate(seed uint64, cat *places.Catalog) (Data, error) {
 	for i := range weights {
 		weights[i] = 0.6 + 0.8*g.rng.Float64()
 	}
-	for i, n := range apportion(CooperativeOperators, weights) {
+	for i, n := range synth.Apportion(CooperativeOperators, weights) {
 		c := d.Cooperatives[i]
 		coordinators := 1
 		if n >= 20 {
@@ -471,14 +472,14 @@ func (g *gen) person(org Org, role auth.Role) (Person, error) {
 	switch origin := g.rng.IntN(100); {
 	case origin < 88:
 		if sex == codicefiscale.Female {
-			given = pick(g.rng, italianFemale)
+			given = pick(g.rng, synth.FemaleNames)
 		} else {
-			given = pick(g.rng, italianMale)
+			given = pick(g.rng, synth.MaleNames)
 		}
-		family = pick(g.rng, italianSurnames)
-		istat := pick(g.rng, lombardBirthplaces)
+		family = pick(g.rng, synth.Surnames)
+		istat := pick(g.rng, synth.LombardBirthplaces)
 		if origin >= 62 {
-			istat = pick(g.rng, italianBirthplaces)
+			istat = pick(g.rng, synth.ItalianBirthplaces)
 		}
 		p, ok := g.cat.ByISTAT(istat)
 		if !ok {
@@ -487,24 +488,24 @@ func (g *gen) person(org Org, role auth.Role) (Person, error) {
 		belfiore = p.Belfiore
 	default:
 		total := 0
-		for _, f := range foreignOrigins {
-			total += f.shareOfForeigner
+		for _, f := range synth.ForeignOrigins {
+			total += f.Share
 		}
 		n := g.rng.IntN(total)
-		f := foreignOrigins[0]
-		for _, o := range foreignOrigins {
-			if n < o.shareOfForeigner {
+		f := synth.ForeignOrigins[0]
+		for _, o := range synth.ForeignOrigins {
+			if n < o.Share {
 				f = o
 				break
 			}
-			n -= o.shareOfForeigner
+			n -= o.Share
 		}
 		if sex == codicefiscale.Female {
-			given = pick(g.rng, f.female)
+			given = pick(g.rng, f.Female)
 		} else {
-			given = pick(g.rng, f.male)
+			given = pick(g.rng, f.Male)
 		}
-		family, belfiore = pick(g.rng, f.surnames), f.belfiore
+		family, belfiore = pick(g.rng, f.Surnames), f.Belfiore
 	}
 	birth := g.day(bornFrom, bornTo)
 	var code string
@@ -559,37 +560,3 @@ func slug(s, sep string) string {
 	return strings.Join(words, sep)
 }
 
-// apportion splits total among weights in proportion, by largest remainder.
-func apportion(total int, weights []float64) []int {
-	sum := 0.0
-	for _, w := range weights {
-		sum += w
-	}
-	out := make([]int, len(weights))
-	rem := make([]float64, len(weights))
-	given := 0
-	for i, w := range weights {
-		exact := float64(total) * w / sum
-		out[i] = int(exact)
-		rem[i] = exact - float64(out[i])
-		given += out[i]
-	}
-	order := make([]int, len(weights))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case rem[a] > rem[b]:
-			return -1
-		case rem[a] < rem[b]:
-			return 1
-		}
-		return 0
-	})
-	for k := 0; given < total; k++ {
-		out[order[k%len(order)]]++
-		given++
-	}
-	return out
-}
