@@ -559,4 +559,3 @@ func slug(s, sep string) string {
 	}
 	return strings.Join(words, sep)
 }
-

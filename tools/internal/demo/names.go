@@ -27,4 +27,3 @@ var cooperativeNames = []string{
 	"Cooperativa Sociale L'Aquilone",
 	"Cooperativa Sociale Spazio Aperto",
 }
-
