@@ -12,6 +12,7 @@ import (
 	"github.com/csi-lombardia/csi/tools/internal/demo"
 	"github.com/csi-lombardia/csi/tools/internal/idclient"
 	"github.com/csi-lombardia/csi/tools/internal/prompt"
+	"github.com/csi-lombardia/csi/tools/internal/suite"
 )
 
 // seedCmd loads the demo data into a running identity service (csidev seed).
@@ -60,6 +61,6 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout)
 	printSignIns(stdout, d, *url, false)
-	printClient(stdout, clientInfo{id: res.Client.ID.String(), secret: res.ClientSecret}, *url)
+	printClient(stdout, suite.ClientInfo{ID: res.Client.ID.String(), Secret: res.ClientSecret}, *url)
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"bytes"
@@ -16,22 +16,23 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// dbServer is the PostgreSQL server of a run.
+// dbServer is the PostgreSQL server of a suite.
 type dbServer struct {
 	url     string // maintenance database URL
 	root    string
 	private bool // the private cluster of scripts/postgres.sh
-	started bool // this run started it, and stops it
+	started bool // this suite started it, and stops it
+	env     []string
 }
 
 // openServer returns the server of CSI_DATABASE_URL, else the private cluster of
 // scripts/postgres.sh, which it starts when it is not running (installing PostgreSQL first when
 // it is missing and csidev runs as root).
-func openServer(ctx context.Context, root string, stderr io.Writer) (*dbServer, error) {
+func openServer(ctx context.Context, root string, env []string, stderr io.Writer) (*dbServer, error) {
 	if u := os.Getenv("CSI_DATABASE_URL"); u != "" {
 		return &dbServer{url: u, root: root}, nil
 	}
-	s := &dbServer{root: root, private: true}
+	s := &dbServer{root: root, private: true, env: env}
 	u, err := s.script(ctx, "url", stderr)
 	if err != nil {
 		return nil, err
@@ -48,21 +49,26 @@ func openServer(ctx context.Context, root string, stderr io.Writer) (*dbServer, 
 
 // script runs scripts/postgres.sh with a command and returns the URL it prints.
 func (s *dbServer) script(ctx context.Context, command string, stderr io.Writer) (string, error) {
+	return runScript(ctx, s.root, s.env, stderr, "postgres.sh", command)
+}
+
+// runScript runs scripts/<name> with args and env and returns what it prints.
+func runScript(ctx context.Context, root string, env []string, stderr io.Writer, name string, args ...string) (string, error) {
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, filepath.Join(s.root, "scripts", "postgres.sh"), command)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = s.root, &out, stderr
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", name), args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env = root, &out, stderr, env
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("scripts/postgres.sh %s: %w", command, err)
+		return "", fmt.Errorf("scripts/%s %s: %w", name, strings.Join(args, " "), err)
 	}
 	return strings.TrimSpace(out.String()), nil
 }
 
-// stop stops the private cluster if this run started it.
+// stop stops the private cluster if this suite started it.
 func (s *dbServer) stop(stderr io.Writer) error {
 	if !s.started {
 		return nil
 	}
-	// Not bound to the run's context, which is already cancelled.
+	// Not bound to the suite's context, which may be cancelled already.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := s.script(ctx, "stop", stderr)
@@ -105,7 +111,7 @@ func ensureDatabases(ctx context.Context, serverURL string, names []string) (map
 	cfg, err := pgx.ParseConfig(serverURL)
 	if err != nil {
 		// pgx's parse errors may quote the URL, password included.
-		return nil, fmt.Errorf("the database URL %s is not valid", redact(serverURL))
+		return nil, fmt.Errorf("the database URL %s is not valid", Redact(serverURL))
 	}
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	if err != nil {
@@ -130,8 +136,8 @@ func ensureDatabases(ctx context.Context, serverURL string, names []string) (map
 	return urls, nil
 }
 
-// redact hides the password of a database URL for printing.
-func redact(dbURL string) string {
+// Redact hides the password of a database URL for printing.
+func Redact(dbURL string) string {
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		return "(invalid URL)"

@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"bytes"
@@ -15,23 +15,28 @@ import (
 	"time"
 )
 
-// proc is a running service process.
+// proc is a running service process: one instance of a service.
 type proc struct {
-	name    string
+	name    string // the instance's name: the service's, or the one given to AddInstance
 	url     string
 	logPath string
+	bin     string
+	env     []string
 	cmd     *exec.Cmd
-	logFile *os.File
 	done    chan struct{} // closed when the process has exited
 	err     error         // its exit status; read after done
 }
 
-// startProc starts bin with env, its output appended to logPath and, when tail is not nil,
-// copied there line by line behind the service's name. The process gets its own process
-// group, so that a Ctrl-C on the terminal reaches csidev only and csidev stops the services
-// in order; it gets SIGTERM should csidev die first.
-func startProc(name, bin, url, logPath string, env []string, tail io.Writer) (*proc, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+// startProc starts bin with env, its output written to logPath (appended when appendLog, as on
+// a restart) and, when tail is not nil, copied there line by line behind the instance's name.
+// The process gets its own process group, so that a Ctrl-C on the terminal reaches the tool
+// only and the tool stops the services in order; it gets SIGTERM should the tool die first.
+func startProc(name, bin, url, logPath string, env []string, tail io.Writer, appendLog bool) (*proc, error) {
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendLog {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	f, err := os.OpenFile(logPath, flags, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open the log of %s: %w", name, err)
 	}
@@ -46,7 +51,7 @@ func startProc(name, bin, url, logPath string, env []string, tail io.Writer) (*p
 		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, url: url, logPath: logPath, cmd: cmd, logFile: f, done: make(chan struct{})}
+	p := &proc{name: name, url: url, logPath: logPath, bin: bin, env: env, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		_ = f.Close()
@@ -116,18 +121,6 @@ func stopProcs(procs []*proc, timeout time.Duration) {
 			<-p.done
 		}
 	}
-}
-
-// firstExit returns a channel that gets the first process to exit.
-func firstExit(procs []*proc) <-chan *proc {
-	ch := make(chan *proc, len(procs))
-	for _, p := range procs {
-		go func() {
-			<-p.done
-			ch <- p
-		}()
-	}
-	return ch
 }
 
 // lastLines returns the last n lines of a file, indented.

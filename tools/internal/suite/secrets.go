@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"bufio"
@@ -18,9 +18,10 @@ const (
 	// keyMasterKey seals identity's signing keys in its database: it must not change while
 	// the database lives (delete .run/secrets.env and the csi_identity database together).
 	keyMasterKey = "CSI_IDENTITY_MASTER_KEY"
-	// The demo machine client, whose secret the service shows only when it creates it.
-	keyClientID     = "CSI_DEMO_CLIENT_ID"
-	keyClientSecret = "CSI_DEMO_CLIENT_SECRET"
+	// KeyClientID and KeyClientSecret are the demo machine client, whose secret the service
+	// shows only when it creates it.
+	KeyClientID     = "CSI_DEMO_CLIENT_ID"
+	KeyClientSecret = "CSI_DEMO_CLIENT_SECRET"
 )
 
 const secretsHeader = `# Secrets of this checkout's 'csidev run' (make run), generated on the first run. Keep private.

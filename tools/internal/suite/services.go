@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"fmt"
@@ -8,17 +8,17 @@ import (
 	"strings"
 )
 
-// service is one service of the suite as csidev runs it: the binary bin/<name> built from
-// ./services/<name>/cmd/<name>, listening on -port-base + offset, with the database
-// <db-prefix><name>.
+// service is one service of the suite: the binary bin/<name> built from
+// ./services/<name>/cmd/<name>, listening on Options.PortBase + offset, with the database
+// <Options.DBPrefix><name>.
 type service struct {
 	name   string
 	offset int
 }
 
 // services are the suite's services, in start order (identity first: the others verify its
-// tokens). Adding a service is adding its line; csidev runs the services whose command exists in
-// the checkout and says which it skipped.
+// tokens). Adding a service is adding its line; the suite runs the services whose command exists
+// in the checkout and says which it skipped.
 var services = []service{
 	{"identity", 0},
 	{"registry", 1},
@@ -37,25 +37,27 @@ func (s service) present(root string) bool {
 	return err == nil
 }
 
-// suite is the configuration of one csidev run that the services' environments come from.
-type suite struct {
+// config is the configuration of one suite that the services' environments come from.
+type config struct {
 	root      string
 	host      string
 	portBase  int
 	dbURLs    map[string]string // service name -> database URL
 	secrets   map[string]string
 	bootstrap map[string]string // CSI_BOOTSTRAP_... of identity
+	redisURL  string            // "" when the suite runs without Redis (an in-process cache)
+	extra     map[string][]string
 }
 
-func (c suite) port(s service) int { return c.portBase + s.offset }
+func (c config) port(s service) int { return c.portBase + s.offset }
 
-func (c suite) url(s service) string {
+func (c config) url(s service) string {
 	return "http://" + c.host + ":" + strconv.Itoa(c.port(s))
 }
 
-// env is the environment of service s: csidev's own, then the settings every service reads,
+// env is the environment of service s: the tool's own, then the settings every service reads,
 // the URL of every peer (CSI_<NAME>_URL), and the service's own secrets.
-func (c suite) env(s service, all []service) []string {
+func (c config) env(s service, all []service) []string {
 	identity := services[0]
 	env := append(os.Environ(),
 		"CSI_DATABASE_URL="+c.dbURLs[s.name],
@@ -66,6 +68,9 @@ func (c suite) env(s service, all []service) []string {
 		"CSI_DRAIN_DELAY=0s",
 		"CSI_SHUTDOWN_GRACE=5s",
 	)
+	if c.redisURL != "" {
+		env = append(env, "CSI_REDIS_URL="+c.redisURL)
+	}
 	for _, p := range all {
 		env = append(env, "CSI_"+strings.ToUpper(p.name)+"_URL="+c.url(p))
 	}
@@ -81,7 +86,7 @@ func (c suite) env(s service, all []service) []string {
 			env = append(env, k+"="+v)
 		}
 	}
-	return env
+	return append(env, c.extra[s.name]...)
 }
 
 // ldflags stamps the binaries as pkg/app expects.

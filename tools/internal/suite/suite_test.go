@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func TestSecrets(t *testing.T) {
 	if got := fi.Mode().Perm(); got != 0o600 {
 		t.Errorf("secrets file mode %o, want 600", got)
 	}
-	first[keyClientID], first[keyClientSecret] = "id-1", "s=cret"
+	first[KeyClientID], first[KeyClientSecret] = "id-1", "s=cret"
 	if err := saveSecrets(path, first); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestWithDatabase(t *testing.T) {
 			}
 		})
 	}
-	if got, want := redact("postgres://u:secret@h/db"), "postgres://u:xxxxx@h/db"; got != want {
+	if got, want := Redact("postgres://u:secret@h/db"), "postgres://u:xxxxx@h/db"; got != want {
 		t.Errorf("redact = %q, want %q", got, want)
 	}
 }
@@ -84,7 +84,7 @@ func TestEnsureDatabases(t *testing.T) {
 	server := pgtest.ServerURL(t)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	names := []string{"t_csidev_" + hex.EncodeToString(b) + "_identity", "t_csidev_" + hex.EncodeToString(b) + "_registry"}
+	names := []string{"t_suite_" + hex.EncodeToString(b) + "_identity", "t_suite_" + hex.EncodeToString(b) + "_registry"}
 	ctx := context.Background()
 	t.Cleanup(func() {
 		conn, err := pgx.Connect(ctx, server)
@@ -131,7 +131,7 @@ func TestServiceTable(t *testing.T) {
 }
 
 func TestEnv(t *testing.T) {
-	c := suite{host: "127.0.0.1", portBase: 9000,
+	c := config{host: "127.0.0.1", portBase: 9000,
 		dbURLs:    map[string]string{"identity": "postgres://h/csi_identity", "registry": "postgres://h/csi_registry"},
 		secrets:   map[string]string{keyMasterKey: "KEY", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA": "PK"},
 		bootstrap: map[string]string{"CSI_BOOTSTRAP_AMBITO_CODE": "ambito-demo"}}
