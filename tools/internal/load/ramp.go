@@ -1,0 +1,148 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Bound is what a step must keep to count as sustained.
+type Bound struct {
+	P99       time.Duration // highest acceptable 99th percentile (default 25 ms)
+	ErrorRate float64       // failures must stay below this share (default 0.01)
+}
+
+// Met reports whether r keeps within b, and if not, why.
+func (b Bound) Met(r Result) (bool, string) {
+	switch {
+	case r.ErrorRate() >= b.ErrorRate:
+		return false, fmt.Sprintf("errors %.1f%% (%s)", 100*r.ErrorRate(), r.ErrorSummary())
+	case r.P99 > b.P99:
+		return false, fmt.Sprintf("p99 %s > %s", Millis(r.P99), Millis(b.P99))
+	}
+	return true, ""
+}
+
+// Ramp searches an operation's sustainable rate: it multiplies the rate by Factor while the
+// steps keep within Bound (divides it while they do not), then bisects between the highest
+// passing and the lowest failing rate.
+type Ramp struct {
+	Start, Min, Max float64       // requests per second: first step, floor and ceiling of the search
+	Factor          float64       // between steps of the first phase (default 2)
+	Bisect          int           // refinement steps at most (default 3)
+	Step            time.Duration // length of each step (default 3 s)
+	Pause           time.Duration // between steps, for the system to settle (default 500 ms)
+	Timeout         time.Duration // per request (default 5 s)
+	Bound           Bound
+	Procs           []Proc
+	OnStep          func(r Result, ok bool, why string) // progress, may be nil
+}
+
+// Outcome is the result of a ramp.
+type Outcome struct {
+	Op      string
+	Best    *Result  // the highest step that kept within the bound; nil when none did
+	Steps   []Result // every step, in the order they ran
+	Limit   string   // what broke at the lowest failing rate ("" when no step failed)
+	Failing float64  // that rate (0 when no step failed)
+}
+
+// Sustained returns the requests per second of the best step (0 when none kept the bound).
+func (o Outcome) Sustained() float64 {
+	if o.Best == nil {
+		return 0
+	}
+	return o.Best.Throughput
+}
+
+func (r *Ramp) defaults() {
+	if r.Factor <= 1 {
+		r.Factor = 2
+	}
+	if r.Bisect == 0 {
+		r.Bisect = 3
+	}
+	if r.Step <= 0 {
+		r.Step = 3 * time.Second
+	}
+	if r.Pause <= 0 {
+		r.Pause = 500 * time.Millisecond
+	}
+	if r.Bound.P99 <= 0 {
+		r.Bound.P99 = 25 * time.Millisecond
+	}
+	if r.Bound.ErrorRate <= 0 {
+		r.Bound.ErrorRate = 0.01
+	}
+	if r.Min <= 0 {
+		r.Min = 1
+	}
+	if r.Max <= 0 {
+		r.Max = 100_000
+	}
+	if r.Start <= 0 {
+		r.Start = r.Min
+	}
+}
+
+// Run ramps op. The request index keeps growing over the steps, so an operation that must
+// not repeat itself (a fresh id, a new citizen) never does.
+func (r Ramp) Run(ctx context.Context, op Op) Outcome {
+	r.defaults()
+	out := Outcome{Op: op.Name}
+	var next int64
+	lo, hi := 0.0, math.Inf(1) // highest passing, lowest failing
+	step := func(rate float64) bool {
+		res := Run(ctx, op, Step{Rate: rate, Duration: r.Step, Timeout: r.Timeout, First: next, Procs: r.Procs})
+		next += int64(res.Sent)
+		out.Steps = append(out.Steps, res)
+		ok, why := r.Bound.Met(res)
+		if r.OnStep != nil {
+			r.OnStep(res, ok, why)
+		}
+		if ok {
+			lo = rate
+			best := res
+			out.Best = &best
+		} else if rate < hi {
+			hi, out.Limit, out.Failing = rate, why, rate
+		}
+		if ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(r.Pause):
+			}
+		}
+		return ok
+	}
+	rate := r.Start
+	for ctx.Err() == nil {
+		ok := step(rate)
+		switch {
+		case ok && math.IsInf(hi, 1) && rate < r.Max:
+			rate = math.Min(rate*r.Factor, r.Max)
+			continue
+		case !ok && lo == 0 && rate > r.Min:
+			rate = math.Max(rate/r.Factor, r.Min)
+			continue
+		}
+		break
+	}
+	for range r.Bisect {
+		if ctx.Err() != nil || lo == 0 || math.IsInf(hi, 1) || hi/lo < 1.15 {
+			break
+		}
+		mid := (lo + hi) / 2
+		if mid > 20 {
+			mid = math.Round(mid)
+		}
+		step(mid)
+	}
+	return out
+}
+
+// Millis formats a duration in milliseconds with one decimal: "12.3 ms".
+func Millis(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
