@@ -100,7 +100,8 @@ func load(doc []byte) (*Contract, []string) {
 	if err != nil {
 		return nil, []string{fmt.Sprintf("build model: %v", err)}
 	}
-	v, errs := validator.NewValidator(d, config.WithFormatAssertions(), config.WithURLEncodedBodyValidation())
+	lookup := newVerbLookup(&m.Model)
+	v, errs := validator.NewValidator(d, config.WithFormatAssertions(), config.WithURLEncodedBodyValidation(), config.WithPathTree(lookup))
 	if len(errs) > 0 {
 		var out []string
 		for _, e := range errs {
@@ -119,8 +120,8 @@ func load(doc []byte) (*Contract, []string) {
 		version:   helpers.VersionToFloat(m.Model.Version),
 		validator: v,
 		// Options for the operation lookup of the checks done here (the no-body and Problem
-		// checks); without a router they match paths as the validator's fallback does.
-		opts:    config.NewValidationOptions(config.WithFormatAssertions()),
+		// checks), with the same path lookup as the validator.
+		opts:    config.NewValidationOptions(config.WithFormatAssertions(), config.WithPathTree(lookup)),
 		schemas: schema_validation.NewSchemaValidatorWithLogger(slog.New(slog.DiscardHandler), config.WithFormatAssertions()),
 	}
 	c.ops, problems = operations(&m.Model, problems)

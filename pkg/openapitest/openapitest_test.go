@@ -102,6 +102,25 @@ paths:
             application/json:
               schema: {$ref: "#/components/schemas/Pet"}
         "404": {$ref: "#/components/responses/Problem"}
+  /v1/pets/{id}:feed:
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: string, format: uuid}
+    post:
+      operationId: feedPet
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              properties:
+                grams: {type: integer, minimum: 1}
+      responses:
+        "204": {description: Fed.}
+        "404": {$ref: "#/components/responses/Problem"}
   /metrics:
     get:
       operationId: getMetrics
@@ -252,6 +271,24 @@ func TestCheck(t *testing.T) {
 		{
 			name: "custom action without body", method: "POST", path: "/v1/pets:adopt",
 			reply: reply{status: 204},
+		},
+		{
+			name: "custom verb after a parameter", method: "POST", path: "/v1/pets/" + petID + ":feed",
+			reply: reply{status: 204},
+		},
+		{
+			name: "custom verb after a parameter, undocumented status", method: "POST", path: "/v1/pets/" + petID + ":feed",
+			reply: reply{status: 200, contentType: "application/json", body: goodPet},
+			want:  []string{"-> 200"},
+		},
+		{
+			name: "custom verb not documented for the method", method: "GET", path: "/v1/pets/" + petID + ":feed",
+			reply: reply{status: 200, contentType: "application/json", body: goodPet},
+			want:  []string{"GET"},
+		},
+		{
+			name: "parameter path still matched beside a verb path", method: "GET", path: "/v1/pets/" + petID,
+			reply: reply{status: 404, contentType: "application/problem+json", body: problem(404)},
 		},
 		{
 			name: "text/plain with parameters", method: "GET", path: "/metrics",
@@ -419,6 +456,9 @@ func TestCheckRequest(t *testing.T) {
 		{name: "wrong type", method: "POST", path: "/v1/pets", body: `{"name":3}`, want: []string{"request body", "$.name"}},
 		{name: "limit out of range", method: "GET", path: "/v1/pets?limit=501", want: []string{"limit"}},
 		{name: "id not a uuid", method: "GET", path: "/v1/pets/123", want: []string{"id"}},
+		{name: "valid custom verb", method: "POST", path: "/v1/pets/" + petID + ":feed", body: `{"grams":5}`},
+		{name: "custom verb, bad body", method: "POST", path: "/v1/pets/" + petID + ":feed", body: `{"grams":0}`, want: []string{"request body", "grams"}},
+		{name: "custom verb, id not a uuid", method: "POST", path: "/v1/pets/123:feed", body: `{"grams":5}`, want: []string{"id"}},
 		{name: "undocumented path", method: "GET", path: "/v1/cats", want: []string{"/v1/cats"}},
 	}
 	for _, tt := range tests {
@@ -493,6 +533,7 @@ func TestOperations(t *testing.T) {
 		{Method: "POST", Path: "/v1/pets", OperationID: "createPet"},
 		{Method: "POST", Path: "/v1/pets:adopt", OperationID: "adoptPets"},
 		{Method: "GET", Path: "/v1/pets/{id}", OperationID: "getPet"},
+		{Method: "POST", Path: "/v1/pets/{id}:feed", OperationID: "feedPet"},
 		{Method: "GET", Path: "/metrics", OperationID: "getMetrics"},
 	}
 	if diff := cmp.Diff(c.Operations(), want); diff != "" {
