@@ -95,7 +95,13 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 		hash := h.Sum(nil)
 		caller := c.Kind + ":" + c.Subject + "@" + c.OrgID
 
-		owned, err := s.reserve(ctx, caller, key, hash)
+		// A client that gives up (its timeout) must not leave a reserved key behind, nor cut a
+		// write short after it is done: from the reservation on, the request runs to its end
+		// and its answer is stored for the retry, which would otherwise run it a second time.
+		detached := context.WithoutCancel(ctx)
+		rctx, cancel := context.WithTimeout(detached, 5*time.Second)
+		owned, err := s.reserve(rctx, caller, key, hash)
+		cancel()
 		if err != nil {
 			fail(err)
 			return
@@ -105,6 +111,7 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		rec := &recorder{ResponseWriter: w}
+		r = r.WithContext(detached)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		completed := false
 		defer func() {

@@ -352,6 +352,44 @@ func TestInProgress(t *testing.T) {
 	}
 }
 
+// A client that times out while its request runs: the request still completes once, and the
+// retry with the same key gets its answer instead of running it again (make chaos, scenario d).
+func TestClientGoneMidRequest(t *testing.T) {
+	e := newEnv(t)
+	e.handler.entered = make(chan struct{}, 1)
+	e.handler.release = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	firstDone := make(chan answer, 1)
+	go func() {
+		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/orders", strings.NewReader(`{"ref":"A"}`))
+		r.Header.Set(idempotency.Header, "k")
+		r.Header.Set(callerHeader, "coop")
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, r)
+		firstDone <- answer{Status: rec.Code, Body: rec.Body.String()}
+	}()
+	select {
+	case <-e.handler.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the handler")
+	}
+	cancel() // the client gives up
+	close(e.handler.release)
+	if first := <-firstDone; first.Status != 201 {
+		t.Fatalf("first request after its client left = %d %s, want 201 (run to its end)", first.Status, first.Body)
+	}
+	a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+	if a.Status != 201 || a.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry = %d (replayed %q) %s, want the first answer replayed", a.Status, a.Header.Get("Idempotent-Replayed"), a.Body)
+	}
+	if got := e.handler.runs.Load(); got != 1 {
+		t.Errorf("handler ran %d times, want 1", got)
+	}
+	if got := e.rows(t); got != 1 {
+		t.Errorf("%d rows inserted, want 1", got)
+	}
+}
+
 func TestConcurrentSameKey(t *testing.T) {
 	e := newEnv(t)
 	var wg sync.WaitGroup
