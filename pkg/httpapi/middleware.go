@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
@@ -162,8 +164,48 @@ func (m *Mux) Handle(pattern string, h http.Handler) {
 		if ri, ok := r.Context().Value(routeKey).(*routeInfo); ok {
 			ri.pattern = r.Pattern
 		}
+		if err := checkText(r); err != nil {
+			WriteProblem(r.Context(), nil, w, r, err)
+			return
+		}
 		h.ServeHTTP(w, r)
 	}))
+}
+
+// checkText refuses path and query parameters that are not text: invalid UTF-8 or a NUL
+// character, which no field of the suite holds and PostgreSQL refuses in a text value (a 500
+// where a 400 is due).
+func checkText(r *http.Request) error {
+	var f errs.Fields
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 }
+	for name, values := range r.URL.Query() {
+		if bad(name) {
+			f.Add("query", "holds a parameter name that is not valid UTF-8 text")
+			continue
+		}
+		for _, v := range values {
+			if bad(v) {
+				f.Add(name, "must be valid UTF-8 text without NUL characters")
+				break
+			}
+		}
+	}
+	for rest := r.Pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			break
+		}
+		name := strings.TrimSuffix(rest[i+1:i+j], "...")
+		if bad(r.PathValue(name)) {
+			f.Add(name, "must be valid UTF-8 text without NUL characters")
+		}
+		rest = rest[i+j:]
+	}
+	return f.Err()
 }
 
 // HandleFunc registers f for pattern.

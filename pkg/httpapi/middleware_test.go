@@ -311,3 +311,41 @@ func TestETag(t *testing.T) {
 		t.Errorf("ETag(3) = %s, want %s", got, want)
 	}
 }
+
+// TestMuxRefusesNonText: a path or query parameter with invalid UTF-8 or a NUL is a 400
+// problem naming it, before the handler runs.
+func TestMuxRefusesNonText(t *testing.T) {
+	mux := httpapi.NewMux()
+	mux.HandleFunc("GET /v1/things/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	tests := []struct {
+		name, target string
+		wantStatus   int
+		wantField    string
+	}{
+		{"plain", "/v1/things/abc?q=Caf%C3%A8", http.StatusNoContent, ""},
+		{"invalid UTF-8 in the query", "/v1/things/abc?q=%FF%FE", http.StatusBadRequest, "q"},
+		{"NUL in the query", "/v1/things/abc?q=a%00b", http.StatusBadRequest, "q"},
+		{"invalid UTF-8 in the path", "/v1/things/%FF", http.StatusBadRequest, "id"},
+		{"NUL in the path", "/v1/things/a%00", http.StatusBadRequest, "id"},
+		{"invalid UTF-8 in a parameter name", "/v1/things/abc?%FF=1", http.StatusBadRequest, "query"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", tt.target, nil))
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if tt.wantField == "" {
+				return
+			}
+			var p struct{ Errors []struct{ Field string } }
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.Errors) == 0 || p.Errors[0].Field != tt.wantField {
+				t.Errorf("problem = %s, want an error on %q", rec.Body, tt.wantField)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != httpapi.ProblemContentType {
+				t.Errorf("content type %q, want %q", ct, httpapi.ProblemContentType)
+			}
+		})
+	}
+}

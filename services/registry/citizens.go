@@ -708,6 +708,14 @@ func (s *Service) AuditTrail(ctx context.Context, q AuditQuery) (Page[audit.Reco
 	if err != nil {
 		return Page[audit.Record]{}, err
 	}
+	ambitoID, err := uuid.Parse(c.AmbitoID)
+	if err != nil {
+		return Page[audit.Record]{}, errs.E(errs.Forbidden, "this token is not bound to an ambito")
+	}
+	// A citizen of another ambito (or none) is a 404, as everywhere else, not an empty trail.
+	if _, err := s.store.GetCitizen(ctx, ambitoID, q.CitizenID, false); err != nil {
+		return Page[audit.Record]{}, err
+	}
 	items, next, err := s.audit.List(ctx, audit.Filter{AmbitoID: c.AmbitoID, CitizenID: q.CitizenID.String(), Limit: q.Limit, Cursor: q.Cursor})
 	if err != nil {
 		return Page[audit.Record]{}, err
