@@ -378,7 +378,9 @@ func (c *Contract) shapeOf(op Operation, o *v3.Operation, params []*v3.Parameter
 	return s
 }
 
-func isJSON(media string) bool { return media == "application/json" || strings.HasSuffix(media, "+json") }
+func isJSON(media string) bool {
+	return media == "application/json" || strings.HasSuffix(media, "+json")
+}
 
 // sweepCases lists the bad requests for op.
 func (c *Contract) sweepCases(t *testing.T, op Operation, cfg SweepConfig) []sweepCase {

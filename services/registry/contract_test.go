@@ -86,7 +86,7 @@ func TestContractSweep(t *testing.T) {
 			return ""
 		},
 		BadTokens: map[string]string{
-			"expired":                s.iss.TokenAt(t, anyRole, time.Now().Add(-time.Hour), 15*time.Minute),
+			"expired":                 s.iss.TokenAt(t, anyRole, time.Now().Add(-time.Hour), 15*time.Minute),
 			"signed with another key": authtest.New(t).Token(t, anyRole),
 		},
 		PathParams: func(op openapitest.Operation) map[string]string {
