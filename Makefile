@@ -21,6 +21,12 @@ run:
 test:
 	./scripts/test.sh
 
+.PHONY: bench
+
+## bench: load bench (suite vs the floor vs pgbench) on an ambito of synthetic citizens; writes BENCHMARKS.md (~12 min)
+bench:
+	$(GO) run ./tools/cmd/csibench
+
 ## build: one static binary per service, and the tools, under bin/
 build:
 	@mkdir -p bin

@@ -207,3 +207,29 @@ func TestPercentile(t *testing.T) {
 		})
 	}
 }
+
+// A moment of someone else's work breaks one step: with Confirm the step runs again and the
+// ramp goes on up.
+func TestRampConfirmsABrokenStep(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	op := Op{Name: "hiccup", Do: func(ctx context.Context, i int64) (int, error) {
+		if calls.Add(1) <= 15 {
+			return http.StatusServiceUnavailable, errTooMany
+		}
+		return http.StatusOK, nil
+	}}
+	ramp := Ramp{Start: 50, Max: 100, Step: 300 * time.Millisecond, Pause: time.Millisecond, Confirm: true,
+		Bound: Bound{P99: time.Second, ErrorRate: 0.01}}
+	out := ramp.Run(context.Background(), op)
+	var rates []float64
+	for _, s := range out.Steps {
+		rates = append(rates, s.Rate)
+	}
+	if len(rates) < 3 || rates[0] != 50 || rates[1] != 50 || rates[2] != 100 {
+		t.Errorf("rates %v, want 50 (broken), 50 (again, kept), 100", rates)
+	}
+	if out.Best == nil || out.Best.Rate != 100 {
+		t.Errorf("best %v, want the step at 100/s", out.Best)
+	}
+}

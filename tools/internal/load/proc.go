@@ -13,13 +13,15 @@ import (
 // architecture Go supports).
 const clockTick = time.Second / 100
 
-// Proc names a process to measure. With Children, the CPU of its direct children counts too
-// (PostgreSQL: the postmaster and its backends); its memory is then not sampled (backends share
-// their buffers, so a sum of resident sizes would mean nothing).
+// Proc names a process to measure. With Children, the CPU of its direct children counts
+// instead, of those only whose command line contains Match when it is set (PostgreSQL: the
+// backends of some databases, "postgres: user bench_registry ..."); memory is then not sampled
+// (backends share their buffers, so a sum of resident sizes would mean nothing).
 type Proc struct {
 	Name     string
 	PID      int
 	Children bool
+	Match    string
 }
 
 // ProcUsage is what a process used during a step.
@@ -34,14 +36,14 @@ type ProcUsage struct {
 // monitor samples the processes of a step.
 type monitor struct {
 	procs []Proc
-	cpu0  []time.Duration
+	cpu0  []map[int]time.Duration // per process (or child) id
 	peak  []int64
 	done  chan struct{}
 	wg    sync.WaitGroup
 }
 
 func startMonitor(procs []Proc) *monitor {
-	m := &monitor{procs: procs, cpu0: make([]time.Duration, len(procs)), peak: make([]int64, len(procs)), done: make(chan struct{})}
+	m := &monitor{procs: procs, cpu0: make([]map[int]time.Duration, len(procs)), peak: make([]int64, len(procs)), done: make(chan struct{})}
 	for i, p := range procs {
 		m.cpu0[i] = cpuOf(p)
 	}
@@ -85,7 +87,10 @@ func (m *monitor) stop(elapsed time.Duration) []ProcUsage {
 	}
 	out := make([]ProcUsage, len(m.procs))
 	for i, p := range m.procs {
-		cpu := cpuOf(p) - m.cpu0[i]
+		var cpu time.Duration
+		for pid, c := range cpuOf(p) {
+			cpu += c - m.cpu0[i][pid] // a child born during the step counts from zero
+		}
 		u := ProcUsage{Name: p.Name, CPU: cpu, Cores: cpu.Seconds() / elapsed.Seconds(), PeakRSS: m.peak[i]}
 		if !p.Children {
 			_, u.HWM = memOf(p.PID)
@@ -95,23 +100,32 @@ func (m *monitor) stop(elapsed time.Duration) []ProcUsage {
 	return out
 }
 
-// cpuOf returns the user + system CPU time of p (and of its direct children when asked).
-func cpuOf(p Proc) time.Duration {
-	cpu, _ := statOf(p.PID)
+// cpuOf returns the user + system CPU time of p, or of each of its (matching) children.
+func cpuOf(p Proc) map[int]time.Duration {
 	if !p.Children {
-		return cpu
+		cpu, _ := statOf(p.PID)
+		return map[int]time.Duration{p.PID: cpu}
 	}
+	out := map[int]time.Duration{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == p.PID {
 			continue
 		}
-		if c, ppid := statOf(pid); ppid == p.PID {
-			cpu += c
+		c, ppid := statOf(pid)
+		if ppid != p.PID {
+			continue
 		}
+		if p.Match != "" {
+			cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err != nil || !bytes.Contains(cmd, []byte(p.Match)) {
+				continue
+			}
+		}
+		out[pid] = c
 	}
-	return cpu
+	return out
 }
 
 // statOf reads utime + stime and the parent's pid from /proc/<pid>/stat.

@@ -36,7 +36,10 @@ type Ramp struct {
 	Timeout         time.Duration // per request (default 5 s)
 	Bound           Bound
 	Procs           []Proc
-	OnStep          func(r Result, ok bool, why string) // progress, may be nil
+	// Confirm runs a step that broke the bound once more, and counts it as broken only if it
+	// breaks it again: on a shared machine a moment of someone else's work must not end a ramp.
+	Confirm bool
+	OnStep  func(r Result, ok bool, why string) // progress, may be nil
 }
 
 // Outcome is the result of a ramp.
@@ -93,13 +96,21 @@ func (r Ramp) Run(ctx context.Context, op Op) Outcome {
 	out := Outcome{Op: op.Name}
 	var next int64
 	lo, hi := 0.0, math.Inf(1) // highest passing, lowest failing
-	step := func(rate float64) bool {
+	once := func(rate float64) (Result, bool, string) {
 		res := Run(ctx, op, Step{Rate: rate, Duration: r.Step, Timeout: r.Timeout, First: next, Procs: r.Procs})
 		next += int64(res.Sent)
 		out.Steps = append(out.Steps, res)
 		ok, why := r.Bound.Met(res)
 		if r.OnStep != nil {
 			r.OnStep(res, ok, why)
+		}
+		return res, ok, why
+	}
+	step := func(rate float64) bool {
+		res, ok, why := once(rate)
+		if !ok && r.Confirm && ctx.Err() == nil {
+			time.Sleep(r.Pause)
+			res, ok, why = once(rate)
 		}
 		if ok {
 			lo = rate

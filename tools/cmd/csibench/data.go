@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/services/identity"
+	"github.com/csi-lombardia/csi/tools/internal/idclient"
+	"github.com/csi-lombardia/csi/tools/internal/progress"
+	"github.com/csi-lombardia/csi/tools/internal/suite"
+	"github.com/csi-lombardia/csi/tools/internal/synth"
+)
+
+// benchEmail is the bench's own operator: an administrative of the Ufficio di Piano, whose
+// scope is the whole ambito (imports of every comune, reads and creates anywhere). None of
+// the demo sign-ins has that: the demo administrative works for a comune.
+const benchEmail = "bench.administrative@demo.csi.example"
+
+// today fixes the ages of the synthetic people, so that the same seed gives the same data.
+var today = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// people are the synthetic citizens: the ones imported, by comune, and fresh ones to create.
+type people struct {
+	comuni   []synth.Comune
+	imported [][]synth.Person
+	fresh    []synth.Person // never imported: for the creates of the suite and of the floor
+	bench    synth.Person   // the bench operator
+}
+
+func generate(seed uint64, citizens, fresh int) (people, error) {
+	cat := places.Default()
+	comuni, err := synth.DemoComuni(cat)
+	if err != nil {
+		return people{}, err
+	}
+	g := synth.New(seed, cat, today)
+	imported, err := g.Ambito(comuni, citizens)
+	if err != nil {
+		return people{}, err
+	}
+	// The same generator keeps codes unique across everything it made.
+	extra, err := g.Comune(comuni[0], fresh+1)
+	if err != nil {
+		return people{}, err
+	}
+	return people{comuni: comuni, imported: imported, fresh: extra[1:], bench: extra[0]}, nil
+}
+
+// freshRegistry drops the registry's database when an earlier bench left citizens in it, and
+// starts the registry again on an empty one: every run imports and creates the same rows.
+func freshRegistry(ctx context.Context, s *suite.Suite, logw io.Writer) error {
+	conn, err := pgx.Connect(ctx, s.DatabaseURL("registry"))
+	if err != nil {
+		return fmt.Errorf("connect to the registry database: %w", err)
+	}
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM citizens`).Scan(&n)
+	var db string
+	_ = conn.QueryRow(ctx, `SELECT current_database()`).Scan(&db)
+	conn.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("count citizens: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintf(logw, "==> the registry database %s holds %d citizens of an earlier run: starting it afresh\n", db, n)
+	if err := s.Signal("registry", sigterm); err != nil {
+		return err
+	}
+	_ = s.Wait("registry")
+	srv, err := pgx.Connect(ctx, s.ServerURL())
+	if err != nil {
+		return fmt.Errorf("connect to the server: %w", err)
+	}
+	defer srv.Close(ctx)
+	ident := pgx.Identifier{db}.Sanitize()
+	for _, q := range []string{`DROP DATABASE ` + ident + ` WITH (FORCE)`, `CREATE DATABASE ` + ident} {
+		if _, err := srv.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return s.Restart(ctx, "registry")
+}
+
+// credentials are what the operations sign in with.
+type credentials struct {
+	clientID, clientSecret string // a machine client
+	user, password         string // a demo sign-in (token by password)
+	ambito                 uuid.UUID
+}
+
+// prepareIdentity makes sure the bench operator and a machine client with a known secret exist.
+func prepareIdentity(ctx context.Context, s *suite.Suite, p people) (credentials, error) {
+	c := idclient.New(s.URL("identity"), nil)
+	admin := s.Demo().Admin()
+	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
+	if err != nil {
+		return credentials{}, fmt.Errorf("sign in as %s: %w", admin.Email, err)
+	}
+	c.SetToken(tok.AccessToken)
+	orgs, err := c.Organizations(ctx, identity.OrgAzienda)
+	if err != nil || len(orgs) == 0 {
+		return credentials{}, fmt.Errorf("find the azienda (%d found): %v", len(orgs), err)
+	}
+	az := orgs[0]
+	ops, err := c.Operators(ctx, &az.ID, "bench.administrative")
+	if err != nil {
+		return credentials{}, fmt.Errorf("list operators: %w", err)
+	}
+	if len(ops) == 0 {
+		if _, err := c.CreateOperator(ctx, identity.OperatorInput{FiscalCode: p.bench.FiscalCode, GivenName: p.bench.GivenName,
+			FamilyName: p.bench.FamilyName, Email: benchEmail, Password: s.Demo().Admin().Password,
+			Profiles: []identity.ProfileInput{{OrganizationID: az.ID, Role: auth.RoleAdministrative, ValidFrom: "2024-01-01"}}}); err != nil {
+			return credentials{}, fmt.Errorf("create the bench operator: %w", err)
+		}
+	}
+	cr := credentials{ambito: az.AmbitoID}
+	if ci := s.Client(); ci.Secret != "" {
+		cr.clientID, cr.clientSecret = ci.ID, ci.Secret
+	} else {
+		cl, err := c.CreateClient(ctx, identity.ClientInput{Name: "Bench client " + time.Now().UTC().Format(time.RFC3339),
+			Scopes: []string{"events:read"}})
+		if err != nil {
+			return credentials{}, fmt.Errorf("create a machine client: %w", err)
+		}
+		cr.clientID, cr.clientSecret = cl.ID.String(), cl.Secret
+	}
+	sw, ok := s.Demo().DemoUser(auth.RoleSocialWorker)
+	if !ok {
+		return credentials{}, fmt.Errorf("the demo data has no social worker")
+	}
+	cr.user, cr.password = sw.Email, sw.Password
+	return cr, nil
+}
+
+// benchToken signs the bench operator in (tokens last 15 minutes: each ramp takes a new one).
+func benchToken(ctx context.Context, s *suite.Suite) (string, error) {
+	tok, err := idclient.New(s.URL("identity"), nil).SignIn(ctx, benchEmail, s.Demo().Admin().Password, "")
+	if err != nil {
+		return "", fmt.Errorf("sign in as %s: %w", benchEmail, err)
+	}
+	return tok.AccessToken, nil
+}
+
+// importAll loads every comune's extract through POST /v1/imports, one after the other, and
+// waits for each to complete. It returns the wall time of the whole load.
+func importAll(ctx context.Context, s *suite.Suite, p people, logw io.Writer) (time.Duration, error) {
+	total := 0
+	for _, c := range p.imported {
+		total += len(c)
+	}
+	bar := progress.New(logw, total, "importing citizens")
+	defer bar.Close()
+	hc := &http.Client{Timeout: 5 * time.Minute}
+	start := time.Now()
+	done := 0
+	for i, c := range p.comuni {
+		token, err := benchToken(ctx, s)
+		if err != nil {
+			return 0, err
+		}
+		var buf bytes.Buffer
+		if err := synth.WriteCSV(&buf, p.imported[i]); err != nil {
+			return 0, err
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL("registry")+"/v1/imports?istat_code="+url.QueryEscape(c.ISTAT), &buf)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "text/csv")
+		var im importStatus
+		if err := doJSON(hc, req, http.StatusAccepted, &im); err != nil {
+			return 0, fmt.Errorf("import %s: %w", c.Name, err)
+		}
+		for im.Status != "completed" {
+			if im.Status == "failed" {
+				return 0, fmt.Errorf("import %s failed: %s", c.Name, im.Failure)
+			}
+			_ = bar.Set(done + int(im.RowsProcessed))
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL("registry")+"/v1/imports/"+im.ID, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			if err := doJSON(hc, req, http.StatusOK, &im); err != nil {
+				return 0, fmt.Errorf("import %s: %w", c.Name, err)
+			}
+		}
+		if im.RowsInvalid > 0 {
+			return 0, fmt.Errorf("import %s: %d invalid rows, first %v", c.Name, im.RowsInvalid, im.Errors[:min(1, len(im.Errors))])
+		}
+		done += len(p.imported[i])
+		_ = bar.Set(done)
+	}
+	return time.Since(start), nil
+}
+
+type importStatus struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	RowsInvalid   int64  `json:"rows_invalid"`
+	RowsProcessed int64  `json:"rows_processed"`
+	Failure       string `json:"failure"`
+	Errors        []any  `json:"errors"`
+}
+
+func doJSON(hc *http.Client, req *http.Request, want int, out any) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d: %s", req.Method, req.URL.Path, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return json.Unmarshal(b, out)
+}
+
+// citizen is an imported citizen as the operations pick them.
+type citizen struct {
+	ID         uuid.UUID
+	FiscalCode string
+	Name       string // family and given name, as an operator would type them
+}
+
+// loaded reads the imported citizens back from the registry's database in a fixed pseudo-random
+// order, so that consecutive requests hit unrelated rows.
+func loaded(ctx context.Context, dbURL string) ([]citizen, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the registry database: %w", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT id, fiscal_code, family_name, given_name FROM citizens
+		WHERE fiscal_code IS NOT NULL ORDER BY md5(fiscal_code)`)
+	if err != nil {
+		return nil, fmt.Errorf("read citizens: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (citizen, error) {
+		var c citizen
+		var family, given string
+		err := r.Scan(&c.ID, &c.FiscalCode, &family, &given)
+		c.Name = family + " " + given
+		return c, err
+	})
+}

@@ -1,0 +1,322 @@
+// Command csibench is the load bench behind make bench. It starts the suite as make run does
+// (with Redis, on its own ports and databases), loads an ambito of synthetic citizens through
+// the registry's import, starts the floor (csifloor), ramps every operation at a fixed arrival
+// rate until p99 or the error rate breaks the bound, profiles the registry where it lags the
+// floor, runs pgbench with the same SQL, and writes BENCHMARKS.md.
+//
+//	csibench [-port-base 28081] [-db-prefix bench_] [-citizens 190000] [-step 3s] [-out BENCHMARKS.md]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/csi-lombardia/csi/tools/internal/load"
+	"github.com/csi-lombardia/csi/tools/internal/repo"
+	"github.com/csi-lombardia/csi/tools/internal/suite"
+)
+
+var sigterm os.Signal = syscall.SIGTERM
+
+// passwordP99 is the bound of the sign-in by password: argon2id costs tens of milliseconds by
+// design, so 25 ms cannot hold; the figure still says what the service sustains.
+const passwordP99 = 250 * time.Millisecond
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "csibench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	portBase   int
+	dbPrefix   string
+	citizens   int
+	fresh      int
+	hot        int
+	seed       uint64
+	step       time.Duration
+	out        string
+	only       string
+	profile    time.Duration
+	pgbenchDur time.Duration
+	command    string
+}
+
+func run(ctx context.Context, args []string, logw io.Writer) error {
+	fs := flag.NewFlagSet("csibench", flag.ContinueOnError)
+	var c config
+	fs.IntVar(&c.portBase, "port-base", 28081, "identity's port; the registry follows, the floor is on port-base+9")
+	fs.StringVar(&c.dbPrefix, "db-prefix", "bench_", "database names <prefix><service>")
+	fs.IntVar(&c.citizens, "citizens", 190_000, "citizens imported (the ambito scale)")
+	fs.IntVar(&c.fresh, "fresh", 40_000, "new synthetic citizens for the creates (half the suite's, half the floor's)")
+	fs.IntVar(&c.hot, "hot", 2000, "citizens of the cached reads")
+	fs.Uint64Var(&c.seed, "seed", 20250101, "synthetic data seed")
+	fs.DurationVar(&c.step, "step", 3*time.Second, "length of each ramp step")
+	fs.StringVar(&c.out, "out", "BENCHMARKS.md", "report file (relative to the repository root)")
+	fs.StringVar(&c.only, "only", "", "run only the operations whose name contains this (a quick look)")
+	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of the registry under load (0 = none)")
+	fs.DurationVar(&c.pgbenchDur, "pgbench", 8*time.Second, "length of each pgbench run (0 = none)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c.command = "make bench"
+	if len(args) > 0 {
+		c.command = "go run ./tools/cmd/csibench " + strings.Join(args, " ")
+	}
+	root, err := repo.Root("")
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	rep := report{began: began, step: c.step, command: c.command, machine: machine(), commit: commit(root), citizens: c.citizens}
+	rep.loadBefore = loadavg()
+
+	// Generate while nothing else runs.
+	fmt.Fprintf(logw, "==> generating %d synthetic citizens (seed %d) and %d new ones\n", c.citizens, c.seed, c.fresh)
+	ppl, err := generate(c.seed, c.citizens, c.fresh)
+	if err != nil {
+		return err
+	}
+
+	registryDebug := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+101))
+	s, err := suite.Start(ctx, suite.Options{PortBase: c.portBase, DBPrefix: c.dbPrefix, Redis: true, Seed: true, Log: logw,
+		Env: map[string][]string{"registry": {"CSI_DEBUG_ADDR=" + registryDebug, "CSI_LOG_LEVEL=warn"}, "identity": {"CSI_LOG_LEVEL=warn"}}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := s.Stop(); err != nil {
+			fmt.Fprintln(logw, "csibench: stop:", err)
+		}
+	}()
+	if err := freshRegistry(ctx, s, logw); err != nil {
+		return err
+	}
+	cr, err := prepareIdentity(ctx, s, ppl)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(logw, "==> importing %d citizens of %d comuni through POST /v1/imports\n", c.citizens, len(ppl.comuni))
+	if rep.importTime, err = importAll(ctx, s, ppl, logw); err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "    imported in %s\n", rep.importTime.Round(100*time.Millisecond))
+	all, err := loaded(ctx, s.DatabaseURL("registry"))
+	if err != nil {
+		return err
+	}
+	if len(all) < c.hot*4 {
+		return fmt.Errorf("only %d citizens loaded", len(all))
+	}
+	parts := split(all, c.hot)
+
+	floorURL, stopFloor, floorPID, err := startFloor(ctx, root, s.DatabaseURL("registry"), cr.ambito.String(), c.portBase+9, logw)
+	if err != nil {
+		return err
+	}
+	defer stopFloor()
+
+	procs, err := processes(ctx, s, floorPID, c.dbPrefix)
+	if err != nil {
+		return err
+	}
+	rep.procs = procs
+	hc := load.NewClient()
+	var token string
+	ts := targets(hc, s.URL("identity"), s.URL("registry"), floorURL, cr, parts, ppl.fresh, ppl.comuni[0].ISTAT, &token)
+
+	for i := range ts {
+		t := &ts[i]
+		t.op.Name = t.name
+		if c.only != "" && !strings.Contains(t.name, c.only) && !strings.HasPrefix(t.name, "floor") {
+			continue
+		}
+		if t.tokens {
+			if token, err = benchToken(ctx, s); err != nil {
+				return err
+			}
+		}
+		if t.warm != nil {
+			fmt.Fprintf(logw, "==> warming the cache: %d citizens by id and by code\n", c.hot)
+			if err := t.warm(ctx); err != nil {
+				return fmt.Errorf("warm the cache: %w", err)
+			}
+		}
+		fmt.Fprintf(logw, "==> ramp: %s\n", t.name)
+		bound := t.bound
+		if bound.P99 == 0 {
+			bound = load.Bound{P99: 25 * time.Millisecond, ErrorRate: 0.01}
+		}
+		r := load.Ramp{Start: t.start, Min: 1, Max: 5000, Factor: 2, Bisect: 2, Confirm: true, Step: c.step, Pause: 500 * time.Millisecond,
+			Timeout: 5 * time.Second, Bound: bound, Procs: procs,
+			OnStep: func(r load.Result, ok bool, why string) {
+				verdict := "ok"
+				if !ok {
+					verdict = "BROKEN: " + why
+				}
+				fmt.Fprintf(logw, "    %6.0f/s: %6.0f ok/s  p50 %-9s p99 %-9s max %-9s %s\n", r.Rate, r.Throughput,
+					load.Millis(r.P50), load.Millis(r.P99), load.Millis(r.Max), verdict)
+			}}
+		out := r.Run(ctx, t.op)
+		rep.results = append(rep.results, opResult{target: *t, bound: bound, out: out})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+
+	if c.profile > 0 {
+		if token, err = benchToken(ctx, s); err != nil {
+			return err
+		}
+		rep.profiles = profileLaggards(ctx, logw, registryDebug, rep.results, c.profile)
+	}
+	if c.pgbenchDur > 0 {
+		rep.pgbench, rep.pgbenchErr = runPgbench(ctx, logw, s.DatabaseURL("registry"), cr.ambito.String(), c.pgbenchDur)
+	}
+	rep.loadAfter = loadavg()
+	rep.took = time.Since(began)
+	path := c.out
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	if err := rep.write(path); err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "==> wrote %s (the bench took %s)\n", path, rep.took.Round(time.Second))
+	return nil
+}
+
+// startFloor builds csifloor into bin/ and starts it on the registry's database.
+func startFloor(ctx context.Context, root, dbURL, ambito string, port int, logw io.Writer) (string, func(), int, error) {
+	bin := filepath.Join(root, "bin", "csifloor")
+	fmt.Fprintln(logw, "==> building and starting csifloor (the floor)")
+	b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./tools/cmd/csifloor")
+	b.Dir, b.Stdout, b.Stderr = root, logw, logw
+	if err := b.Run(); err != nil {
+		return "", nil, 0, fmt.Errorf("build csifloor: %w", err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(bin, "-addr", addr, "-database-url", dbURL, "-ambito", ambito)
+	cmd.Stdout, cmd.Stderr = logw, logw
+	if err := cmd.Start(); err != nil {
+		return "", nil, 0, fmt.Errorf("start csifloor: %w", err)
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, 0, errors.New("csifloor did not start listening within 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "http://" + addr, stop, cmd.Process.Pid, nil
+}
+
+// processes are the processes whose CPU and memory the bench reports: the services, the
+// floor, PostgreSQL (the backends of the bench's databases: the server may serve others too)
+// and Redis.
+func processes(ctx context.Context, s *suite.Suite, floorPID int, prefix string) ([]load.Proc, error) {
+	procs := []load.Proc{{Name: "identity", PID: s.PID("identity")}, {Name: "registry", PID: s.PID("registry")},
+		{Name: "csifloor", PID: floorPID}}
+	conn, err := pgx.Connect(ctx, s.DatabaseURL("registry"))
+	if err != nil {
+		return nil, err
+	}
+	var backend int
+	err = conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend)
+	conn.Close(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ppid := parentOf(backend); ppid > 0 {
+		procs = append(procs, load.Proc{Name: "postgres", PID: ppid, Children: true, Match: " " + prefix})
+	}
+	if pid := redisPID(s.RedisURL()); pid > 0 {
+		procs = append(procs, load.Proc{Name: "redis", PID: pid})
+	}
+	return procs, nil
+}
+
+// parentOf returns the parent's pid of pid (0 when unknown).
+func parentOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// redisPID asks Redis for its process id (INFO server), through a plain connection.
+func redisPID(redisURL string) int {
+	if redisURL == "" {
+		return 0
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(redisURL, "redis://"), "rediss://")
+	if i := strings.IndexAny(host, "/?"); i >= 0 {
+		host = host[:i]
+	}
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
+	}
+	conn, err := net.DialTimeout("tcp", host, 2*time.Second)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("INFO server\r\n")); err != nil {
+		return 0
+	}
+	buf := make([]byte, 64<<10)
+	n := 0
+	for n < len(buf) {
+		m, err := conn.Read(buf[n:])
+		n += m
+		if err != nil || strings.Contains(string(buf[:n]), "\r\n\r\n") && strings.Contains(string(buf[:n]), "process_id:") {
+			break
+		}
+	}
+	for line := range strings.Lines(string(buf[:n])) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid, _ := strconv.Atoi(v)
+			return pid
+		}
+	}
+	return 0
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
