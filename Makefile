@@ -27,6 +27,12 @@ test:
 bench:
 	$(GO) run ./tools/cmd/csibench
 
+.PHONY: chaos
+
+## chaos: faults under steady load (Redis, PostgreSQL, SIGTERM, client retries, JWKS) with read-back checks; writes RELIABILITY.md (~5 min)
+chaos:
+	$(GO) run ./tools/cmd/csichaos
+
 ## build: one static binary per service, and the tools, under bin/
 build:
 	@mkdir -p bin

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUN_DIR="$ROOT/.run"
+RUN_DIR="${CSI_RUN_DIR:-$ROOT/.run}" # CSI_RUN_DIR: another directory for private servers (make chaos)
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/csi"
 BIN_CACHE="$CACHE_DIR/bin"
 PG_BIN="${PG_BIN:-}"

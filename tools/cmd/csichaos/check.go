@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// writes is what reading back found of a scenario's creates.
+type writes struct {
+	acked      int // creates answered 2xx (distinct markers)
+	lost       int // answered 2xx, not in the database
+	duplicated int // rows beyond the first for one marker
+	unacked    int // answered otherwise (or not at all), yet stored: a client would retry them
+	apiMissing int // answered 2xx, not readable through the API with the marker and id answered
+}
+
+// checkWrites counts, in the registry's database, the rows of every marker the results sent,
+// and reads every citizen answered 2xx back through the API.
+func checkWrites(ctx context.Context, dbURL string, t *target, results []result) (writes, error) {
+	var w writes
+	sent := map[string]bool{}  // marker -> some attempt answered 2xx
+	ids := map[string]string{} // marker -> id answered
+	for _, r := range results {
+		if r.op != opCreate {
+			continue
+		}
+		sent[r.marker] = sent[r.marker] || r.ok()
+		if r.ok() {
+			if prev, ok := ids[r.marker]; ok && prev != r.id {
+				// Two 2xx answers for one key naming different citizens.
+				w.duplicated++
+			}
+			ids[r.marker] = r.id
+		}
+	}
+	markers := make([]string, 0, len(sent))
+	for m := range sent {
+		markers = append(markers, m)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return w, fmt.Errorf("connect to the registry's database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT data->>'email', count(*) FROM citizens WHERE data->>'email' = ANY($1) GROUP BY 1`, markers)
+	if err != nil {
+		return w, fmt.Errorf("count the citizens: %w", err)
+	}
+	stored := map[string]int{}
+	for rows.Next() {
+		var m string
+		var n int
+		if err := rows.Scan(&m, &n); err != nil {
+			return w, err
+		}
+		stored[m] = n
+	}
+	if err := rows.Err(); err != nil {
+		return w, fmt.Errorf("count the citizens: %w", err)
+	}
+	for m, acked := range sent {
+		n := stored[m]
+		if n > 1 {
+			w.duplicated += n - 1
+		}
+		switch {
+		case acked:
+			w.acked++
+			if n == 0 {
+				w.lost++
+			}
+		case n > 0:
+			w.unacked++
+		}
+	}
+
+	// Read back through the API, a few at a time.
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, 4)
+	)
+	for m, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if !readBack(ctx, t, id, m) {
+				mu.Lock()
+				w.apiMissing++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return w, nil
+}
+
+// readBack reports whether GET /v1/citizens/{id} answers 200 with the marker.
+func readBack(ctx context.Context, t *target, id, marker string) bool {
+	for attempt := 0; attempt < 3; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.registry+"/v1/citizens/"+id+"?purpose=reliability+check", nil)
+		req.Header.Set("Authorization", "Bearer "+*t.userToken.Load())
+		resp, err := t.http.Do(req)
+		if err != nil {
+			continue
+		}
+		var c struct {
+			Email string `json:"email"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&c)
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && err == nil {
+			return c.Email == marker
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			return false
+		}
+	}
+	return false
+}

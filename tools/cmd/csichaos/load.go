@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The operations of the load.
+const (
+	opCreate = "citizen create"
+	opRead   = "citizen read"
+	opToken  = "token (client credentials)"
+)
+
+// mix is the load's cycle of operations: 4 creates, 4 reads, 2 token requests in 10.
+var mix = []string{opCreate, opRead, opToken, opCreate, opRead, opCreate, opRead, opToken, opCreate, opRead}
+
+// result is one request of the load.
+type result struct {
+	op         string
+	at         time.Time // sent
+	dur        time.Duration
+	status     int    // 0: no answer (transport error, timeout)
+	err        string // the transport error
+	retryAfter string // the Retry-After header of the answer
+	marker     string // creates: the e-mail that marks the citizen
+	id         string // creates answered 2xx: the citizen's id
+	replayed   bool   // the answer carried Idempotent-Replayed: true
+}
+
+func (r result) ok() bool { return r.status >= 200 && r.status < 300 }
+
+// target is what the load talks to.
+type target struct {
+	registry  string // the proxy in front of the registry instances
+	identity  string
+	clientID  string
+	secret    string
+	http      *http.Client
+	runID     string
+	istat     string // the comune of the load's operator, where its citizens live
+	userToken atomic.Pointer[string]
+
+	seq    atomic.Int64
+	mu     sync.Mutex
+	stored []string // ids of citizens created 2xx, read by the load
+}
+
+func newTarget(registry, identity, clientID, secret, runID, istat string) *target {
+	return &target{registry: registry, identity: identity, clientID: clientID, secret: secret, runID: runID, istat: istat,
+		http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+}
+
+// signIn gets a token of the demo social worker (who may create and read citizens).
+func (t *target) signIn(ctx context.Context, email, password string) error {
+	form := url.Values{"grant_type": {"password"}, "username": {email}, "password": {password}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.identity+"/v1/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("sign in as %s: %w", email, err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
+		return fmt.Errorf("sign in as %s: status %d (%v)", email, resp.StatusCode, err)
+	}
+	t.userToken.Store(&tok.AccessToken)
+	return nil
+}
+
+// newCreate returns the body, the marker and the idempotency key of the next citizen create.
+// The citizen has no codice fiscale, so that nothing but the idempotency key keeps a retry from
+// storing it twice; its e-mail is its marker.
+func (t *target) newCreate() (body []byte, marker, key string) {
+	n := t.seq.Add(1)
+	marker = fmt.Sprintf("chaos-%s-%d@chaos.example", t.runID, n)
+	key = fmt.Sprintf("chaos-%s-%d", t.runID, n)
+	families := []string{"Rossi", "Bianchi", "Colombo", "Ferrari", "Esposito", "Ricci", "Marino", "Greco", "Bruno", "Gallo"}
+	givens := []string{"Giulia", "Marco", "Sofia", "Luca", "Chiara", "Matteo", "Anna", "Davide", "Elena", "Paolo"}
+	sex := []string{"F", "M"}
+	b, _ := json.Marshal(map[string]any{
+		"no_fiscal_code_reason": "other",
+		"family_name":           families[rand.IntN(len(families))] + " " + letters(n),
+		"given_name":            givens[n%10],
+		"sex":                   sex[n%10%2],
+		"birth_date":            time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rand.IntN(30000)).Format(time.DateOnly),
+		"email":                 marker,
+		"residence":             map[string]any{"istat_code": t.istat, "address": fmt.Sprintf("Via Roma %d", n%200+1)},
+	})
+	return b, marker, key
+}
+
+// letters spells n in letters ("Bcd"), so that the names of the load's citizens differ.
+func letters(n int64) string {
+	const abc = "bcdfghlmnprstvz"
+	var b []byte
+	for ; n > 0; n /= int64(len(abc)) {
+		b = append(b, abc[n%int64(len(abc))])
+	}
+	if len(b) == 0 {
+		b = []byte{'a'}
+	}
+	b[0] -= 'a' - 'A'
+	return string(b)
+}
+
+// create sends one citizen create with its key and a client timeout.
+func (t *target) create(ctx context.Context, body []byte, marker, key string, timeout time.Duration) result {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.registry+"/v1/citizens", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	r := t.do(req, opCreate, timeout)
+	r.marker = marker
+	return r
+}
+
+// read reads a citizen the load created.
+func (t *target) read(ctx context.Context) result {
+	t.mu.Lock()
+	id := ""
+	if len(t.stored) > 0 {
+		id = t.stored[rand.IntN(len(t.stored))]
+	}
+	t.mu.Unlock()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.registry+"/v1/citizens/"+id+"?purpose=reliability+check", nil)
+	return t.do(req, opRead, 0)
+}
+
+// token asks identity for a token with the demo machine client's credentials.
+func (t *target) token(ctx context.Context) result {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.identity+"/v1/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(t.clientID, t.secret)
+	return t.do(req, opToken, 0)
+}
+
+func (t *target) do(req *http.Request, op string, timeout time.Duration) result {
+	if op != opToken {
+		req.Header.Set("Authorization", "Bearer "+*t.userToken.Load())
+	}
+	if timeout > 0 {
+		ctx, cancel := context.WithTimeout(req.Context(), timeout)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
+	r := result{op: op, at: time.Now()}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		r.dur, r.err = time.Since(r.at), err.Error()
+		return r
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r.dur, r.status, r.retryAfter = time.Since(r.at), resp.StatusCode, resp.Header.Get("Retry-After")
+	r.replayed = resp.Header.Get("Idempotent-Replayed") == "true"
+	if op == opCreate && r.ok() {
+		var c struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(b, &c) == nil && c.ID != "" {
+			r.id = c.ID
+			t.mu.Lock()
+			t.stored = append(t.stored, c.ID)
+			t.mu.Unlock()
+		}
+	}
+	return r
+}
+
+// load drives the target at a fixed arrival rate (open loop: a slow answer does not delay the
+// next request) for d, cycling through mix; tokens reports whether token requests are sent now
+// (a scenario that takes identity away turns them off).
+func (t *target) load(ctx context.Context, rate float64, d time.Duration, tokens func() bool) []result {
+	var (
+		mu  sync.Mutex
+		out []result
+		wg  sync.WaitGroup
+	)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	end := time.After(d)
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return out
+		case <-end:
+			wg.Wait()
+			return out
+		case <-tick.C:
+		}
+		op := mix[i%len(mix)]
+		if op == opToken && !tokens() {
+			op = opRead
+		}
+		wg.Go(func() {
+			var r result
+			switch op {
+			case opCreate:
+				body, marker, key := t.newCreate()
+				r = t.create(ctx, body, marker, key, 0)
+			case opRead:
+				r = t.read(ctx)
+			case opToken:
+				r = t.token(ctx)
+			}
+			mu.Lock()
+			out = append(out, r)
+			mu.Unlock()
+		})
+	}
+}

@@ -1,0 +1,223 @@
+// Command csichaos runs the suite under a steady load and injects faults (make chaos): Redis
+// killed and restarted, PostgreSQL restarted, SIGTERM to a service instance under load, a
+// client that times out and retries a create with the same Idempotency-Key, and identity's JWKS
+// endpoint unreachable. After each scenario it reads every write back, through the API and by
+// counting rows in the registry's database, and checks that every create answered 2xx is stored
+// exactly once. It writes the figures to RELIABILITY.md and exits 1 when a scenario fails.
+//
+//	csichaos [-rate 40] [-duration 40s] [-only a,b,c,d,e] [-out RELIABILITY.md]
+//
+// The suite runs on its own ports (-port-base 18081), databases (chaos_*) and private
+// PostgreSQL and Redis servers under .run/chaos (ports 55442 and 56389), which it stops and
+// starts at will without disturbing make run or make test. Two registry instances run behind a
+// readiness-aware round-robin proxy, as a Kubernetes Service would put them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/services/identity"
+	"github.com/csi-lombardia/csi/tools/internal/idclient"
+	"github.com/csi-lombardia/csi/tools/internal/repo"
+	"github.com/csi-lombardia/csi/tools/internal/suite"
+)
+
+// drainDelay is the registry instances' CSI_DRAIN_DELAY: longer than the proxy's readiness
+// interval, so that the proxy stops sending before the instance stops accepting.
+const drainDelay = "1s"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "csichaos:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("csichaos", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rate := fs.Float64("rate", 40, "arrival rate of the load, requests per second")
+	dur := fs.Duration("duration", 40*time.Second, "length of each scenario")
+	only := fs.String("only", "a,b,c,d,e", "the scenarios to run")
+	out := fs.String("out", "RELIABILITY.md", "the report, relative to the repository")
+	portBase := fs.Int("port-base", 18081, "port of identity; the other services follow; registry-2 listens on port-base+10")
+	dbPrefix := fs.String("db-prefix", "chaos_", "prefix of the services' database names")
+	pgPort := fs.Int("pg-port", 55442, "port of the private PostgreSQL under .run/chaos")
+	redisPort := fs.Int("redis-port", 56389, "port of the private Redis under .run/chaos")
+	tail := fs.Bool("tail", false, "copy the services' logs to the terminal")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	chosen := map[string]bool{}
+	for _, k := range strings.Split(*only, ",") {
+		chosen[strings.TrimSpace(k)] = true
+	}
+	root, err := repo.Root("")
+	if err != nil {
+		return err
+	}
+	// The faults stop and start the servers: always the private ones of this tool.
+	_ = os.Unsetenv("CSI_DATABASE_URL")
+	_ = os.Unsetenv("CSI_REDIS_URL")
+
+	began := time.Now()
+	o := suite.Options{Root: root, PortBase: *portBase, DBPrefix: *dbPrefix, Redis: true, Seed: true,
+		RunDir: filepath.Join(root, ".run", "chaos"), PGPort: *pgPort, RedisPort: *redisPort, Log: stderr,
+		Env: map[string][]string{"registry": {"CSI_DRAIN_DELAY=" + drainDelay, "CSI_SHUTDOWN_GRACE=10s"}}}
+	if *tail {
+		o.Tail = stderr
+	}
+	s, err := suite.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := s.Stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	if err := s.AddInstance(ctx, "registry", "registry-2", *portBase+10); err != nil {
+		return err
+	}
+
+	px, err := newProxy([]string{"registry", "registry-2"}, []string{s.URL("registry"), s.URL("registry-2")}, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go px.Run(pctx)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: px, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	client := s.Client()
+	if client.Secret == "" {
+		return fmt.Errorf("the secret of the demo machine client is not in %s: remove .run/chaos and the chaos_* databases to start afresh",
+			filepath.Join(s.RunDir(), "secrets.env"))
+	}
+	worker, ok := s.Demo().DemoUser(auth.RoleSocialWorker)
+	if !ok {
+		return errors.New("the demo data has no social worker")
+	}
+	org, ok := s.Demo().Org(worker.OrgKey)
+	if !ok || org.ISTATCode == "" {
+		return fmt.Errorf("the demo social worker %s is not in a comune", worker.Email)
+	}
+	if err := mapComune(ctx, s, org.ISTATCode); err != nil {
+		return err
+	}
+	e := &env{s: s, px: px, rate: *rate, dur: *dur, log: stderr, email: worker.Email, password: worker.Password,
+		t: newTarget("http://"+ln.Addr().String(), s.URL("identity"), client.ID, client.Secret, strconv.FormatInt(time.Now().Unix(), 36), org.ISTATCode)}
+	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
+		return err
+	}
+	// Something to read from the first request on.
+	for range 20 {
+		body, marker, key := e.t.newCreate()
+		if r := e.t.create(ctx, body, marker, key, 0); !r.ok() {
+			return fmt.Errorf("warm-up create: status %d %s", r.status, r.err)
+		}
+	}
+	e.logf("suite ready in %s; registry behind the proxy at %s", time.Since(began).Round(time.Second), ln.Addr())
+
+	var outcomes []outcome
+	for _, sc := range scenarios {
+		if !chosen[sc.key] {
+			continue
+		}
+		e.logf("scenario %s: %s (%s at %.0f req/s)", sc.key, sc.title, *dur, *rate)
+		oc := sc.run(ctx, e)
+		oc.key, oc.title = sc.key, sc.title
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		verdict := "passed"
+		if len(oc.problems) > 0 {
+			verdict = "FAILED: " + strings.Join(oc.problems, "; ")
+		}
+		e.logf("scenario %s: %d requests, failures %s, lost %d, duplicated %d: %s", sc.key, len(oc.results)+len(oc.retries),
+			formatCounts(failures(oc.results)), oc.w.lost, oc.w.duplicated, verdict)
+		outcomes = append(outcomes, oc)
+	}
+
+	cmdline := "make chaos"
+	if len(args) > 0 {
+		cmdline = "csichaos " + strings.Join(args, " ")
+	}
+	path := filepath.Join(root, *out)
+	if err := os.WriteFile(path, []byte(report(root, cmdline, *rate, *dur, time.Since(began), outcomes)), 0o644); err != nil {
+		return fmt.Errorf("write the report: %w", err)
+	}
+	e.logf("wrote %s (%s in all)", *out, time.Since(began).Round(time.Second))
+	for _, oc := range outcomes {
+		if len(oc.problems) > 0 {
+			return fmt.Errorf("scenario %s failed: %s", oc.key, strings.Join(oc.problems, "; "))
+		}
+	}
+	return nil
+}
+
+// mapComune tells the registry which identity organization is the comune istat (PUT
+// /v1/comuni/{id}, as the ambito administrator), so that the comune's operators may register its
+// residents.
+func mapComune(ctx context.Context, s *suite.Suite, istat string) error {
+	c := idclient.New(s.URL("identity"), nil)
+	admin := s.Demo().Admin()
+	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
+	if err != nil {
+		return fmt.Errorf("sign in as %s: %w", admin.Email, err)
+	}
+	c.SetToken(tok.AccessToken)
+	orgs, err := c.Organizations(ctx, identity.OrgComune)
+	if err != nil {
+		return err
+	}
+	for _, o := range orgs {
+		if o.ISTATCode != istat {
+			continue
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, s.URL("registry")+"/v1/comuni/"+o.ID.String(),
+			strings.NewReader(`{"istat_code":"`+istat+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("map the comune %s in the registry: %w", istat, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("map the comune %s in the registry: status %d %s", istat, resp.StatusCode, body)
+		}
+		return nil
+	}
+	return fmt.Errorf("identity has no comune %s", istat)
+}

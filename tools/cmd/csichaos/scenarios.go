@@ -1,0 +1,422 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/csi-lombardia/csi/tools/internal/suite"
+)
+
+// env is what the scenarios work with.
+type env struct {
+	s        *suite.Suite
+	t        *target
+	px       *proxy
+	rate     float64
+	dur      time.Duration
+	log      io.Writer
+	email    string // the demo social worker, whose token the load uses
+	password string
+}
+
+// outcome is one scenario's figures and verdict.
+type outcome struct {
+	key, title string
+	rate       float64 // requests sent per second
+	results    []result
+	retries    []result // scenario d: the retrying client's attempts
+	w          writes
+	recovery   string
+	notes      []string
+	problems   []string // why the scenario failed its check; none when it passed
+}
+
+func (o *outcome) notef(format string, args ...any) {
+	o.notes = append(o.notes, fmt.Sprintf(format, args...))
+}
+func (o *outcome) failf(format string, args ...any) {
+	o.problems = append(o.problems, fmt.Sprintf(format, args...))
+}
+
+// failures counts the results that were not 2xx, by status ("no answer" for none).
+func failures(results []result) map[string]int {
+	out := map[string]int{}
+	for _, r := range results {
+		switch {
+		case r.ok():
+		case r.status == 0:
+			out["no answer"]++
+		default:
+			out[strconv.Itoa(r.status)]++
+		}
+	}
+	return out
+}
+
+func (e *env) logf(format string, args ...any) {
+	fmt.Fprintf(e.log, "\033[1m==>\033[0m "+format+"\n", args...)
+}
+
+// scenario is one fault under load.
+type scenario struct {
+	key, title string
+	run        func(ctx context.Context, e *env) outcome
+}
+
+var scenarios = []scenario{
+	{"a", "Redis killed (SIGKILL) and restarted", redisKilled},
+	{"b", "PostgreSQL restarted", postgresRestarted},
+	{"c", "SIGTERM to a registry instance under load", sigterm},
+	{"d", "client times out and retries a create with the same Idempotency-Key", retryingClient},
+	{"e", "identity (the JWKS endpoint) unreachable", jwksUnreachable},
+}
+
+// under runs the load for e.dur with fault running beside it, then reads the writes back.
+// Token requests are sent while tokens is true.
+func (e *env) under(ctx context.Context, o *outcome, tokens *atomic.Bool, fault func(ctx context.Context)) {
+	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
+		o.failf("%v", err)
+		return
+	}
+	began := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() { fault(ctx) })
+	o.results = e.t.load(ctx, e.rate, e.dur, tokens.Load)
+	wg.Wait()
+	o.rate = float64(len(o.results)) / time.Since(began).Seconds()
+	e.waitReady(ctx)
+	w, err := checkWrites(ctx, e.s.DatabaseURL("registry"), e.t, append(slices.Clone(o.results), o.retries...))
+	if err != nil {
+		o.failf("reading back: %v", err)
+	}
+	o.w = w
+	if w.lost > 0 {
+		o.failf("%d writes answered 2xx are missing", w.lost)
+	}
+	if w.duplicated > 0 {
+		o.failf("%d writes are stored more than once", w.duplicated)
+	}
+	if w.apiMissing > 0 {
+		o.failf("%d writes answered 2xx cannot be read back through the API", w.apiMissing)
+	}
+}
+
+// noFailures fails o when a request of the load did not answer 2xx.
+func noFailures(o *outcome) {
+	if f := failures(o.results); len(f) > 0 {
+		o.failf("requests failed: %s", formatCounts(f))
+		for _, r := range o.results {
+			if !r.ok() {
+				o.notef("first failure: %s at +%s: status %d %s", r.op, r.at.Format("15:04:05.000"), r.status, r.err)
+				break
+			}
+		}
+	}
+}
+
+// waitReady waits (up to a minute) until every instance answers /readyz 200.
+func (e *env) waitReady(ctx context.Context) time.Duration {
+	began := time.Now()
+	for time.Since(began) < time.Minute && ctx.Err() == nil {
+		if e.allReady(ctx) {
+			break
+		}
+		sleep(ctx, 50*time.Millisecond)
+	}
+	return time.Since(began)
+}
+
+func (e *env) allReady(ctx context.Context) bool {
+	for _, name := range e.s.Services() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.s.URL(name)+"/readyz", nil)
+		resp, err := e.t.http.Do(req)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false
+		}
+	}
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func on() *atomic.Bool {
+	b := &atomic.Bool{}
+	b.Store(true)
+	return b
+}
+
+// at is the moment of a scenario's fault: a quarter into the load.
+func (e *env) at() time.Duration { return e.dur / 4 }
+
+// a. Redis is killed and comes back; the cache is only a cache, no request may fail.
+func redisKilled(ctx context.Context, e *env) outcome {
+	o := outcome{}
+	e.under(ctx, &o, on(), func(ctx context.Context) {
+		sleep(ctx, e.at())
+		pidFile := filepath.Join(e.s.RunDir(), "redis", "redis.pid")
+		b, err := os.ReadFile(pidFile)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			o.failf("no Redis pid in %s: %v", pidFile, err)
+			return
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			o.failf("kill Redis: %v", err)
+			return
+		}
+		e.logf("Redis killed (pid %d)", pid)
+		down := time.Now()
+		sleep(ctx, e.dur/4)
+		if _, err := e.s.Script(ctx, "redis.sh", "start"); err != nil {
+			o.failf("restart Redis: %v", err)
+			return
+		}
+		e.logf("Redis restarted")
+		o.notef("Redis was down %.1f s (SIGKILL, then scripts/redis.sh start)", time.Since(down).Seconds())
+	})
+	o.recovery = "none needed"
+	noFailures(&o)
+	return o
+}
+
+// b. PostgreSQL stops and starts again: while it is down the services answer 503 with
+// Retry-After at once; they are ready again soon after it is back, without a restart.
+func postgresRestarted(ctx context.Context, e *env) outcome {
+	o := outcome{}
+	var downAt, upAt time.Time
+	var ready time.Duration
+	e.under(ctx, &o, on(), func(ctx context.Context) {
+		sleep(ctx, e.at())
+		downAt = time.Now()
+		if _, err := e.s.Script(ctx, "postgres.sh", "stop"); err != nil {
+			o.failf("stop PostgreSQL: %v", err)
+			return
+		}
+		e.logf("PostgreSQL stopped (%.1f s)", time.Since(downAt).Seconds())
+		sleep(ctx, e.dur/4)
+		if _, err := e.s.Script(ctx, "postgres.sh", "start"); err != nil {
+			o.failf("start PostgreSQL: %v", err)
+			return
+		}
+		upAt = time.Now()
+		ready = e.waitReady(ctx)
+		e.logf("PostgreSQL back; every service ready %.2f s later", ready.Seconds())
+	})
+	if upAt.IsZero() {
+		return o
+	}
+	firstWrite := time.Duration(-1)
+	var slowest time.Duration
+	for _, r := range o.results {
+		if r.op == opCreate && r.ok() && r.at.After(upAt) && (firstWrite < 0 || r.at.Sub(upAt) < firstWrite) {
+			firstWrite = r.at.Sub(upAt)
+		}
+		if r.ok() {
+			continue
+		}
+		if r.dur > slowest {
+			slowest = r.dur
+		}
+		switch {
+		case r.status != http.StatusServiceUnavailable || r.retryAfter == "":
+			o.failf("a failure other than 503 with Retry-After: %s status %d Retry-After %q %s", r.op, r.status, r.retryAfter, r.err)
+		case r.at.Before(downAt.Add(-time.Second)) || r.at.After(upAt.Add(ready+time.Second)):
+			o.failf("a 503 outside the outage: %s at %s", r.op, r.at.Format("15:04:05.000"))
+		}
+	}
+	o.recovery = fmt.Sprintf("%.2f s", ready.Seconds())
+	o.notef("PostgreSQL down %.1f s (scripts/postgres.sh stop, then start)", upAt.Sub(downAt).Seconds())
+	o.notef("every service ready again %.2f s after PostgreSQL was back, without a restart; first write answered 2xx %.2f s after", ready.Seconds(), firstWrite.Seconds())
+	o.notef("slowest failed request: %d ms (fail fast)", slowest.Milliseconds())
+	if slowest > 2*time.Second {
+		o.failf("a failed request took %s: not failing fast", slowest)
+	}
+	if ready > 10*time.Second {
+		o.failf("ready again only %s after PostgreSQL was back", ready)
+	}
+	if len(o.problems) > 5 {
+		o.problems = append(o.problems[:5], fmt.Sprintf("... and %d more", len(o.problems)-5))
+	}
+	return o
+}
+
+// c. SIGTERM to one of two registry instances behind the readiness-aware proxy: it leaves
+// readiness first, then finishes what is in flight; no request fails. It is started again.
+func sigterm(ctx context.Context, e *env) outcome {
+	o := outcome{}
+	const inst = "registry-2"
+	e.under(ctx, &o, on(), func(ctx context.Context) {
+		sleep(ctx, e.at())
+		sent := time.Now()
+		if err := e.s.Signal(inst, syscall.SIGTERM); err != nil {
+			o.failf("%v", err)
+			return
+		}
+		e.logf("SIGTERM to %s", inst)
+		if err := e.s.Wait(inst); err != nil {
+			o.failf("%s exited with %v", inst, err)
+		}
+		exited := time.Since(sent)
+		unready := time.Duration(-1)
+		for _, c := range e.px.Changes(sent) {
+			if c.backend == inst && !c.ready {
+				unready = c.at.Sub(sent)
+				break
+			}
+		}
+		o.notef("%s: out of readiness (seen by the proxy) %d ms after SIGTERM, exited after %d ms (CSI_DRAIN_DELAY=%s)",
+			inst, unready.Milliseconds(), exited.Milliseconds(), drainDelay)
+		if unready < 0 || unready > exited {
+			o.failf("%s did not leave readiness before it stopped", inst)
+		}
+		sleep(ctx, e.dur/8)
+		began := time.Now()
+		if err := e.s.Restart(ctx, inst); err != nil {
+			o.failf("restart %s: %v", inst, err)
+			return
+		}
+		o.recovery = fmt.Sprintf("%.2f s (restart to ready)", time.Since(began).Seconds())
+		e.logf("%s ready again", inst)
+	})
+	noFailures(&o)
+	return o
+}
+
+// d. Besides the load, a client sends creates with a client timeout short enough to give up
+// while the service works, then retries with the same Idempotency-Key until it gets an
+// answer: each create must be stored exactly once.
+func retryingClient(ctx context.Context, e *env) outcome {
+	o := outcome{}
+	var logical, timedOut, replayed, unfinished int
+	e.under(ctx, &o, on(), func(ctx context.Context) {
+		end := time.Now().Add(e.dur)
+		for time.Now().Before(end) && ctx.Err() == nil {
+			body, marker, key := e.t.newCreate()
+			logical++
+			timeout := time.Duration(1+rand.IntN(25)) * time.Millisecond
+			done := false
+			for attempt := 0; attempt < 20 && ctx.Err() == nil; attempt++ {
+				r := e.t.create(ctx, body, marker, key, timeout)
+				o.retries = append(o.retries, r)
+				if attempt == 0 && r.status == 0 {
+					timedOut++
+				}
+				if r.ok() {
+					if r.replayed {
+						replayed++
+					}
+					done = true
+					break
+				}
+				timeout = 10 * time.Second
+				wait := 100 * time.Millisecond
+				if s, err := strconv.Atoi(r.retryAfter); err == nil && s > 0 {
+					wait = time.Duration(s) * time.Second
+				}
+				sleep(ctx, wait)
+			}
+			if !done {
+				unfinished++
+			}
+			sleep(ctx, 100*time.Millisecond)
+		}
+	})
+	o.notef("retrying client: %d creates, %d attempts; %d first attempts timed out on the client, %d answers were replays (Idempotent-Replayed)",
+		logical, len(o.retries), timedOut, replayed)
+	o.notef("retrying client: answers by status over all attempts: %s", formatCounts(statusCounts(o.retries)))
+	if unfinished > 0 {
+		o.failf("%d of the retrying client's creates never got a 2xx", unfinished)
+	}
+	if timedOut == 0 {
+		o.failf("no first attempt timed out: the scenario tested nothing")
+	}
+	o.recovery = "-"
+	noFailures(&o)
+	return o
+}
+
+// e. identity is stopped: tokens issued before keep working on the registry, whose key set
+// (JWKS) is cached. Token requests pause while identity is away; it is started again.
+func jwksUnreachable(ctx context.Context, e *env) outcome {
+	o := outcome{}
+	tokens := on()
+	e.under(ctx, &o, tokens, func(ctx context.Context) {
+		sleep(ctx, e.at())
+		tokens.Store(false)
+		sleep(ctx, 200*time.Millisecond) // token requests in flight end
+		if err := e.s.Signal("identity", syscall.SIGTERM); err != nil {
+			o.failf("%v", err)
+			return
+		}
+		_ = e.s.Wait("identity")
+		e.logf("identity stopped")
+		down := time.Now()
+		sleep(ctx, e.dur/2)
+		began := time.Now()
+		if err := e.s.Restart(ctx, "identity"); err != nil {
+			o.failf("restart identity: %v", err)
+			return
+		}
+		tokens.Store(true)
+		o.recovery = fmt.Sprintf("%.2f s (identity restart to ready)", time.Since(began).Seconds())
+		o.notef("identity was down %.1f s; the registry verified tokens from its cached key set", time.Since(down).Seconds())
+		e.logf("identity ready again")
+	})
+	noFailures(&o)
+	return o
+}
+
+func statusCounts(results []result) map[string]int {
+	out := map[string]int{}
+	for _, r := range results {
+		if r.status == 0 {
+			out["no answer"]++
+		} else {
+			out[strconv.Itoa(r.status)]++
+		}
+	}
+	return out
+}
+
+// formatCounts prints counts as "503×12, no answer×1", largest first.
+func formatCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s×%d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
