@@ -46,6 +46,7 @@ type suite struct {
 	srv     *httptest.Server
 	app     *app.App
 	svc     *identity.Service
+	keys    *identity.KeyRing
 	proxy   *pgtest.Proxy
 	ambito  identity.Ambito
 	azienda identity.Organization
@@ -101,7 +102,7 @@ func newSuite(t *testing.T, opts ...option) *suite {
 		identity.Routes(mux, identity.MakeEndpoints(svc), log, idem.Middleware, keys.Public)
 		mux.Handle("GET /v1/events", httpapi.NewServer(log, events.FeedEndpoint(pool), events.DecodeFeedRequest))
 	})
-	s := &suite{t: t, srv: httptest.NewServer(h), app: a, svc: svc, proxy: proxy, users: map[auth.Role]string{},
+	s := &suite{t: t, srv: httptest.NewServer(h), app: a, svc: svc, keys: keys, proxy: proxy, users: map[auth.Role]string{},
 		tokens: map[auth.Role]string{}, cfg: cfg}
 	t.Cleanup(s.srv.Close)
 	s.populate(ctx)

@@ -263,6 +263,11 @@ func (s *Service) Revoke(ctx context.Context, token string) error {
 	if token == "" {
 		return errs.InvalidField("token", "is required")
 	}
+	// A token is visible ASCII (RFC 6749, VSCHAR): anything else is a malformed request, not
+	// an unknown token.
+	if strings.IndexFunc(token, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return errs.InvalidField("token", "is not a token")
+	}
 	now := s.now()
 	return s.store.InTx(ctx, func(tx Store) error {
 		t, err := tx.UseRefreshToken(ctx, hashSecret(token), now)
