@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -182,4 +185,98 @@ func TestPrefixWriter(t *testing.T) {
 	if got := out.String(); got != want {
 		t.Errorf("prefixed output %q, want %q", got, want)
 	}
+}
+
+// TestStart starts the real suite (no demo data, no Redis) on free ports and databases of its
+// own, then takes one service through the fault-injection calls the chaos tool makes.
+func TestStart(t *testing.T) {
+	server := pgtest.ServerURL(t)
+	t.Setenv("CSI_DATABASE_URL", server)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	prefix := "t_suite_" + hex.EncodeToString(b) + "_"
+	ctx := context.Background()
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, server)
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		defer conn.Close(ctx)
+		for _, svc := range services {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{prefix + svc.name}.Sanitize()+" WITH (FORCE)")
+		}
+	})
+	base := freePorts(t, len(services)+1)
+	s, err := Start(ctx, Options{PortBase: base, DBPrefix: prefix, RunDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	if got, want := s.Services(), []string{"identity", "registry"}; !cmp.Equal(got, want) {
+		t.Errorf("Services() = %v, want %v", got, want)
+	}
+	if got, want := s.URL("registry"), "http://127.0.0.1:"+strconv.Itoa(base+1); got != want {
+		t.Errorf("URL(registry) = %q, want %q", got, want)
+	}
+	if got := s.DatabaseURL("registry"); !strings.Contains(got, "/"+prefix+"registry") {
+		t.Errorf("DatabaseURL(registry) = %q, want the database %sregistry", got, prefix)
+	}
+	if s.Secrets()[keyMasterKey] == "" {
+		t.Error("no master key in Secrets()")
+	}
+	ready := func(name string) int {
+		resp, err := http.Get(s.URL(name) + "/readyz")
+		if err != nil {
+			return 0
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if err := s.AddInstance(ctx, "registry", "registry-2", base+len(services)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ready("registry-2"); got != http.StatusOK {
+		t.Errorf("registry-2 /readyz = %d, want 200", got)
+	}
+	pid := s.PID("registry-2")
+	if err := s.Signal("registry-2", syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait("registry-2"); err != nil {
+		t.Errorf("registry-2 after SIGTERM: %v, want a clean exit", err)
+	}
+	if got := ready("registry-2"); got != 0 {
+		t.Errorf("registry-2 answers %d after it exited", got)
+	}
+	if err := s.Restart(ctx, "registry-2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ready("registry-2"); got != http.StatusOK || s.PID("registry-2") == pid {
+		t.Errorf("after Restart: /readyz %d, pid %d (was %d); want 200 and a new process", got, s.PID("registry-2"), pid)
+	}
+}
+
+// freePorts returns the first of n consecutive free ports.
+func freePorts(t *testing.T, n int) int {
+	t.Helper()
+	for range 50 {
+		b := make([]byte, 2)
+		_, _ = rand.Read(b)
+		base := 20000 + int(b[0])<<8%20000 + int(b[1])
+		free := true
+		for p := base; p < base+n && free; p++ {
+			free = !busy("127.0.0.1", p)
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no free ports")
+	return 0
 }
