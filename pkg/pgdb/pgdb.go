@@ -52,6 +52,11 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "30000"
 	}
+	// JIT compilation pays off on long analytical queries; on the services' short statements its
+	// compile time (hundreds of ms when a plan's cost estimate is high) is pure latency.
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 

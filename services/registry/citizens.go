@@ -545,6 +545,17 @@ func (s *Service) Merge(ctx context.Context, id uuid.UUID, in MergeInput) (Citiz
 		if err := tx.MarkMerged(ctx, sc.ambitoID, other.ID, survivor.ID); err != nil {
 			return err
 		}
+		// The merged record leaves its household; the survivor takes its place unless it has one.
+		hid, err := tx.TakeOverMembership(ctx, sc.ambitoID, other.ID, survivor.ID, newID(), s.today())
+		if err != nil {
+			return err
+		}
+		if hid != nil {
+			if err := tx.AppendEvents(ctx, event(sc.ambitoID, "household.changed", "household", *hid,
+				map[string]any{"household_id": *hid, "citizen_id": other.ID, "merged_into": survivor.ID})); err != nil {
+				return err
+			}
+		}
 		reason := ""
 		if survivor.FiscalCode == "" && other.FiscalCode != "" {
 			survivor.FiscalCode, survivor.FiscalCodeCanonical, survivor.NoFiscalCodeReason, reason = other.FiscalCode, other.FiscalCodeCanonical, "", "merge"

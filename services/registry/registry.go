@@ -250,6 +250,9 @@ type Store interface {
 	CitizenIDsByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error)
 	UpdateCitizen(ctx context.Context, c Citizen, expectedVersion int64, newCodeReason string) (Citizen, error)
 	MarkMerged(ctx context.Context, ambitoID, mergedID, survivorID uuid.UUID) error
+	// TakeOverMembership ends the current household membership of from and, when to has none,
+	// gives to the same place in that household from on; it returns the household, if any.
+	TakeOverMembership(ctx context.Context, ambitoID, from, to, memberID uuid.UUID, on Date) (*uuid.UUID, error)
 	Search(ctx context.Context, f SearchFilter) ([]Hit, error)
 	ListResidents(ctx context.Context, f ListFilter) ([]Citizen, error)
 	LikelyDuplicates(ctx context.Context, c Citizen) ([]Match, error)

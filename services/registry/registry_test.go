@@ -201,7 +201,9 @@ func TestSearchByName(t *testing.T) {
 	}
 	nicolo := mk("Dell'Acqua", "Nicolò", "1980-02-03")
 	mk("Bianchi", "Marco", "1980-02-03")
-	mk("Rossi", "Mario", "1970-01-01")
+	rossi := mk("Rossi", "Mario", "1970-01-01")
+	mk("Rossini", "Maria", "1970-01-01")
+	deLuca := mk("De Luca", "Maria Grazia", "1950-05-06")
 	cases := []struct {
 		name, query, birth string
 		want               uuid.UUID
@@ -211,6 +213,10 @@ func TestSearchByName(t *testing.T) {
 		{"typo", "Dell Aqua Nicolo", "", nicolo.ID},
 		{"given name first", "nicolo dell'acqua", "", nicolo.ID},
 		{"combined with the birth date", "dellacqua", "1980-02-03", nicolo.ID},
+		{"exact words before near ones", "rossi mario", "", rossi.ID},
+		{"a letter missing", "rosi mario", "", rossi.ID},
+		{"names of two words written as one", "deluca mariagrazia", "", deLuca.ID},
+		{"one word of a two-word given name", "de luca grazia", "", deLuca.ID},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -237,6 +243,26 @@ func TestSearchByName(t *testing.T) {
 	}
 	resp := s.do("POST", "/v1/citizens:search", tok, map[string]any{}, nil)
 	s.must(400, resp)
+
+	// A word near no name at all: nobody.
+	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": "rossi qwxzyk"}, &page))
+	if len(page.Items) != 0 {
+		t.Errorf("search with a word near no name = %+v, want nobody", page.Items)
+	}
+	// A new name is searchable at once, the old one no longer.
+	var renamed registry.Citizen
+	s.must(200, s.do("PATCH", "/v1/citizens/"+rossi.ID.String(), writer, map[string]any{"family_name": "Brambilla"}, &renamed,
+		"If-Match", `"1"`))
+	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": "brambilla mario"}, &page))
+	if len(page.Items) != 1 || page.Items[0].ID != rossi.ID {
+		t.Errorf("search by the new name = %+v, want %s", page.Items, rossi.ID)
+	}
+	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": "rossi mario", "birth_date": "1970-01-01"}, &page))
+	for _, h := range page.Items {
+		if h.ID == rossi.ID {
+			t.Errorf("the old name still finds %s", rossi.ID)
+		}
+	}
 }
 
 // TestMerge keeps both records and histories; the merged id points to the survivor.
@@ -249,6 +275,9 @@ func TestMerge(t *testing.T) {
 	noCode := map[string]any{"no_fiscal_code_reason": "undocumented", "family_name": body["family_name"], "given_name": body["given_name"],
 		"sex": body["sex"], "birth_date": body["birth_date"], "residence": body["residence"]}
 	survivor := s.createCitizen(tok, noCode)
+	spouse := s.createCitizen(tok, citizenBody(t, milano))
+	s.must(201, s.do("POST", "/v1/citizens/"+withCode.ID.String()+"/household/members", tok,
+		map[string]any{"citizen_id": spouse.ID, "relationship": "spouse"}, nil))
 	s.must(403, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", s.tokens[auth.RoleSocialWorker], map[string]any{"other_id": withCode.ID}, nil))
 	var out registry.Citizen
 	s.must(200, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID, "reason": "same person"}, &out))
@@ -265,6 +294,24 @@ func TestMerge(t *testing.T) {
 		t.Errorf("merged record's code history: %d rows", n)
 	}
 	s.must(409, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID}, nil))
+	// The survivor takes the merged record's place in its household.
+	var h registry.Household
+	s.must(200, s.do("GET", "/v1/citizens/"+survivor.ID.String()+"/household", tok, nil, &h))
+	current := map[uuid.UUID]string{}
+	for _, m := range h.Members {
+		if m.ValidTo == nil {
+			current[m.CitizenID] = m.Relationship
+		}
+	}
+	if want := map[uuid.UUID]string{survivor.ID: "head", spouse.ID: "spouse"}; !cmp.Equal(current, want) {
+		t.Errorf("current members after the merge = %v, want %v (household %+v)", current, want, h)
+	}
+	// Searching by the shared name finds the survivor only.
+	var page registry.Page[registry.Hit]
+	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": body["family_name"].(string) + " " + body["given_name"].(string)}, &page))
+	if len(page.Items) != 1 || page.Items[0].ID != survivor.ID {
+		t.Errorf("search after the merge = %+v, want the survivor %s only", page.Items, survivor.ID)
+	}
 	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'citizen.merged'`); n != 1 {
 		t.Errorf("%d citizen.merged events", n)
 	}

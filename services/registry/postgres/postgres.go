@@ -6,6 +6,8 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -197,43 +199,130 @@ func (s *Store) MarkMerged(ctx context.Context, ambitoID, mergedID, survivorID u
 	return pgdb.Translate(err)
 }
 
-// Search implements registry.Store: ranked by name similarity (trigrams on the normalized
-// full name), exact codes first.
+// TakeOverMembership implements registry.Store.
+func (s *Store) TakeOverMembership(ctx context.Context, ambitoID, from, to, memberID uuid.UUID, on registry.Date) (*uuid.UUID, error) {
+	var hid *uuid.UUID
+	err := s.db.QueryRow(ctx, `WITH ended AS (
+			UPDATE household_members m SET valid_to = greatest(m.valid_from, $4::date)
+			FROM households h
+			WHERE h.id = m.household_id AND h.ambito_id = $1 AND m.citizen_id = $2 AND m.valid_to IS NULL
+			RETURNING m.household_id, m.relationship),
+		joined AS (
+			INSERT INTO household_members (id, household_id, citizen_id, relationship, valid_from)
+			SELECT $5, household_id, $3, relationship, $4::date FROM ended
+			WHERE NOT EXISTS (SELECT 1 FROM household_members WHERE citizen_id = $3 AND valid_to IS NULL))
+		SELECT household_id FROM ended`, ambitoID, from, to, on, memberID).Scan(&hid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return hid, pgdb.Translate(err)
+}
+
+// Search implements registry.Store. Without a name it filters by code, birth date and
+// residence. With a name, see searchName.
 func (s *Store) Search(ctx context.Context, f registry.SearchFilter) ([]registry.Hit, error) {
 	var birth *string
 	if f.BirthDate != "" {
 		birth = &f.BirthDate
 	}
-	if s.tx == nil {
-		var hits []registry.Hit
-		err := s.InTx(ctx, func(tx registry.Store) error {
-			var err error
-			hits, err = tx.Search(ctx, f)
-			return err
-		})
-		return hits, err
+	if f.Name != "" {
+		return s.searchName(ctx, f, birth)
 	}
-	// Whole-name similarity stricter than pg_trgm's default (0.3): a shared common given name
-	// alone ("maria") must not make thousands of candidates to recheck; a typo or two in a full
-	// name still matches, and a part of the name matches through word similarity (0.6).
-	if _, err := s.db.Exec(ctx, `SET LOCAL pg_trgm.similarity_threshold = 0.45`); err != nil {
-		return nil, pgdb.Translate(err)
-	}
-	if _, err := s.db.Exec(ctx, `SET LOCAL pg_trgm.word_similarity_threshold = 0.6`); err != nil {
-		return nil, pgdb.Translate(err)
-	}
-	rows, err := s.db.Query(ctx, `WITH q AS (SELECT registry_normalize($3) AS name)
-		SELECT `+citizenCols+`,
-			CASE WHEN q.name = '' THEN 1 ELSE greatest(similarity(c.name_norm, q.name), word_similarity(q.name, c.name_norm)) END
-			+ CASE WHEN $2 <> '' AND c.fiscal_code = $2 THEN 1 ELSE 0 END AS score
-		FROM citizens c, q
+	rows, err := s.db.Query(ctx, `SELECT `+citizenCols+`,
+			1 + CASE WHEN $2 <> '' AND c.fiscal_code = $2 THEN 1 ELSE 0 END AS score
+		FROM citizens c
 		WHERE c.ambito_id = $1 AND c.merged_into IS NULL
-		  AND ($2 = '' OR c.fiscal_code_canonical = $4)
-		  AND (q.name = '' OR c.name_norm % q.name OR q.name <% c.name_norm)
-		  AND ($5::date IS NULL OR c.birth_date = $5::date)
-		  AND ($6 = '' OR c.residence_istat = $6)
+		  AND ($2 = '' OR c.fiscal_code_canonical = $3)
+		  AND ($4::date IS NULL OR c.birth_date = $4::date)
+		  AND ($5 = '' OR c.residence_istat = $5)
+		ORDER BY score DESC, c.family_name, c.given_name, c.id
+		LIMIT $6 OFFSET $7`, f.AmbitoID, f.FiscalCode, f.Canonical, birth, f.Residence, f.Limit, f.Offset)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return pgdb.Collect(rows, func(r pgx.Rows, h *registry.Hit) error { return scanCitizen(r, &h.Citizen, &h.Score) })
+}
+
+// Name search tuning: each word given is matched to the wordsPerTerm nearest words of the
+// names dictionary; at most maxTerms distinct words of a query count.
+const (
+	wordsPerTerm = 3
+	maxTerms     = 6
+)
+
+// searchName finds the citizens whose name has, for every word given, one of the dictionary
+// words nearest to it (so "Rosi Mario" finds Mario Rossi), ranked by the mean similarity of the
+// words matched: exact words first, then near ones. Two statements: the dictionary lookup,
+// then the intersection of the chosen words' postings (citizen_words, by primary key) joined to
+// the citizens for the other filters and the page.
+func (s *Store) searchName(ctx context.Context, f registry.SearchFilter, birth *string) ([]registry.Hit, error) {
+	type match struct {
+		term int
+		word string
+		sim  float32
+	}
+	// pg_trgm's default similarity threshold (0.3) bounds the words near a word given.
+	rows, err := s.db.Query(ctx, `WITH t AS (
+			SELECT w, min(i) AS i FROM unnest(string_to_array(registry_normalize($1), ' ')) WITH ORDINALITY AS t(w, i)
+			WHERE w <> '' GROUP BY w ORDER BY 2 LIMIT $2)
+		SELECT t.i::int, d.word, similarity(d.word, t.w), (SELECT count(*) FROM t)::int
+		FROM t CROSS JOIN LATERAL (SELECT word FROM name_words WHERE word % t.w ORDER BY word <-> t.w, word LIMIT $3) d
+		ORDER BY 1, 3 DESC`, f.Name, maxTerms, wordsPerTerm)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	var given int
+	matches, err := pgdb.Collect(rows, func(r pgx.Rows, m *match) error { return r.Scan(&m.term, &m.word, &m.sim, &given) })
+	if err != nil {
+		return nil, err
+	}
+	var terms [][]match
+	for _, m := range matches {
+		if len(terms) == 0 || terms[len(terms)-1][0].term != m.term {
+			terms = append(terms, nil)
+		}
+		terms[len(terms)-1] = append(terms[len(terms)-1], m)
+	}
+	if len(terms) == 0 || len(terms) < given {
+		return nil, nil // a word given is near no name at all
+	}
+
+	// One posting list per word given; the people in all of them, scored.
+	args := []any{f.AmbitoID, f.FiscalCode, f.Canonical, birth, f.Residence, f.Limit, f.Offset}
+	var with, from, score strings.Builder
+	for i, t := range terms {
+		words, sims := make([]string, len(t)), make([]float32, len(t))
+		for j, m := range t {
+			words[j], sims[j] = m.word, m.sim
+		}
+		args = append(args, words, sims)
+		if i > 0 {
+			with.WriteString(",\n")
+			from.WriteString(fmt.Sprintf(" JOIN p%d USING (citizen_id)", i))
+			score.WriteString(" + ")
+		} else {
+			from.WriteString("p0")
+		}
+		fmt.Fprintf(&with, `p%d AS (SELECT cw.citizen_id, m.s FROM unnest($%d::text[], $%d::real[]) AS m(w, s)
+			JOIN citizen_words cw ON cw.ambito_id = $1 AND cw.word = m.w)`, i, len(args)-1, len(args))
+		fmt.Fprintf(&score, "max(p%d.s)", i)
+	}
+	// Without other filters the page can be cut before the citizens are read.
+	inner := ""
+	if f.FiscalCode == "" && birth == nil && f.Residence == "" {
+		inner = " ORDER BY 2 DESC, 1 LIMIT $6::int + $7::int"
+	}
+	rows, err = s.db.Query(ctx, `WITH `+with.String()+`,
+		hits AS (SELECT citizen_id, (`+score.String()+fmt.Sprintf(`) / %d AS score FROM `, len(terms))+from.String()+
+		` GROUP BY citizen_id`+inner+`)
+		SELECT `+citizenCols+`, hits.score + CASE WHEN $2 <> '' AND c.fiscal_code = $2 THEN 1 ELSE 0 END AS score
+		FROM hits JOIN citizens c ON c.id = hits.citizen_id
+		WHERE c.ambito_id = $1 AND c.merged_into IS NULL
+		  AND ($2 = '' OR c.fiscal_code_canonical = $3)
+		  AND ($4::date IS NULL OR c.birth_date = $4::date)
+		  AND ($5 = '' OR c.residence_istat = $5)
 		ORDER BY score DESC, c.id
-		LIMIT $7 OFFSET $8`, f.AmbitoID, f.FiscalCode, f.Name, f.Canonical, birth, f.Residence, f.Limit, f.Offset)
+		LIMIT $6 OFFSET $7`, args...)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
