@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 
 	registryDebug := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+101))
 	s, err := suite.Start(ctx, suite.Options{PortBase: c.portBase, DBPrefix: c.dbPrefix, Redis: true, Seed: true, Log: logw,
-		Env: map[string][]string{"registry": {"CSI_DEBUG_ADDR=" + registryDebug, "CSI_LOG_LEVEL=warn"}, "identity": {"CSI_LOG_LEVEL=warn"}}})
+		Env: map[string][]string{"registry": {"CSI_DEBUG_ADDR=" + registryDebug, "CSI_LOG_LEVEL=warn", "CSI_REGISTRY_CACHE_TTL=5m"}, "identity": {"CSI_LOG_LEVEL=warn"}}})
 	if err != nil {
 		return err
 	}
