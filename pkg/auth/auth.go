@@ -67,6 +67,7 @@ type Claims struct {
 	AmbitoID  string    `json:"ambito,omitempty"` // empty for suite-wide service clients
 	OrgID     string    `json:"org,omitempty"`
 	OrgKind   string    `json:"org_kind,omitempty"`
+	ISTATCode string    `json:"istat,omitempty"` // the comune's ISTAT code, when the organization is a comune
 	Role      Role      `json:"role"`
 	ProfileID string    `json:"profile,omitempty"`
 	Scopes    []string  `json:"-"`
@@ -88,6 +89,7 @@ type private struct {
 	AmbitoID  string `json:"ambito,omitempty"`
 	OrgID     string `json:"org,omitempty"`
 	OrgKind   string `json:"org_kind,omitempty"`
+	ISTATCode string `json:"istat,omitempty"`
 	Role      Role   `json:"role"`
 	ProfileID string `json:"profile,omitempty"`
 	Scope     string `json:"scope,omitempty"` // space-delimited, RFC 8693
@@ -110,7 +112,7 @@ func Sign(key ed25519.PrivateKey, kid, issuer string, c Claims, ttl time.Duratio
 		ID:        c.TokenID,
 	}
 	p := private{Kind: c.Kind, Name: c.Name, AmbitoID: c.AmbitoID, OrgID: c.OrgID, OrgKind: c.OrgKind,
-		Role: c.Role, ProfileID: c.ProfileID, Scope: strings.Join(c.Scopes, " ")}
+		ISTATCode: c.ISTATCode, Role: c.Role, ProfileID: c.ProfileID, Scope: strings.Join(c.Scopes, " ")}
 	return jwt.Signed(signer).Claims(std).Claims(p).Serialize()
 }
 
@@ -168,7 +170,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		return Claims{}, errBadToken
 	}
 	c := Claims{Subject: std.Subject, Kind: p.Kind, Name: p.Name, AmbitoID: p.AmbitoID, OrgID: p.OrgID,
-		OrgKind: p.OrgKind, Role: p.Role, ProfileID: p.ProfileID, TokenID: std.ID, ExpiresAt: std.Expiry.Time()}
+		OrgKind: p.OrgKind, ISTATCode: p.ISTATCode, Role: p.Role, ProfileID: p.ProfileID, TokenID: std.ID, ExpiresAt: std.Expiry.Time()}
 	if std.IssuedAt != nil {
 		c.IssuedAt = std.IssuedAt.Time()
 	}

@@ -31,7 +31,7 @@ func newKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 
 func operator() auth.Claims {
 	return auth.Claims{Subject: "op-1", Kind: auth.KindOperator, Name: "Anna Rossi", AmbitoID: "ambito-1",
-		OrgID: "org-1", OrgKind: "municipality", Role: auth.RoleSocialWorker, ProfileID: "prof-1", TokenID: "tok-1"}
+		OrgID: "org-1", OrgKind: "comune", ISTATCode: "015182", Role: auth.RoleSocialWorker, ProfileID: "prof-1", TokenID: "tok-1"}
 }
 
 func client() auth.Claims {

@@ -74,13 +74,14 @@ type Date = string
 
 // Profile is a role held by an operator in an organization, with validity dates.
 type Profile struct {
-	ID               uuid.UUID `json:"id"`
-	OrganizationID   uuid.UUID `json:"organization_id"`
-	OrganizationName string    `json:"organization_name"`
-	OrganizationKind OrgKind   `json:"organization_kind"`
-	Role             auth.Role `json:"role"`
-	ValidFrom        Date      `json:"valid_from"`
-	ValidTo          *Date     `json:"valid_to"`
+	ID                uuid.UUID `json:"id"`
+	OrganizationID    uuid.UUID `json:"organization_id"`
+	OrganizationName  string    `json:"organization_name"`
+	OrganizationKind  OrgKind   `json:"organization_kind"`
+	OrganizationISTAT string    `json:"organization_istat_code,omitempty"` // comuni
+	Role              auth.Role `json:"role"`
+	ValidFrom         Date      `json:"valid_from"`
+	ValidTo           *Date     `json:"valid_to"`
 }
 
 // ActiveOn reports whether the profile is valid on day (YYYY-MM-DD).

@@ -24,7 +24,8 @@ func TestTokenVerifiesAgainstJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if c.Role != auth.RoleSocialWorker || c.OrgID != s.comune.ID.String() || c.AmbitoID != s.ambito.ID.String() || c.OrgKind != "comune" {
+	if c.Role != auth.RoleSocialWorker || c.OrgID != s.comune.ID.String() || c.AmbitoID != s.ambito.ID.String() || c.OrgKind != "comune" ||
+		c.ISTATCode != s.comune.ISTATCode || c.ISTATCode == "" {
 		t.Errorf("claims = %+v; want social_worker in the comune of the ambito", c)
 	}
 	if got := time.Until(c.ExpiresAt); got > 15*time.Minute || got < 14*time.Minute {

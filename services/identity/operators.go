@@ -98,7 +98,7 @@ func (s *Service) checkProfile(ctx context.Context, tx Store, c auth.Claims, amb
 	if c.Role == auth.RoleCoopCoordinator && (org.ID.String() != c.OrgID || !slices.Contains(coopRoles, in.Role)) {
 		return Profile{}, errs.E(errs.Forbidden, "a coordinator assigns only cooperative roles in their own cooperative")
 	}
-	return Profile{ID: newID(), OrganizationID: org.ID, OrganizationName: org.Name, OrganizationKind: org.Kind,
+	return Profile{ID: newID(), OrganizationID: org.ID, OrganizationName: org.Name, OrganizationKind: org.Kind, OrganizationISTAT: org.ISTATCode,
 		Role: in.Role, ValidFrom: in.ValidFrom, ValidTo: in.ValidTo}, nil
 }
 

@@ -174,7 +174,7 @@ func (s *Service) issueOperator(ctx context.Context, st Store, op Operator, p Pr
 	now := s.now()
 	claims := auth.Claims{Subject: op.ID.String(), Kind: auth.KindOperator, Name: op.GivenName + " " + op.FamilyName,
 		AmbitoID: op.AmbitoID.String(), OrgID: p.OrganizationID.String(), OrgKind: string(p.OrganizationKind),
-		Role: p.Role, ProfileID: p.ID.String(), TokenID: uuid.Must(uuid.NewV7()).String()}
+		ISTATCode: p.OrganizationISTAT, Role: p.Role, ProfileID: p.ID.String(), TokenID: uuid.Must(uuid.NewV7()).String()}
 	at, err := auth.Sign(key.Private, key.KID, s.cfg.Issuer, claims, s.cfg.AccessTTL, now)
 	if err != nil {
 		return TokenResponse{}, err

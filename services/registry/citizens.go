@@ -799,7 +799,6 @@ func (s *Service) SetComuneOrg(ctx context.Context, orgID uuid.UUID, in ComuneOr
 	if err := s.store.SetComuneOrg(ctx, ambitoID, o); err != nil {
 		return ComuneOrg{}, err
 	}
-	s.comuni.Delete(orgID)
 	return o, s.audit.Write(ctx, audit.Record{ActorID: c.Subject, ActorOrg: c.OrgID, ActorRole: string(c.Role), AmbitoID: c.AmbitoID,
 		Action: "comune_org.set", ResourceType: "organization", ResourceID: orgID.String(), Outcome: audit.OutcomeSuccess,
 		Details: map[string]any{"istat_code": in.ISTATCode}})

@@ -111,7 +111,11 @@ func newSuite(t testing.TB, o options) *suite {
 		auth.RoleATSMonitor: {ats, "ats"}, auth.RoleRegionMonitor: {region, "region"}, auth.RolePrivacyOfficer: {azienda, "azienda"},
 	}
 	for role, org := range orgOf {
-		s.tokens[role] = s.operator(role, org[0], org[1])
+		istat := ""
+		if org[1] == "comune" {
+			istat = milano
+		}
+		s.tokens[role] = s.operator(role, org[0], org[1], istat)
 	}
 	for name, scopes := range map[string][]string{
 		"reader": {registry.ScopeCitizensRead}, "writer": {registry.ScopeCitizensRead, registry.ScopeCitizensWrite},
@@ -125,9 +129,10 @@ func newSuite(t testing.TB, o options) *suite {
 }
 
 // operator returns a token of an operator with role in an organization of the ambito.
-func (s *suite) operator(role auth.Role, org, kind string) string {
+// A comune's operator's token carries the comune's ISTAT code.
+func (s *suite) operator(role auth.Role, org, kind, istat string) string {
 	return s.iss.Token(s.tb(), auth.Claims{Subject: uuid.NewString(), Kind: auth.KindOperator, AmbitoID: s.ambito.String(),
-		OrgID: org, OrgKind: kind, Role: role, ProfileID: uuid.NewString()})
+		OrgID: org, OrgKind: kind, ISTATCode: istat, Role: role, ProfileID: uuid.NewString()})
 }
 
 func (s *suite) tb() testing.TB { return s.t }

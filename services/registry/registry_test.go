@@ -154,7 +154,7 @@ func TestUpdateAndHistory(t *testing.T) {
 func TestScope(t *testing.T) {
 	s := newSuite(t, options{})
 	s.mapComune()
-	azienda := s.operator(auth.RoleSocialWorker, uuid.NewString(), "azienda")
+	azienda := s.operator(auth.RoleSocialWorker, uuid.NewString(), "azienda", "")
 	resident := s.createCitizen(s.tokens[auth.RoleSocialWorker], citizenBody(t, milano))
 	other := s.createCitizen(azienda, citizenBody(t, bergamo))
 	sw := s.tokens[auth.RoleSocialWorker]
@@ -188,6 +188,13 @@ func TestScope(t *testing.T) {
 		t.Errorf("residents = %+v", list.Items)
 	}
 	s.must(403, s.do("GET", "/v1/citizens?residence_istat="+bergamo, sw, nil, nil))
+	// The comune comes from the token: another comune's operator sees its own residents only.
+	bg := s.operator(auth.RoleSocialWorker, uuid.NewString(), "comune", bergamo)
+	s.must(404, s.do("GET", "/v1/citizens/"+resident.ID.String(), bg, nil, nil))
+	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String(), bg, nil, nil))
+	for _, istat := range []string{"", "999999"} { // a comune's token without a current comune: nothing
+		s.must(403, s.do("GET", "/v1/citizens/"+resident.ID.String(), s.operator(auth.RoleSocialWorker, uuid.NewString(), "comune", istat), nil, nil))
+	}
 }
 
 // TestSearchByName: typos, accents, case and word order are tolerated; results are ranked.

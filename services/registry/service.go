@@ -63,16 +63,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	comuni sync.Map // org id -> comuneEntry: the small org -> ISTAT map, cached for a minute
-
 	bg     context.Context
 	cancel context.CancelFunc
 	jobs   sync.WaitGroup
-}
-
-type comuneEntry struct {
-	istat string
-	at    time.Time
 }
 
 // NewService returns the service. Close stops the imports it runs in the background.
@@ -142,32 +135,15 @@ func (s *Service) scopeOf(ctx context.Context) (scope, error) {
 	case slices.Contains(municipalRoles, c.Role) && c.OrgKind == "azienda":
 		sc.wide = true
 	case slices.Contains(municipalRoles, c.Role) && c.OrgKind == "comune":
-		org, err := uuid.Parse(c.OrgID)
-		if err != nil {
-			return scope{}, errs.E(errs.Forbidden, "this token names no organization")
+		// identity puts the comune's ISTAT code in the token of a comune's operator.
+		if _, ok := s.places.ByISTAT(c.ISTATCode); !ok {
+			return scope{}, errs.E(errs.Forbidden, "this token names no current comune")
 		}
-		if sc.istat, err = s.comuneOf(ctx, ambitoID, org); err != nil {
-			return scope{}, err
-		}
+		sc.istat = c.ISTATCode
 	default:
 		return scope{}, errs.E(errs.Forbidden, "this profile has no access to citizens' records")
 	}
 	return sc, nil
-}
-
-func (s *Service) comuneOf(ctx context.Context, ambitoID, org uuid.UUID) (string, error) {
-	if v, ok := s.comuni.Load(org); ok && time.Since(v.(comuneEntry).at) < time.Minute {
-		return v.(comuneEntry).istat, nil
-	}
-	istat, err := s.store.ComuneOf(ctx, ambitoID, org)
-	if errs.Is(err, errs.NotFound) {
-		istat, err = "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	s.comuni.Store(org, comuneEntry{istat: istat, at: time.Now()})
-	return istat, nil
 }
 
 // ---- audit ----

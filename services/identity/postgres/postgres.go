@@ -153,7 +153,7 @@ func (s *Store) ListOrganizations(ctx context.Context, ambitoID uuid.UUID, kind 
 const opCols = `o.id, o.ambito_id, o.fiscal_code, o.given_name, o.family_name, o.email, coalesce(o.phone, ''), o.status,
 	coalesce(o.password_hash, ''), o.version, o.created_at, o.updated_at,
 	coalesce((SELECT json_agg(json_build_object('id', p.id, 'organization_id', p.organization_id, 'organization_name', g.name,
-		'organization_kind', g.kind, 'role', p.role, 'valid_from', p.valid_from, 'valid_to', p.valid_to) ORDER BY p.valid_from, p.id)
+		'organization_kind', g.kind, 'organization_istat_code', g.istat_code, 'role', p.role, 'valid_from', p.valid_from, 'valid_to', p.valid_to) ORDER BY p.valid_from, p.id)
 		FROM profiles p JOIN organizations g ON g.id = p.organization_id WHERE p.operator_id = o.id), '[]')`
 
 func scanOp(r pgx.Row, o *identity.Operator) error {
