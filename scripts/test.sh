@@ -27,5 +27,9 @@ fuzz() { # fuzz MODULE_DIR PACKAGE TARGET
 }
 fuzz pkg ./codicefiscale FuzzParse
 fuzz pkg ./httpapi FuzzUnmarshal
+fuzz services/identity . FuzzDecode
+fuzz services/identity . FuzzParseImport
+fuzz services/registry . FuzzDecode
+fuzz services/registry . FuzzImportRows
 
 exit $status

@@ -167,6 +167,20 @@ func operations(m *v3.Document, problems []string) ([]Operation, []string) {
 // document order.
 func (c *Contract) Operations() []Operation { return slices.Clone(c.ops) }
 
+// RequestMediaTypes lists the media types of op's request body, in document order; none when
+// it takes no body.
+func (c *Contract) RequestMediaTypes(op Operation) []string {
+	o, _ := c.opModel(op)
+	if o == nil || o.RequestBody == nil || o.RequestBody.Content == nil {
+		return nil
+	}
+	var out []string
+	for media := range o.RequestBody.Content.FromOldest() {
+		out = append(out, media)
+	}
+	return out
+}
+
 // Check validates a real response against the contract: the operation (method and path) must
 // be documented, the status documented for it (or covered by a range or default response), the
 // content type one of the documented ones and the body valid against its schema, required

@@ -573,3 +573,16 @@ func TestConcurrentChecks(t *testing.T) {
 		t.Errorf("concurrent conforming checks failed:\n%s", got)
 	}
 }
+
+func TestRequestMediaTypes(t *testing.T) {
+	c := openapitest.Load(t, []byte(petsDoc))
+	got := map[string][]string{}
+	for _, op := range c.Operations() {
+		got[op.OperationID] = c.RequestMediaTypes(op)
+	}
+	want := map[string][]string{"listPets": nil, "createPet": {"application/json"}, "adoptPets": nil, "getPet": nil,
+		"feedPet": {"application/json"}, "getMetrics": nil}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("RequestMediaTypes (-got +want):\n%s", diff)
+	}
+}

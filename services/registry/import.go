@@ -55,21 +55,8 @@ func (s *Service) StartImport(ctx context.Context, istat string, body io.Reader)
 	if err != nil {
 		return Import{}, errs.InvalidField("body", "must be a CSV file with a header line")
 	}
-	col := map[string]int{}
-	var f errs.Fields
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if !slices.Contains(ImportColumns, h) {
-			f.Add("body", "unknown column %q (columns: %s)", h, strings.Join(ImportColumns, ", "))
-		}
-		col[h] = i
-	}
-	for _, req := range ImportColumns[:5] {
-		if _, ok := col[req]; !ok {
-			f.Add("body", "the column %s is required", req)
-		}
-	}
-	if err := f.Err(); err != nil {
+	col, err := importHeader(header)
+	if err != nil {
 		return Import{}, err
 	}
 	im := Import{ID: newID(), AmbitoID: sc.ambitoID, ISTATCode: istat, Status: ImportProcessing, CreatedAt: s.now(),
@@ -144,6 +131,26 @@ func (s *Service) StartImport(ctx context.Context, istat string, body io.Reader)
 		s.apply(s.bg, sc, im, p.Name)
 	}()
 	return s.store.GetImport(ctx, sc.ambitoID, im.ID)
+}
+
+// importHeader maps the columns of an extract's header line to their index, refusing unknown
+// columns and missing required ones.
+func importHeader(header []string) (map[string]int, error) {
+	col := map[string]int{}
+	var f errs.Fields
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if !slices.Contains(ImportColumns, h) {
+			f.Add("body", "unknown column %q (columns: %s)", h, strings.Join(ImportColumns, ", "))
+		}
+		col[h] = i
+	}
+	for _, req := range ImportColumns[:5] {
+		if _, ok := col[req]; !ok {
+			f.Add("body", "the column %s is required", req)
+		}
+	}
+	return col, f.Err()
 }
 
 func appendErr(list []RowError, e RowError) []RowError {

@@ -1,0 +1,34 @@
+package identity_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/openapitest"
+	"github.com/csi-lombardia/csi/services/identity"
+)
+
+// FuzzDecode runs the service's real routes and decoders, with every endpoint stubbed, on any
+// body for any operation that takes one (openapitest.FuzzDecoders): no panic, never a 5xx.
+func FuzzDecode(f *testing.F) {
+	var e identity.Endpoints
+	stub := endpoint.Endpoint(func(context.Context, any) (any, error) { return nil, nil })
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		v.Field(i).Set(reflect.ValueOf(stub))
+	}
+	mux := httpapi.NewMux()
+	identity.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h },
+		func() map[string]ed25519.PublicKey { return nil })
+	openapitest.FuzzDecoders(f, identity.OpenAPI(), mux, "organization_id="+openapitest.FuzzID+"&role=educator",
+		http.Header{"If-Match": {`"1"`}},
+		`{}`, `{"kind":"comune","name":"x","istat_code":"015146"}`, `{"hourly_tariff_cents":1e309}`,
+		"fiscal_code,given_name,family_name,email\nX,Y,Z,a@b.c\n", "grant_type=password&username=a&password=b", `{"token":"x"}`)
+}

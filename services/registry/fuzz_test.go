@@ -1,0 +1,31 @@
+package registry_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/openapitest"
+	"github.com/csi-lombardia/csi/services/registry"
+)
+
+// FuzzDecode runs the service's real routes and decoders, with every endpoint stubbed, on any
+// body for any operation that takes one (openapitest.FuzzDecoders): no panic, never a 5xx.
+func FuzzDecode(f *testing.F) {
+	var e registry.Endpoints
+	stub := endpoint.Endpoint(func(context.Context, any) (any, error) { return nil, nil })
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		v.Field(i).Set(reflect.ValueOf(stub))
+	}
+	mux := httpapi.NewMux()
+	registry.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h })
+	openapitest.FuzzDecoders(f, registry.OpenAPI(), mux, "istat_code=015146", http.Header{"If-Match": {`"1"`}},
+		`{}`, `{"family_name":"Rossi","given_name":"Mario","sex":"M","birth_date":"1980-01-01","residence":{"istat_code":"015146","address":"x"}}`,
+		`{"birth_date":"2024-02-30"}`, `{"other_id":"x"}`, `{"limit":1e309}`, "fiscal_code,family_name\n")
+}
