@@ -77,7 +77,10 @@ var (
 		auth.Scope(ScopeCitizensWrite))
 	// Registry maintenance: merges and imports.
 	maintainers = auth.AnyRole(auth.RoleServiceManager, auth.RoleAdministrative)
-	pickers     = auth.AnyOf(auth.AnyRole(auth.RoleAmbitoAdmin, auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative,
+	// importers: a comune's maintainers, and the systems of the population registers (anagrafe)
+	// that send their extracts.
+	importers = auth.AnyOf(maintainers, auth.Scope(ScopeCitizensWrite))
+	pickers   = auth.AnyOf(auth.AnyRole(auth.RoleAmbitoAdmin, auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative,
 		auth.RolePlanningOffice), auth.Scope(ScopeCitizensRead))
 	admin   = auth.AnyRole(auth.RoleAmbitoAdmin)
 	privacy = auth.AnyRole(auth.RolePrivacyOfficer)
@@ -126,12 +129,12 @@ func MakeEndpoints(s *Service) Endpoints {
 			return s.GetPseudonym(ctx, r.ID, r.Purpose)
 		}),
 		AuditTrail: guard(privacy, func(ctx context.Context, req any) (any, error) { return s.AuditTrail(ctx, req.(AuditQuery)) }),
-		StartImport: guard(maintainers, func(ctx context.Context, req any) (any, error) {
+		StartImport: guard(importers, func(ctx context.Context, req any) (any, error) {
 			r := req.(importRequest)
 			im, err := s.StartImport(ctx, r.ISTAT, r.Body)
 			return accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
 		}),
-		GetImport: guard(maintainers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),
+		GetImport: guard(importers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),
 		SetComuneOrg: guard(admin, func(ctx context.Context, req any) (any, error) {
 			r := req.(comuneOrgRequest)
 			return s.SetComuneOrg(ctx, r.OrgID, r.Input)

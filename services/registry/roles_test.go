@@ -56,8 +56,8 @@ func TestRoleMatrix(t *testing.T) {
 		}, W, 201, map[string]int{"writer": 201}, false},
 		{"pseudonym", "GET", "/v1/citizens/" + cid + "/pseudonyms/reporting", nil, NO, 200, map[string]int{"pseudonyms": 200}, false},
 		{"audit", "GET", "/v1/citizens/" + cid + "/audit", nil, PRV, 200, nil, false},
-		{"start import", "POST", "/v1/imports?istat_code=" + milano, func() any { return registerCSV(t, 0, 3, "") }, M, 202, nil, false},
-		{"get import", "GET", "/v1/imports/" + im.ID.String(), nil, M, 200, nil, false},
+		{"start import", "POST", "/v1/imports?istat_code=" + milano, func() any { return registerCSV(t, 0, 3, "") }, M, 202, map[string]int{"writer": 202}, false},
+		{"get import", "GET", "/v1/imports/" + im.ID.String(), nil, M, 200, map[string]int{"writer": 200}, false},
 		{"list comuni", "GET", "/v1/comuni", nil, A, 200, nil, false},
 		{"set comune", "PUT", "/v1/comuni/" + s.comune.String(), func() any { return map[string]any{"istat_code": milano} }, A, 200, nil, false},
 		{"events", "GET", "/v1/events", nil, NO, 200, map[string]int{"events": 200}, false},
@@ -118,8 +118,11 @@ func TestRoleMatrix(t *testing.T) {
 				if !ok {
 					want = 403
 				}
-				if resp := s.do(c.method, c.path, tok, body(c), nil, ifMatch(c)...); resp.StatusCode != want {
+				var started registry.Import
+				if resp := s.do(c.method, c.path, tok, body(c), &started, ifMatch(c)...); resp.StatusCode != want {
 					t.Errorf("client %s: %s %s = %d, want %d", name, c.method, c.path, resp.StatusCode, want)
+				} else if c.name == "start import" && want == 202 {
+					s.waitImport(tok, started.ID.String())
 				}
 			}
 			if resp := s.do(c.method, c.path, "", body(c), nil, ifMatch(c)...); resp.StatusCode != 401 {

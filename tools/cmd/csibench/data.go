@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +15,7 @@ import (
 	"github.com/csi-lombardia/csi/services/identity"
 	"github.com/csi-lombardia/csi/tools/internal/idclient"
 	"github.com/csi-lombardia/csi/tools/internal/progress"
+	"github.com/csi-lombardia/csi/tools/internal/regclient"
 	"github.com/csi-lombardia/csi/tools/internal/suite"
 	"github.com/csi-lombardia/csi/tools/internal/synth"
 )
@@ -164,70 +161,18 @@ func importAll(ctx context.Context, s *suite.Suite, p people, logw io.Writer) (t
 	}
 	bar := progress.New(logw, total, "importing citizens")
 	defer bar.Close()
-	hc := &http.Client{Timeout: 5 * time.Minute}
+	rc := &regclient.Client{BaseURL: s.URL("registry"), HTTP: &http.Client{Timeout: 5 * time.Minute},
+		Token: func(ctx context.Context) (string, error) { return benchToken(ctx, s) }}
 	start := time.Now()
 	done := 0
 	for i, c := range p.comuni {
-		token, err := benchToken(ctx, s)
-		if err != nil {
+		if _, err := rc.ImportPeople(ctx, c.ISTAT, p.imported[i], func(n int64) { _ = bar.Set(done + int(n)) }); err != nil {
 			return 0, err
-		}
-		var buf bytes.Buffer
-		if err := synth.WriteCSV(&buf, p.imported[i]); err != nil {
-			return 0, err
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL("registry")+"/v1/imports?istat_code="+url.QueryEscape(c.ISTAT), &buf)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "text/csv")
-		var im importStatus
-		if err := doJSON(hc, req, http.StatusAccepted, &im); err != nil {
-			return 0, fmt.Errorf("import %s: %w", c.Name, err)
-		}
-		for im.Status != "completed" {
-			if im.Status == "failed" {
-				return 0, fmt.Errorf("import %s failed: %s", c.Name, im.Failure)
-			}
-			_ = bar.Set(done + int(im.RowsProcessed))
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(250 * time.Millisecond):
-			}
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL("registry")+"/v1/imports/"+im.ID, nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			if err := doJSON(hc, req, http.StatusOK, &im); err != nil {
-				return 0, fmt.Errorf("import %s: %w", c.Name, err)
-			}
-		}
-		if im.RowsInvalid > 0 {
-			return 0, fmt.Errorf("import %s: %d invalid rows, first %v", c.Name, im.RowsInvalid, im.Errors[:min(1, len(im.Errors))])
 		}
 		done += len(p.imported[i])
 		_ = bar.Set(done)
 	}
 	return time.Since(start), nil
-}
-
-type importStatus struct {
-	ID            string `json:"id"`
-	Status        string `json:"status"`
-	RowsInvalid   int64  `json:"rows_invalid"`
-	RowsProcessed int64  `json:"rows_processed"`
-	Failure       string `json:"failure"`
-	Errors        []any  `json:"errors"`
-}
-
-func doJSON(hc *http.Client, req *http.Request, want int, out any) error {
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d: %s", req.Method, req.URL.Path, resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	return json.Unmarshal(b, out)
 }
 
 // citizen is an imported citizen as the operations pick them.

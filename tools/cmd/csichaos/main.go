@@ -30,8 +30,6 @@ import (
 	"time"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
-	"github.com/csi-lombardia/csi/services/identity"
-	"github.com/csi-lombardia/csi/tools/internal/idclient"
 	"github.com/csi-lombardia/csi/tools/internal/repo"
 	"github.com/csi-lombardia/csi/tools/internal/suite"
 )
@@ -131,9 +129,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if !ok || org.ISTATCode == "" {
 		return fmt.Errorf("the demo social worker %s is not in a comune", worker.Email)
 	}
-	if err := mapComune(ctx, s, org.ISTATCode); err != nil {
-		return err
-	}
 	e := &env{s: s, px: px, rate: *rate, dur: *dur, log: stderr, email: worker.Email, password: worker.Password,
 		t: newTarget("http://"+ln.Addr().String(), s.URL("identity"), client.ID, client.Secret, strconv.FormatInt(time.Now().Unix(), 36), org.ISTATCode)}
 	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
@@ -185,39 +180,3 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	return nil
 }
 
-// mapComune tells the registry which identity organization is the comune istat (PUT
-// /v1/comuni/{id}, as the ambito administrator), so that the comune's operators may register its
-// residents.
-func mapComune(ctx context.Context, s *suite.Suite, istat string) error {
-	c := idclient.New(s.URL("identity"), nil)
-	admin := s.Demo().Admin()
-	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
-	if err != nil {
-		return fmt.Errorf("sign in as %s: %w", admin.Email, err)
-	}
-	c.SetToken(tok.AccessToken)
-	orgs, err := c.Organizations(ctx, identity.OrgComune)
-	if err != nil {
-		return err
-	}
-	for _, o := range orgs {
-		if o.ISTATCode != istat {
-			continue
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, s.URL("registry")+"/v1/comuni/"+o.ID.String(),
-			strings.NewReader(`{"istat_code":"`+istat+`"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("map the comune %s in the registry: %w", istat, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("map the comune %s in the registry: status %d %s", istat, resp.StatusCode, body)
-		}
-		return nil
-	}
-	return fmt.Errorf("identity has no comune %s", istat)
-}

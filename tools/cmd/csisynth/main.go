@@ -73,7 +73,7 @@ func run(args []string) error {
 	total := 0
 	for a, comuni := range ambiti {
 		// One generator per ambito: codes are unique within an ambito's registry.
-		g := synth.New(*seed+uint64(a), cat, time.Now().UTC())
+		g := synth.New(*seed+uint64(a), cat, synth.Epoch)
 		people, err := g.Ambito(comuni, perAmbito[a])
 		if err != nil {
 			return err

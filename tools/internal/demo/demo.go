@@ -37,7 +37,13 @@ const (
 	DefaultSeed uint64 = 20250101
 	// ClientName names the demo machine client.
 	ClientName = "Demo events reader"
+	// FeedClientName names the demo population-register feed: the comuni's anagrafe systems
+	// sending their extracts to the registry.
+	FeedClientName = "Demo population register feed"
 )
+
+// FeedClientScopes are the scopes of the demo population-register feed.
+var FeedClientScopes = []string{"citizens:read", "citizens:write"}
 
 // ClientScopes are the scopes of the demo machine client.
 var ClientScopes = []string{"events:read", "accreditations:read"}

@@ -33,11 +33,14 @@ type Result struct {
 	// (the service shows a secret once).
 	Client       identity.Client
 	ClientSecret string
+	// FeedClient is the demo population-register feed (FeedClientName); its secret likewise.
+	FeedClient       identity.Client
+	FeedClientSecret string
 }
 
 // Created reports whether this run created anything.
 func (r Result) Created() bool {
-	return r.Organizations+r.Accreditations+r.DemoUsers+r.Operators > 0 || r.ClientSecret != ""
+	return r.Organizations+r.Accreditations+r.DemoUsers+r.Operators > 0 || r.ClientSecret != "" || r.FeedClientSecret != ""
 }
 
 // Seed loads d into the identity service behind c, whose token must be an ambito
@@ -118,19 +121,30 @@ func Seed(ctx context.Context, c *idclient.Client, d Data, opt Options) (Result,
 	if err != nil {
 		return res, fmt.Errorf("list clients: %w", err)
 	}
+	if res.Client, res.ClientSecret, err = ensureClient(ctx, c, clients, ClientName, ClientScopes, logf); err != nil {
+		return res, err
+	}
+	if res.FeedClient, res.FeedClientSecret, err = ensureClient(ctx, c, clients, FeedClientName, FeedClientScopes, logf); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// ensureClient finds the active client named name among clients or creates it; the secret is
+// returned only when it was created.
+func ensureClient(ctx context.Context, c *idclient.Client, clients []identity.Client, name string, scopes []string,
+	logf func(string, ...any)) (identity.Client, string, error) {
 	for _, cl := range clients {
-		if cl.Name == ClientName && cl.Active {
-			res.Client = cl
-			return res, nil
+		if cl.Name == name && cl.Active {
+			return cl, "", nil
 		}
 	}
-	cl, err := c.CreateClient(ctx, identity.ClientInput{Name: ClientName, Scopes: ClientScopes})
+	cl, err := c.CreateClient(ctx, identity.ClientInput{Name: name, Scopes: scopes})
 	if err != nil {
-		return res, fmt.Errorf("create the demo machine client: %w", err)
+		return identity.Client{}, "", fmt.Errorf("create the machine client %q: %w", name, err)
 	}
-	res.Client, res.ClientSecret = cl.Client, cl.Secret
-	logf("created the machine client %q", ClientName)
-	return res, nil
+	logf("created the machine client %q", name)
+	return cl.Client, cl.Secret, nil
 }
 
 // findOrg finds the demo organization o among the ambito's.

@@ -190,6 +190,13 @@ func TestSeed(t *testing.T) {
 	if got, want := claims(t, ct.AccessToken)["scope"], strings.Join(demo.ClientScopes, " "); got != want {
 		t.Errorf("machine client's token scope = %v, want %q", got, want)
 	}
+	ft, err := c.ClientCredentials(ctx, res.FeedClient.ID.String(), res.FeedClientSecret)
+	if err != nil {
+		t.Fatalf("client credentials of the demo population-register feed: %v", err)
+	}
+	if got, want := claims(t, ft.AccessToken)["scope"], strings.Join(demo.FeedClientScopes, " "); got != want {
+		t.Errorf("feed client's token scope = %v, want %q", got, want)
+	}
 
 	// Again: nothing to do, nothing changes.
 	res2, err := demo.Seed(ctx, c, d, demo.Options{})

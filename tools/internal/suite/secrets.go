@@ -22,6 +22,10 @@ const (
 	// shows only when it creates it.
 	KeyClientID     = "CSI_DEMO_CLIENT_ID"
 	KeyClientSecret = "CSI_DEMO_CLIENT_SECRET"
+	// KeyFeedClientID and KeyFeedClientSecret are the demo population-register feed, which
+	// loads the demo citizens into the registry.
+	KeyFeedClientID     = "CSI_DEMO_FEED_CLIENT_ID"
+	KeyFeedClientSecret = "CSI_DEMO_FEED_CLIENT_SECRET"
 )
 
 const secretsHeader = `# Secrets of this checkout's 'csidev run' (make run), generated on the first run. Keep private.

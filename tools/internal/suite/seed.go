@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/tools/internal/demo"
 	"github.com/csi-lombardia/csi/tools/internal/idclient"
+	"github.com/csi-lombardia/csi/tools/internal/regclient"
+	"github.com/csi-lombardia/csi/tools/internal/synth"
 )
 
 // seedStep loads one service's part of the demo data into the running suite.
@@ -19,6 +22,7 @@ type seedStep struct {
 // the checkout. A service's demo data joins by adding its step here (and its function below).
 var seedSteps = []seedStep{
 	{"identity", seedIdentity},
+	{"registry", seedRegistry},
 }
 
 // seed runs the seed steps of the running services.
@@ -52,20 +56,75 @@ func seedIdentity(ctx context.Context, s *Suite) error {
 	if !res.Created() {
 		fmt.Fprintln(s.o.Log, "    the demo data is already there")
 	}
-	info := ClientInfo{ID: res.Client.ID.String()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case res.ClientSecret != "":
-		info.Secret = res.ClientSecret
-		s.cfg.secrets[KeyClientID], s.cfg.secrets[KeyClientSecret] = info.ID, info.Secret
-		if err := saveSecrets(s.secretsPath(), s.cfg.secrets); err != nil {
-			return err
-		}
-	case s.cfg.secrets[KeyClientID] == info.ID:
-		info.Secret = s.cfg.secrets[KeyClientSecret]
+	if s.client, err = s.keepSecret(res.Client.ID.String(), res.ClientSecret, KeyClientID, KeyClientSecret); err != nil {
+		return err
 	}
-	s.client = info
+	s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret)
+	return err
+}
+
+// keepSecret returns a demo client with its secret: the one just created (kept in the secrets
+// file under the keys idKey and secretKey), or the one the file kept when the client was made.
+// The caller holds s.mu.
+func (s *Suite) keepSecret(id, secret, idKey, secretKey string) (ClientInfo, error) {
+	info := ClientInfo{ID: id}
+	switch {
+	case secret != "":
+		info.Secret = secret
+		s.cfg.secrets[idKey], s.cfg.secrets[secretKey] = id, secret
+		if err := saveSecrets(s.secretsPath(), s.cfg.secrets); err != nil {
+			return ClientInfo{}, err
+		}
+	case s.cfg.secrets[idKey] == id:
+		info.Secret = s.cfg.secrets[secretKey]
+	}
+	return info, nil
+}
+
+// DemoCitizens is how many synthetic residents the demo ambito's registry holds.
+const DemoCitizens = 4_000
+
+// seedRegistry loads the demo citizens (synth, seeded with the demo seed) into the registry as
+// the population-register feed would: one extract per comune, skipped for a comune that has
+// residents already.
+func seedRegistry(ctx context.Context, s *Suite) error {
+	feed := s.feedClient
+	if feed.Secret == "" {
+		fmt.Fprintf(s.o.Log, "    no secret for the demo population-register feed in %s: demo citizens not loaded\n", s.secretsPath())
+		return nil
+	}
+	ic := idclient.New(s.URL("identity"), nil)
+	rc := &regclient.Client{BaseURL: s.URL("registry"), Token: func(ctx context.Context) (string, error) {
+		tok, err := ic.ClientCredentials(ctx, feed.ID, feed.Secret)
+		return tok.AccessToken, err
+	}}
+	comuni, err := synth.DemoComuni(places.Default())
+	if err != nil {
+		return err
+	}
+	people, err := synth.New(s.data.Seed, places.Default(), synth.Epoch).Ambito(comuni, DemoCitizens)
+	if err != nil {
+		return err
+	}
+	loaded := 0
+	for i, c := range comuni {
+		there, err := rc.Residents(ctx, c.ISTAT)
+		if err != nil {
+			return fmt.Errorf("registry: %w", err)
+		}
+		if there {
+			continue
+		}
+		if _, err := rc.ImportPeople(ctx, c.ISTAT, people[i], nil); err != nil {
+			return fmt.Errorf("registry: %w", err)
+		}
+		loaded += len(people[i])
+	}
+	if loaded > 0 {
+		fmt.Fprintf(s.o.Log, "    imported %d synthetic citizens of the %d comuni into the registry\n", loaded, len(comuni))
+	}
 	return nil
 }
 

@@ -60,19 +60,20 @@ type Options struct {
 
 // Suite is a running suite. Its methods are safe for concurrent use.
 type Suite struct {
-	o         Options
-	root      string
-	runDir    string
-	logDir    string
-	scriptEnv []string
-	cfg       config
-	present   []service
-	skipped   []service
-	db        *dbServer
-	redisURL  string
-	redisUp   bool // this suite started Redis, and stops it
-	data      demo.Data
-	client    ClientInfo
+	o          Options
+	root       string
+	runDir     string
+	logDir     string
+	scriptEnv  []string
+	cfg        config
+	present    []service
+	skipped    []service
+	db         *dbServer
+	redisURL   string
+	redisUp    bool // this suite started Redis, and stops it
+	data       demo.Data
+	client     ClientInfo
+	feedClient ClientInfo
 
 	mu    sync.Mutex
 	procs []*proc // in start order

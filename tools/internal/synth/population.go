@@ -65,8 +65,12 @@ type Generator struct {
 	OmocodicShare float64
 }
 
+// Epoch is the day generated ages are reckoned on unless a caller chooses another: fixed, so
+// that the same seed gives the same people on any day.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // New returns a generator seeded with seed, with birthplaces from cat; people's ages are
-// reckoned on today.
+// reckoned on today (usually Epoch).
 func New(seed uint64, cat *places.Catalog, today time.Time) *Generator {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
 	return &Generator{rng: rng, cat: cat, codes: map[string]bool{}, today: today,
