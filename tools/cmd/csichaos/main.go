@@ -179,4 +179,3 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 	return nil
 }
-
