@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"unicode"
 
@@ -29,10 +30,21 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// hashSlots bounds the argon2id computations running at once to the CPUs: more would not
+// finish sooner, and each holds its memory (19 MiB) while it runs, so a burst of sign-ins
+// queues here instead of growing the process by a hash's memory per request.
+var hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+func argonKey(pw, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(pw, salt, t, m, p, n)
 }
 
 // VerifyPassword reports whether pw matches the PHC-encoded argon2id hash.
@@ -57,7 +69,7 @@ func VerifyPassword(encoded, pw string) bool {
 	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 128 {
 		return false
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	got := argonKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
