@@ -22,7 +22,6 @@ type Endpoints struct {
 
 	StartImport, GetImport endpoint.Endpoint
 
-	SetComuneOrg, ListComuneOrgs endpoint.Endpoint
 }
 
 // Request types carried from the transport to the endpoints.
@@ -61,10 +60,6 @@ type (
 		Q, Kind string
 		All     bool
 		Limit   int
-	}
-	comuneOrgRequest struct {
-		OrgID uuid.UUID
-		Input ComuneOrgInput
 	}
 )
 
@@ -135,11 +130,6 @@ func MakeEndpoints(s *Service) Endpoints {
 			return accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
 		}),
 		GetImport: guard(importers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),
-		SetComuneOrg: guard(admin, func(ctx context.Context, req any) (any, error) {
-			r := req.(comuneOrgRequest)
-			return s.SetComuneOrg(ctx, r.OrgID, r.Input)
-		}),
-		ListComuneOrgs: guard(admin, func(ctx context.Context, _ any) (any, error) { return s.ListComuneOrgs(ctx) }),
 	}
 }
 

@@ -137,10 +137,6 @@ func (s *suite) operator(role auth.Role, org, kind, istat string) string {
 
 func (s *suite) tb() testing.TB { return s.t }
 
-// mapComune tells the registry that the comune's organization is Milano.
-func (s *suite) mapComune() {
-	s.must(200, s.do("PUT", "/v1/comuni/"+s.comune.String(), s.tokens[auth.RoleAmbitoAdmin], map[string]any{"istat_code": milano}, nil))
-}
 
 // do sends a request and decodes the JSON answer into out (when not nil).
 func (s *suite) do(method, path, token string, body any, out any, headers ...string) *http.Response {

@@ -78,8 +78,8 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("POST /v1/citizens:search", srv(e.SearchCitizens, httpapi.DecodeBody[SearchQuery]))
 	mux.Handle("GET /v1/citizens/{id}", srv(e.GetCitizen, decodeID))
 	mux.Handle("PATCH /v1/citizens/{id}", srv(e.UpdateCitizen, decodeUpdate))
-	// A sub-resource action rather than "{id}:merge": neither ServeMux nor the contract
-	// validator (pkg/openapitest) match a template inside a path segment.
+	// A sub-resource action rather than "{id}:merge": ServeMux does not match a template
+	// inside a path segment.
 	mux.Handle("POST /v1/citizens/{id}/merge", srv(e.MergeCitizen, decodeMerge))
 	mux.Handle("GET /v1/citizens/{id}/household", srv(e.GetHousehold, decodeID))
 	mux.Handle("POST /v1/citizens/{id}/household/members", srv(e.AddMember, decodeMember))
@@ -89,8 +89,6 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("POST /v1/imports", srv(e.StartImport, decodeImport))
 	mux.Handle("GET /v1/imports/{id}", srv(e.GetImport, decodeID))
 
-	mux.Handle("GET /v1/comuni", srv(e.ListComuneOrgs, httpapi.NoBody))
-	mux.Handle("PUT /v1/comuni/{id}", srv(e.SetComuneOrg, decodeComuneOrg))
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {
@@ -185,14 +183,3 @@ func decodeImport(_ context.Context, r *http.Request) (any, error) {
 	return importRequest{ISTAT: istat, Body: http.MaxBytesReader(nil, r.Body, MaxImportBytes)}, nil
 }
 
-func decodeComuneOrg(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.ParseID(r.PathValue("id"), "id")
-	if err != nil {
-		return nil, err
-	}
-	req := comuneOrgRequest{OrgID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
-}

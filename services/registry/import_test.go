@@ -53,7 +53,6 @@ func (s *suite) importCSV(token, istat string, body io.Reader) registry.Import {
 // a re-import updates without duplicating.
 func TestImport(t *testing.T) {
 	s := newSuite(t, options{chunk: 7})
-	s.mapComune()
 	tok := s.tokens[auth.RoleAdministrative]
 	csv := registerCSV(t, 0, 30, "")
 	// Two bad rows more (copies of good ones): a wrong check character and a birth date that

@@ -151,13 +151,6 @@ type Household struct {
 	Members      []Member   `json:"members"`
 }
 
-// ComuneOrg maps an organization of identity to its comune's ISTAT code.
-type ComuneOrg struct {
-	OrganizationID uuid.UUID `json:"organization_id"`
-	ISTATCode      string    `json:"istat_code"`
-	Municipality   string    `json:"municipality"`
-	UpdatedAt      time.Time `json:"updated_at"`
-}
 
 // SearchFilter selects citizens of an ambito. Empty fields do not filter; Residence restricts
 // to the residents of a comune (the caller's scope), unless AlsoFiscalCode lets an exact code
@@ -263,9 +256,6 @@ type Store interface {
 	// household id.
 	AddMember(ctx context.Context, ambitoID, citizenID, memberID uuid.UUID, relationship string, from Date) (uuid.UUID, error)
 
-	SetComuneOrg(ctx context.Context, ambitoID uuid.UUID, o ComuneOrg) error
-	ComuneOf(ctx context.Context, ambitoID, orgID uuid.UUID) (string, error)
-	ListComuneOrgs(ctx context.Context, ambitoID uuid.UUID) ([]ComuneOrg, error)
 
 	CreateImport(ctx context.Context, im Import) error
 	// StageRows copies the valid rows and the errors of an import (COPY).

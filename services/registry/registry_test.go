@@ -21,7 +21,6 @@ import (
 // omocodic code is accepted and searchable by its canonical form.
 func TestCodiceFiscale(t *testing.T) {
 	s := newSuite(t, options{})
-	s.mapComune()
 	tok := s.tokens[auth.RoleSocialWorker]
 	base := func() map[string]any {
 		return map[string]any{"fiscal_code": "RSSMRA45D25F205N", "family_name": "Rossi", "given_name": "Mario", "sex": "M",
@@ -91,7 +90,6 @@ func TestCodiceFiscale(t *testing.T) {
 // reported on create.
 func TestDuplicates(t *testing.T) {
 	s := newSuite(t, options{})
-	s.mapComune()
 	tok := s.tokens[auth.RoleAdministrative]
 	body := citizenBody(t, milano)
 	first := s.createCitizen(tok, body)
@@ -116,7 +114,6 @@ func TestDuplicates(t *testing.T) {
 // TestUpdateAndHistory: ETag/If-Match, a corrected code kept in the history, events written.
 func TestUpdateAndHistory(t *testing.T) {
 	s := newSuite(t, options{})
-	s.mapComune()
 	tok := s.tokens[auth.RoleSocialWorker]
 	c := s.createCitizen(tok, citizenBody(t, milano))
 	path := "/v1/citizens/" + c.ID.String()
@@ -153,7 +150,6 @@ func TestUpdateAndHistory(t *testing.T) {
 // purpose; the azienda sees the ambito; cooperatives, ATS, Region see nothing.
 func TestScope(t *testing.T) {
 	s := newSuite(t, options{})
-	s.mapComune()
 	azienda := s.operator(auth.RoleSocialWorker, uuid.NewString(), "azienda", "")
 	resident := s.createCitizen(s.tokens[auth.RoleSocialWorker], citizenBody(t, milano))
 	other := s.createCitizen(azienda, citizenBody(t, bergamo))
@@ -275,7 +271,6 @@ func TestSearchByName(t *testing.T) {
 // TestMerge keeps both records and histories; the merged id points to the survivor.
 func TestMerge(t *testing.T) {
 	s := newSuite(t, options{})
-	s.mapComune()
 	tok := s.tokens[auth.RoleAdministrative]
 	body := citizenBody(t, milano)
 	withCode := s.createCitizen(tok, body)
@@ -332,7 +327,6 @@ func TestMerge(t *testing.T) {
 // TestHousehold adds members and reads the household.
 func TestHousehold(t *testing.T) {
 	s := newSuite(t, options{})
-	s.mapComune()
 	tok := s.tokens[auth.RoleSocialWorker]
 	a := s.createCitizen(tok, citizenBody(t, milano))
 	b := s.createCitizen(tok, citizenBody(t, milano))
@@ -377,7 +371,6 @@ func TestPseudonyms(t *testing.T) {
 // TestReadsAudited: every read writes an audit record (citizen id and purpose) before the answer.
 func TestReadsAudited(t *testing.T) {
 	s := newSuite(t, options{})
-	s.mapComune()
 	tok := s.tokens[auth.RoleSocialWorker]
 	c := s.createCitizen(tok, citizenBody(t, milano))
 	for i := 0; i < 3; i++ {

@@ -3,7 +3,7 @@
 //
 //	csisynth -scale ambito -out .run/synth            # the demo ambito's 8 comuni, 190,000 people
 //	csisynth -scale region -out .run/synth-region     # 90 ambiti of 8 comuni, 1,000,000 people
-//	csisynth -citizens 1000000 -out .run/synth-1m     # the demo comuni, a million people
+//	csisynth -citizens 1000000 -comuni 10 -out .run/synth-1m  # one ambito of 10 comuni, a million people
 //
 // Files are named <ambito number>-<ISTAT code>.csv (ambito 01 at the ambito scale).
 package main
@@ -32,6 +32,7 @@ func run(args []string) error {
 	scale := fs.String("scale", "ambito", "ambito (8 comuni, 190,000 people) or region (90 ambiti, 1,000,000 people)")
 	citizens := fs.Int("citizens", 0, "people in all (default: the scale's)")
 	seed := fs.Uint64("seed", 1, "seed: the same seed gives the same people")
+	ncomuni := fs.Int("comuni", 0, "one ambito of this many comuni of Lombardy (of equal size) instead of the scale's")
 	out := fs.String("out", "", "directory to write the extracts to (required)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,6 +65,13 @@ func run(args []string) error {
 	}
 	if *citizens > 0 {
 		sc.Citizens = *citizens
+	}
+	if *ncomuni > 0 {
+		comuni, err := synth.Lombard(cat, *ncomuni)
+		if err != nil {
+			return err
+		}
+		ambiti = [][]synth.Comune{comuni}
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
