@@ -774,4 +774,3 @@ func (s *Service) Municipalities(q, kind string, all bool, limit int) (Page[Muni
 	}
 	return Page[Municipality]{Items: out}, nil
 }
-

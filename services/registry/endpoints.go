@@ -21,7 +21,6 @@ type Endpoints struct {
 	Pseudonym, AuditTrail                                                                endpoint.Endpoint
 
 	StartImport, GetImport endpoint.Endpoint
-
 }
 
 // Request types carried from the transport to the endpoints.

@@ -137,7 +137,6 @@ func (s *suite) operator(role auth.Role, org, kind, istat string) string {
 
 func (s *suite) tb() testing.TB { return s.t }
 
-
 // do sends a request and decodes the JSON answer into out (when not nil).
 func (s *suite) do(method, path, token string, body any, out any, headers ...string) *http.Response {
 	t := s.tb()

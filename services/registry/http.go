@@ -182,4 +182,3 @@ func decodeImport(_ context.Context, r *http.Request) (any, error) {
 	}
 	return importRequest{ISTAT: istat, Body: http.MaxBytesReader(nil, r.Body, MaxImportBytes)}, nil
 }
-

@@ -151,7 +151,6 @@ type Household struct {
 	Members      []Member   `json:"members"`
 }
 
-
 // SearchFilter selects citizens of an ambito. Empty fields do not filter; Residence restricts
 // to the residents of a comune (the caller's scope), unless AlsoFiscalCode lets an exact code
 // through.
@@ -255,7 +254,6 @@ type Store interface {
 	// head when there is none), ending member's current membership elsewhere; it returns the
 	// household id.
 	AddMember(ctx context.Context, ambitoID, citizenID, memberID uuid.UUID, relationship string, from Date) (uuid.UUID, error)
-
 
 	CreateImport(ctx context.Context, im Import) error
 	// StageRows copies the valid rows and the errors of an import (COPY).

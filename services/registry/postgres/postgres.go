@@ -420,4 +420,3 @@ func (s *Store) AddMember(ctx context.Context, ambitoID, citizenID, memberID uui
 		uuid.Must(uuid.NewV7()), hid, memberID, relationship, from)
 	return hid, pgdb.Translate(s.db.SendBatch(ctx, b).Close())
 }
-
