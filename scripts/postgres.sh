@@ -69,5 +69,8 @@ if [ ! -f "$dir/PG_VERSION" ]; then
 	as_pg "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 fi
 log "starting PostgreSQL on 127.0.0.1:$CSI_PG_PORT"
-as_pg "$bin/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" -o "-p $CSI_PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=${CSI_PG_FSYNC:-on} -c shared_buffers=256MB" start >/dev/null
+# Settings a production server of the suite would have too: room for a bulk import's WAL
+# between checkpoints (the default 1 GB forces checkpoints, and full-page images, in the middle
+# of a 200,000-row import) and compressed full-page images.
+as_pg "$bin/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" -o "-p $CSI_PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=${CSI_PG_FSYNC:-on} -c shared_buffers=256MB -c max_wal_size=4GB -c wal_compression=on" start >/dev/null
 echo "$url"

@@ -268,8 +268,8 @@ func (r report) write(path string) error {
 	p("## Registry Go benchmarks")
 	p("")
 	section(&b, "registry-go-benchmarks", "The registry's own Go benchmarks (import of 200,000 citizens, reads through the real handler,\n"+
-		"name search over 1,000,000 citizens) are in [services/registry/bench_test.go](services/registry/bench_test.go),\n"+
-		"their figures in [services/registry/BENCHMARKS.md](services/registry/BENCHMARKS.md).\n")
+		"name search over 1,000,000 citizens) are in [services/registry/bench_test.go](services/registry/bench_test.go);\n"+
+		"write their figures here.\n")
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
