@@ -76,7 +76,6 @@ var (
 	importers = auth.AnyOf(maintainers, auth.Scope(ScopeCitizensWrite))
 	pickers   = auth.AnyOf(auth.AnyRole(auth.RoleAmbitoAdmin, auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative,
 		auth.RolePlanningOffice), auth.Scope(ScopeCitizensRead))
-	admin   = auth.AnyRole(auth.RoleAmbitoAdmin)
 	privacy = auth.AnyRole(auth.RolePrivacyOfficer)
 )
 

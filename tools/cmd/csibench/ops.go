@@ -171,7 +171,7 @@ func targets(hc *http.Client, identityURL, registryURL, floorURL string, cr cred
 			note: "GET /v1/citizens/{id}/household of the hot citizens (the citizen cached, the household from PostgreSQL); audited",
 			op:   load.Op{Do: load.HTTP(hc, get(func(i int64) string { return byID(parts.hot)(i) + "/household" }))}},
 		{group: "citizen reads", name: "name search", floor: "floor: read by id", start: 20, tokens: true,
-			note: "POST /v1/citizens:search {name}: family name with a letter dropped + given name, whole ambito (trigram index); up to 20 hits, each audited",
+			note: "POST /v1/citizens:search {name}: family name with a letter dropped + given name, whole ambito (names dictionary and posting lists); up to 20 hits, each audited",
 			op: load.Op{Do: load.HTTP(hc, post(registryURL+"/v1/citizens:search", func(i int64) any {
 				return map[string]string{"name": searchName(pick(parts.search, i))}
 			}))}},
