@@ -133,7 +133,7 @@ func (g *Generator) household(c Comune, family int) ([]Person, error) {
 	size := 1 + pickWeighted(g.rng, householdSizes)
 	var members []member
 	head := member{rel: "head", sex: codicefiscale.Male}
-	age := 20 + g.rng.IntN(60)
+	var age int
 	if size == 1 {
 		age = 22 + int(math.Abs(g.rng.NormFloat64())*30) // single people are older
 		if age > 100 {
