@@ -35,7 +35,9 @@ func (r *rowSource) Next() bool {
 
 func (r *rowSource) Values() ([]any, error) {
 	c := r.cur
-	return []any{r.id, c.Line, c.ID, c.FiscalCode, c.Canonical, c.FamilyName, c.GivenName, c.Sex, c.BirthDate, c.BirthPlace,
+	// uuid.UUID as [16]byte: pgx encodes those directly; a uuid.UUID goes through its
+	// driver.Valuer (a string, parsed again) after failed plans that allocate an error each.
+	return []any{[16]byte(r.id), c.Line, [16]byte(c.ID), c.FiscalCode, c.Canonical, c.FamilyName, c.GivenName, c.Sex, c.BirthDate, c.BirthPlace,
 		c.BirthPlaceName, c.Foreign, c.Citizenship, c.Address, c.PostalCode, c.FamilyNumber, c.Relationship}, nil
 }
 
