@@ -2,12 +2,28 @@ package openapitest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"testing"
+
+	"github.com/go-kit/kit/endpoint"
 )
+
+// StubEndpoints sets every go-kit endpoint field of the struct p points to (a service's
+// Endpoints) to one that answers nil: the routes and decoders run, the service does not.
+func StubEndpoints(p any) {
+	stub := reflect.ValueOf(endpoint.Endpoint(func(context.Context, any) (any, error) { return nil, nil }))
+	v := reflect.ValueOf(p).Elem()
+	for i := range v.NumField() {
+		if v.Field(i).Type() == stub.Type() {
+			v.Field(i).Set(stub)
+		}
+	}
+}
 
 // FuzzID fills every path parameter of the requests FuzzDecoders sends.
 const FuzzID = "0190c0de-0000-7000-8000-000000000001"

@@ -1,14 +1,10 @@
 package identity_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"testing"
-
-	"github.com/go-kit/kit/endpoint"
 
 	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
@@ -19,11 +15,7 @@ import (
 // body for any operation that takes one (openapitest.FuzzDecoders): no panic, never a 5xx.
 func FuzzDecode(f *testing.F) {
 	var e identity.Endpoints
-	stub := endpoint.Endpoint(func(context.Context, any) (any, error) { return nil, nil })
-	v := reflect.ValueOf(&e).Elem()
-	for i := range v.NumField() {
-		v.Field(i).Set(reflect.ValueOf(stub))
-	}
+	openapitest.StubEndpoints(&e)
 	mux := httpapi.NewMux()
 	identity.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h },
 		func() map[string]ed25519.PublicKey { return nil })

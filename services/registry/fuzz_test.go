@@ -1,13 +1,9 @@
 package registry_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"testing"
-
-	"github.com/go-kit/kit/endpoint"
 
 	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
@@ -18,11 +14,7 @@ import (
 // body for any operation that takes one (openapitest.FuzzDecoders): no panic, never a 5xx.
 func FuzzDecode(f *testing.F) {
 	var e registry.Endpoints
-	stub := endpoint.Endpoint(func(context.Context, any) (any, error) { return nil, nil })
-	v := reflect.ValueOf(&e).Elem()
-	for i := range v.NumField() {
-		v.Field(i).Set(reflect.ValueOf(stub))
-	}
+	openapitest.StubEndpoints(&e)
 	mux := httpapi.NewMux()
 	registry.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h })
 	openapitest.FuzzDecoders(f, registry.OpenAPI(), mux, "istat_code=015146", http.Header{"If-Match": {`"1"`}},
