@@ -85,21 +85,9 @@ func TestWithDatabase(t *testing.T) {
 
 func TestEnsureDatabases(t *testing.T) {
 	server := pgtest.ServerURL(t)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	names := []string{"t_suite_" + hex.EncodeToString(b) + "_identity", "t_suite_" + hex.EncodeToString(b) + "_registry"}
+	prefix := testPrefix(t, server)
+	names := []string{prefix + "identity", prefix + "registry"}
 	ctx := context.Background()
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Log(err)
-			return
-		}
-		defer conn.Close(ctx)
-		for _, n := range names {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)")
-		}
-	})
 	for range 2 { // the second time they exist
 		urls, err := ensureDatabases(ctx, server, names)
 		if err != nil {
@@ -192,21 +180,8 @@ func TestPrefixWriter(t *testing.T) {
 func TestStart(t *testing.T) {
 	server := pgtest.ServerURL(t)
 	t.Setenv("CSI_DATABASE_URL", server)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	prefix := "t_suite_" + hex.EncodeToString(b) + "_"
+	prefix := testPrefix(t, server)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Log(err)
-			return
-		}
-		defer conn.Close(ctx)
-		for _, svc := range services {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{prefix + svc.name}.Sanitize()+" WITH (FORCE)")
-		}
-	})
 	base := freePorts(t, len(services)+1)
 	s, err := Start(ctx, Options{PortBase: base, DBPrefix: prefix, RunDir: t.TempDir()})
 	if err != nil {
@@ -279,4 +254,25 @@ func freePorts(t *testing.T, n int) int {
 	}
 	t.Fatal("no free ports")
 	return 0
+}
+
+// testPrefix returns a database name prefix of the test's own; the databases of every service
+// under it are dropped when the test ends.
+func testPrefix(t *testing.T, server string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	prefix := "t_suite_" + hex.EncodeToString(b) + "_"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, server)
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		defer conn.Close(ctx)
+		for _, svc := range services {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{prefix + svc.name}.Sanitize()+" WITH (FORCE)")
+		}
+	})
+	return prefix
 }
