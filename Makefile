@@ -1,5 +1,6 @@
 # CSI suite. `make run` starts the suite with demo data; `make test` runs every test against
-# real PostgreSQL, Redis and Consul (installed and started when absent).
+# real PostgreSQL, Redis, Consul, an S3 server and a Kubernetes API server (installed, built and
+# started when absent; make test's under .run/test, make run's under .run/dev: never shared).
 
 SHELL := /bin/bash
 GO ?= go
@@ -47,7 +48,7 @@ build:
 lint:
 	@out=$$(gofmt -l $$($(GO) list -m -f '{{.Dir}}')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $(GO) vet ./...) || exit 1; done
-	@sc=$$(command -v staticcheck || echo $${XDG_CACHE_HOME:-$$HOME/.cache}/csi/bin/staticcheck); \
+	@sc=$$(command -v staticcheck || echo $${CSI_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/csi}/bin/staticcheck); \
 	if [ ! -x "$$sc" ]; then GOBIN=$$(dirname $$sc) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || exit 1; fi; \
 	for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $$sc ./...) || exit 1; done
 
@@ -58,14 +59,17 @@ fmt:
 tidy:
 	@for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && GOWORK=off $(GO) mod tidy) || exit 1; done
 
-## stop: stop the private PostgreSQL, Redis and Consul that make run / make test started
-stop:
-	-./scripts/postgres.sh stop
-	-./scripts/redis.sh stop
-	-./scripts/consul.sh stop
-	-./scripts/kube.sh stop
+SERVER_SCRIPTS := postgres redis consul s3 kube
 
+## stop: stop the private servers of make test (.run/test) and make run (.run/dev)
+# (and those of the layout before them, directly under .run)
+stop:
+	-@for p in test dev; do for s in $(SERVER_SCRIPTS); do CSI_PROFILE=$$p ./scripts/$$s.sh stop; done; done
+	-@for s in $(SERVER_SCRIPTS); do CSI_RUN_DIR=.run ./scripts/$$s.sh stop; done
+
+## clean: stop, then remove bin/ and .run/ (the private servers' data too)
 clean: stop
+	@for l in .run/pg .run/*/pg; do if [ -L "$$l" ]; then rm -rf "$$(readlink "$$l")"; fi; done
 	rm -rf bin .run
 
 # Charts and images (charts/, Dockerfile). The service charts and their listen ports.

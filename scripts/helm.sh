@@ -15,12 +15,7 @@ if [ -n "${CSI_HELM:-}" ] && [ -x "$CSI_HELM" ]; then
 fi
 helm="$BIN_CACHE/helm-$HELM_VERSION"
 if [ ! -x "$helm" ]; then
-	command -v go >/dev/null || die "Go is needed to install Helm"
 	log "installing Helm $HELM_VERSION with go install (once per machine, about 1.5 minutes)"
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
-	(cd "$tmp" && GOWORK=off GOBIN="$tmp" go install -trimpath -ldflags='-s -w' \
-		"helm.sh/helm/v3/cmd/helm@$HELM_VERSION") || die "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION failed"
-	mv "$tmp/helm" "$helm"
+	go_install "$helm" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 echo "$helm"

@@ -7,48 +7,41 @@
 #   scripts/kube.sh stop        stop both (the state directory is kept)
 #   scripts/kube.sh build       build kube-apiserver only and print its path
 # kube-apiserver v1.37.2 is built once per machine from the k8s.io/kubernetes module (about
-# 4.5 minutes) and cached in $BIN_CACHE.
+# 4.5 minutes) and cached in $BIN_CACHE. Ports: $CSI_KUBE_PORT, etcd $CSI_ETCD_PORT and the next
+# (scripts/lib.sh). A server on them is reused only when it is this run directory's own: the API
+# server accepts our admin token, etcd is the process of our pid file.
 source "$(dirname "$0")/lib.sh"
 
 KUBE_VERSION=v1.37.2
 STAGING_VERSION=v0.37.2
-CSI_ETCD_PORT="${CSI_ETCD_PORT:-52379}"
-CSI_KUBE_PORT="${CSI_KUBE_PORT:-56443}"
 
 cmd=${1:-start}
 dir="$RUN_DIR/kube"
 apiserver="$BIN_CACHE/kube-apiserver-$KUBE_VERSION"
 kubeconfig="$dir/kubeconfig"
 
-build() {
-	[ -x "$apiserver" ] && return 0
-	command -v go >/dev/null || die "Go is needed to build kube-apiserver"
-	log "building kube-apiserver $KUBE_VERSION from the k8s.io/kubernetes module (once per machine, about 4.5 minutes)"
-	local tmp src ldflags m
-	tmp=$(mktemp -d)
-	trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' RETURN
-	src=$(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	[ -n "$src" ] || die "could not download k8s.io/kubernetes@$KUBE_VERSION"
-	cp -r "$src" "$tmp/k8s" && chmod -R u+w "$tmp/k8s"
-	cd "$tmp/k8s"
-	# The module zip has no staging/ directory (those are modules of their own): drop the
-	# vendor tree, the workspace and the ./staging replacements, and require the published
-	# staging modules at the matching version instead.
+# The module zip has no staging/ directory (those are modules of their own): drop the vendor
+# tree, the workspace and the ./staging replacements, and require the published staging modules
+# at the matching version instead.
+use_published_staging() {
+	local m
 	rm -rf vendor go.work go.work.sum
 	for m in $(sed -n 's|^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*|\1|p' go.mod); do
 		sed -i "s|^\([[:space:]]*\)$m v0.0.0$|\1$m $STAGING_VERSION|" go.mod
 	done
 	sed -i '/=> .\/staging\//d' go.mod
-	ldflags="-s -w"
+}
+
+build() {
+	[ -x "$apiserver" ] && return 0
+	log "building kube-apiserver $KUBE_VERSION from the k8s.io/kubernetes module (once per machine, about 4.5 minutes)"
+	local ldflags="-s -w" m
 	for m in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 		ldflags+=" -X $m.gitVersion=$KUBE_VERSION -X $m.gitMajor=$(echo "$KUBE_VERSION" | cut -d. -f1 | tr -d v)"
 		ldflags+=" -X $m.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2)"
 		ldflags+=" -X $m.gitTreeState=clean -X $m.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	done
-	GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$apiserver.tmp" ./cmd/kube-apiserver ||
-		die "kube-apiserver build failed"
-	cd - >/dev/null
-	mv "$apiserver.tmp" "$apiserver"
+	CGO_ENABLED=0 build_from_module "$apiserver" "k8s.io/kubernetes@$KUBE_VERSION" ./cmd/kube-apiserver use_published_staging -ldflags "$ldflags"
 }
 
 etcd_bin() {
@@ -66,15 +59,6 @@ healthy() {
 	[ -f "$dir/admin.token" ] || return 1
 	curl -fsS --max-time 2 -k -H "Authorization: Bearer $(cat "$dir/admin.token")" \
 		"https://127.0.0.1:$CSI_KUBE_PORT/readyz" >/dev/null 2>&1
-}
-
-stop_pid() { # stop_pid FILE
-	[ -f "$1" ] || return 0
-	local pid
-	pid=$(cat "$1")
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	rm -f "$1"
 }
 
 write_kubeconfig() {
@@ -108,6 +92,9 @@ start() {
 		echo "$kubeconfig"
 		return 0
 	fi
+	if port_open "$CSI_KUBE_PORT" && ! holds_port "$dir/apiserver.pid" kube-apiserver "$CSI_KUBE_PORT"; then
+		not_ours kube-apiserver "$CSI_KUBE_PORT" "$(port_holder "$CSI_KUBE_PORT")" CSI_KUBE_PORT
+	fi
 	build
 	local etcd
 	etcd=$(etcd_bin)
@@ -128,8 +115,11 @@ start() {
 		printf '%s,admin,admin,system:masters\n' "$(cat "$dir/admin.token")" >"$dir/tokens.csv"
 	fi
 
-	if ! port_open "$CSI_ETCD_PORT"; then
-		stop_pid "$dir/etcd.pid"
+	if port_open "$CSI_ETCD_PORT"; then
+		holds_port "$dir/etcd.pid" etcd "$CSI_ETCD_PORT" ||
+			not_ours etcd "$CSI_ETCD_PORT" "$(port_holder "$CSI_ETCD_PORT")" CSI_ETCD_PORT
+	else
+		stop_pidfile "$dir/etcd.pid" etcd
 		log "starting etcd on 127.0.0.1:$CSI_ETCD_PORT"
 		ETCD_UNSUPPORTED_ARCH="${ETCD_UNSUPPORTED_ARCH:-}" nohup "$etcd" --name csi-test --data-dir "$dir/etcd" \
 			--listen-client-urls "http://127.0.0.1:$CSI_ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$CSI_ETCD_PORT" \
@@ -141,7 +131,7 @@ start() {
 		wait_port "$CSI_ETCD_PORT" 30 etcd
 	fi
 
-	stop_pid "$dir/apiserver.pid"
+	stop_pidfile "$dir/apiserver.pid" kube-apiserver
 	log "starting kube-apiserver $KUBE_VERSION on https://127.0.0.1:$CSI_KUBE_PORT"
 	nohup "$apiserver" \
 		--etcd-servers "http://127.0.0.1:$CSI_ETCD_PORT" \
@@ -176,8 +166,8 @@ kubeconfig)
 	echo "$kubeconfig"
 	;;
 stop)
-	stop_pid "$dir/apiserver.pid"
-	stop_pid "$dir/etcd.pid"
+	stop_pidfile "$dir/apiserver.pid" kube-apiserver
+	stop_pidfile "$dir/etcd.pid" etcd
 	;;
 *) die "usage: $0 [start|stop|kubeconfig|build]" ;;
 esac

@@ -2,15 +2,23 @@
 # make test: start (or reuse) the real servers the tests need, then run every module's tests
 # with the race detector, then short fuzz runs. Safe to run from a fresh clone on a fresh
 # Debian/Ubuntu machine as root (it installs what is missing), or as a user with PostgreSQL
-# and Redis installed.
+# and Redis installed. The servers are make test's own (.run/test, scripts/lib.sh), never
+# make run's.
+export CSI_PROFILE=test
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 command -v go >/dev/null || die "Go is not installed (https://go.dev/doc/install); this project needs Go 1.26"
 
-eval "$("$ROOT/scripts/test-env.sh")"
-eval "$("$ROOT/scripts/test-env-k8s.sh")"
-log "PostgreSQL $CSI_TEST_DATABASE_URL, Redis $CSI_TEST_REDIS_URL, Consul $CSI_TEST_CONSUL_ADDR"
+# The scripts' own checks first: seconds, and they need no server.
+step scripts-selftest "$ROOT/scripts/test-scripts.sh" >/dev/null || die "the scripts' self-test failed; no test ran"
+
+# Each setup step stops make test at once when it fails: no test runs without its servers.
+exports=$("$ROOT/scripts/test-env.sh") || die "the test servers are not ready (scripts/test-env.sh); no test ran"
+eval "$exports"
+exports=$("$ROOT/scripts/test-env-k8s.sh") || die "Helm or the Kubernetes API server is not ready (scripts/test-env-k8s.sh); no test ran"
+eval "$exports"
+log "PostgreSQL $CSI_TEST_DATABASE_URL, Redis $CSI_TEST_REDIS_URL, Consul $CSI_TEST_CONSUL_ADDR, S3 $CSI_TEST_S3_ENDPOINT"
 
 modules=$(go list -m -f '{{.Dir}}')
 status=0
