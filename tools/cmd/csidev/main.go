@@ -5,10 +5,10 @@
 //	csidev stop
 //
 // run finds the repository (the directory holding go.work), gets a PostgreSQL server (the one
-// in CSI_DATABASE_URL, or the private cluster of scripts/postgres.sh, started when needed and
-// stopped again on exit), creates one database per service, keeps per-checkout secrets in
-// .run/secrets.env, builds every service into bin/, starts each as its own process with its
-// log in .run/logs/<service>.log, waits until each is ready, loads the demo ambito (package
+// in CSI_DATABASE_URL, or make run's private cluster of scripts/postgres.sh under .run/dev/pg
+// on port 55433, never make test's, started when needed and stopped again on exit), creates one
+// database per service, keeps per-checkout secrets in .run/dev/secrets.env, builds every service
+// into bin/, starts each as its own process with its log in .run/dev/logs/<service>.log, waits until each is ready, loads the demo ambito (package
 // demo) and prints the URLs, the demo sign-ins and a curl command that gets a token. Ctrl-C
 // (SIGINT) or SIGTERM stops it all.
 package main

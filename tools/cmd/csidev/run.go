@@ -93,7 +93,7 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 	}
 	where := "server of CSI_DATABASE_URL"
 	if private, started := s.PrivatePostgres(); private {
-		where = "private cluster under .run/pg"
+		where = "private cluster under " + relTo(root, filepath.Join(s.RunDir(), "pg"))
 		if started {
 			where += ", stopped when csidev stops"
 		}
@@ -102,7 +102,7 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 	for _, name := range s.Services() {
 		fmt.Fprintf(stdout, "  %-14s %s\n", name, suite.Redact(s.DatabaseURL(name)))
 	}
-	fmt.Fprintf(stdout, "Secrets: .run/secrets.env\n\n")
+	fmt.Fprintf(stdout, "Secrets: %s\n\n", relTo(root, filepath.Join(s.RunDir(), "secrets.env")))
 	if *noSeed {
 		fmt.Fprintln(stdout, "Demo data not loaded (-no-seed); the ambito administrator exists:")
 		printSignIns(stdout, d, identityURL, true)
@@ -157,6 +157,14 @@ func printClient(w io.Writer, c suite.ClientInfo, identityURL string) {
 	}
 	fmt.Fprintf(w, "  client_secret: %s\n", c.Secret)
 	fmt.Fprintf(w, "  curl -s %s/v1/oauth/token -u '%s:%s' -d grant_type=client_credentials\n", identityURL, c.ID, c.Secret)
+}
+
+// relTo returns path relative to root when it is under root, else path.
+func relTo(root, path string) string {
+	if rel, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 // runningPID returns the pid in the pid file and whether that process is a live csidev.

@@ -27,7 +27,8 @@ type dbServer struct {
 
 // openServer returns the server of CSI_DATABASE_URL, else the private cluster of
 // scripts/postgres.sh, which it starts when it is not running (installing PostgreSQL first when
-// it is missing and csidev runs as root).
+// it is missing and csidev runs as root). A server already on the cluster's port is reused only
+// when it is that cluster: the script refuses any other, naming it.
 func openServer(ctx context.Context, root string, env []string, stderr io.Writer) (*dbServer, error) {
 	if u := os.Getenv("CSI_DATABASE_URL"); u != "" {
 		return &dbServer{url: u, root: root}, nil
@@ -37,13 +38,11 @@ func openServer(ctx context.Context, root string, env []string, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	if !reachable(u) {
-		if u, err = s.script(ctx, "start", stderr); err != nil {
-			return nil, err
-		}
-		s.started = true
+	wasUp := reachable(u)
+	if u, err = s.script(ctx, "start", stderr); err != nil {
+		return nil, err
 	}
-	s.url = u
+	s.url, s.started = u, !wasUp
 	return s, nil
 }
 

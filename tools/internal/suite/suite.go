@@ -49,12 +49,14 @@ type Options struct {
 	Tail      io.Writer           // when set, copy service logs there prefixed by name
 	Log       io.Writer           // progress lines ("==> ...")
 
-	// RunDir holds the logs, the secrets and, when set, the private PostgreSQL and Redis of the
-	// scripts ("" = <Root>/.run, shared with make test). A tool that stops those servers on
-	// purpose gives its own directory and ports, so that it never disturbs anyone else's.
+	// RunDir holds the logs, the secrets and the private PostgreSQL and Redis of the scripts
+	// ("" = <Root>/.run/dev, make run's; make test's servers are others, under .run/test). A
+	// tool that stops those servers on purpose gives its own directory and ports, so that it
+	// never disturbs anyone else's.
 	RunDir string
 	// PGPort and RedisPort are the ports of the private servers of the scripts (0 = the
-	// scripts' defaults). They matter only when CSI_DATABASE_URL / CSI_REDIS_URL are not set.
+	// scripts' defaults for make run, or CSI_PG_PORT / CSI_REDIS_PORT). They matter only when
+	// CSI_DATABASE_URL / CSI_REDIS_URL are not set.
 	PGPort, RedisPort int
 }
 
@@ -107,16 +109,15 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 	}
 	s.runDir = o.RunDir
 	if s.runDir == "" {
-		s.runDir = filepath.Join(s.root, ".run")
+		s.runDir = filepath.Join(s.root, ".run", "dev")
 	}
 	s.logDir = filepath.Join(s.runDir, "logs")
 	if err := os.MkdirAll(s.logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", s.logDir, err)
 	}
-	s.scriptEnv = os.Environ()
-	if o.RunDir != "" {
-		s.scriptEnv = append(s.scriptEnv, "CSI_RUN_DIR="+s.runDir)
-	}
+	// The scripts' servers are make run's (CSI_PROFILE=dev: their own ports, never make test's),
+	// in this suite's run directory; a server on their ports that is not theirs is an error.
+	s.scriptEnv = append(os.Environ(), "CSI_PROFILE=dev", "CSI_RUN_DIR="+s.runDir)
 	if o.PGPort != 0 {
 		s.scriptEnv = append(s.scriptEnv, "CSI_PG_PORT="+strconv.Itoa(o.PGPort))
 	}
@@ -220,22 +221,18 @@ func (s *Suite) step(format string, args ...any) {
 func (s *Suite) secretsPath() string { return filepath.Join(s.runDir, "secrets.env") }
 
 // openRedis returns the server of CSI_REDIS_URL, else the private one of scripts/redis.sh,
-// started when it is not running.
+// started when it is not running (reused when it is, if it is the run directory's own).
 func (s *Suite) openRedis(ctx context.Context) error {
 	if u := os.Getenv("CSI_REDIS_URL"); u != "" {
 		s.redisURL = u
 		return nil
 	}
-	port := s.o.RedisPort
-	if port == 0 {
-		port, _ = strconv.Atoi(os.Getenv("CSI_REDIS_PORT"))
-	}
-	if port == 0 {
-		port = 56379
-	}
-	wasUp := busy(s.cfg.host, port)
-	u, err := runScript(ctx, s.root, s.scriptEnv, s.o.Log, "redis.sh", "start")
+	u, err := runScript(ctx, s.root, s.scriptEnv, s.o.Log, "redis.sh", "url")
 	if err != nil {
+		return err
+	}
+	wasUp := reachable(u)
+	if u, err = runScript(ctx, s.root, s.scriptEnv, s.o.Log, "redis.sh", "start"); err != nil {
 		return err
 	}
 	s.redisURL, s.redisUp = u, !wasUp
