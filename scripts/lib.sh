@@ -190,7 +190,9 @@ step() {
 	shift
 	log="$RUN_DIR/logs/setup-$name.log"
 	mkdir -p "$RUN_DIR/logs"
-	out=$({ "$@" 2>&1 1>&3 | tee "$log" >&2; exit "${PIPESTATUS[0]}"; } 3>&1) || rc=$?
+	# fd 3 carries the command's stdout out of the pipe to tee; the command gets it as its stdout
+	# only (3>&-), or a server it starts would inherit fd 3 and keep this substitution waiting.
+	out=$({ "$@" 2>&1 1>&3 3>&- | tee "$log" >&2; exit "${PIPESTATUS[0]}"; } 3>&1) || rc=$?
 	if [ "$rc" != 0 ]; then
 		printf 'error: setup step "%s" failed (exit status %s): %s\n  its output is in %s\n' "$name" "$rc" "$*" "$log" >&2
 		return "$rc"

@@ -2,7 +2,8 @@
 # Ensure an S3-compatible object store for the tests and print its endpoint (host:port, plain
 # HTTP): SeaweedFS (Apache-2.0) `weed mini`, one process running its master, volume, filer and
 # S3 servers, with its data under $RUN_DIR/s3.
-#   - The binary is built once per machine from the SeaweedFS Go module (about 5 minutes) and
+#   - The binary is built once per machine from the SeaweedFS Go module (about 17 minutes of CPU
+#     time: 5 to 10 minutes on two idle cores) and
 #     cached in $BIN_CACHE.
 #   - Ports: S3 on 127.0.0.1:$CSI_S3_PORT; master, volume, filer and admin on the next four; the
 #     gRPC port of each of those five ten above its HTTP port. All set explicitly, none left to
@@ -23,7 +24,7 @@ endpoint="127.0.0.1:$CSI_S3_PORT"
 
 build() {
 	[ -x "$weed" ] && return 0
-	log "building SeaweedFS from its Go module (once per machine, about 5 minutes)"
+	log "building SeaweedFS from its Go module (once per machine, 5 to 10 minutes: about 17 minutes of CPU time)"
 	build_from_module "$weed" "github.com/seaweedfs/seaweedfs@$SEAWEEDFS_VERSION" ./weed : -ldflags='-s -w'
 }
 

@@ -207,6 +207,16 @@ detail="rc=$rc out=$out err=$err"
 check "step: a failing step prints nothing, names itself and its log, keeps its status" \
 	eval '[ "$rc" = 7 ] && [ -z "$out" ] && grep -q "setup step \"broken\" failed (exit status 7)" <<<"$err" && grep -q "logs/setup-broken.log" <<<"$err"'
 
+# A step that starts a server (stdout and stderr sent to its log, as the scripts do) returns
+# at once: the server does not inherit the step's own descriptors.
+start=$SECONDS
+run step-daemon env SCRIPTS="$scripts" PIDFILE="$work/daemon.pid" timeout 20 bash -c \
+	'source "$SCRIPTS/lib.sh"; step daemon bash -c "sleep 30 >/dev/null 2>&1 & echo \$! >\"\$PIDFILE\"; echo started"'
+took=$((SECONDS - start))
+kill "$(cat "$work/daemon.pid" 2>/dev/null)" 2>/dev/null
+detail="rc=$rc out=$out err=$err after ${took}s"
+check "step: a command that leaves a server running returns at once" test "$rc" = 0 -a "$out" = started -a "$took" -lt 10
+
 # test-env.sh with servers given by the environment and an S3 server that cannot be built.
 CACHE="$work/cache-env" STUB_GO_FAIL=1 run test-env env CSI_DATABASE_URL=postgres://x CSI_REDIS_URL=redis://x \
 	CSI_CONSUL_ADDR=127.0.0.1:1 CSI_S3_PORT=1 "$scripts/test-env.sh"
