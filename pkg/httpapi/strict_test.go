@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -139,5 +140,169 @@ func TestDecodeJSONMediaType(t *testing.T) {
 				t.Errorf("invalid fields of %q (-want +got):\n%s", err, diff)
 			}
 		})
+	}
+}
+
+// TestParseForm: a form field given twice is refused naming it (url.Values.Get would take the
+// first), as are malformed encoding and text that is not UTF-8.
+func TestParseForm(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		want      map[string]string
+		wantField string
+	}{
+		{name: "fields", body: "grant_type=password&username=a%40b.c&password=x+y", want: map[string]string{"grant_type": "password", "username": "a@b.c", "password": "x y"}},
+		{name: "empty body", body: "", want: map[string]string{}},
+		{name: "empty pairs are skipped", body: "a=1&&b=", want: map[string]string{"a": "1", "b": ""}},
+		{name: "repeated field", body: "username=a&password=x&username=b", wantField: "username"},
+		{name: "repeated field with the same value", body: "username=a&username=a", wantField: "username"},
+		{name: "repeated through an escape", body: "username=a&user%6eame=b", wantField: "username"},
+		{name: "repeated empty field", body: "scope=&scope=", wantField: "scope"},
+		{name: "malformed escape", body: "a=%zz", wantField: "body"},
+		{name: "semicolon separator", body: "a=1;b=2", wantField: "body"},
+		{name: "invalid UTF-8 value", body: "username=%ff", wantField: "username"},
+		{name: "NUL in a value", body: "username=a%00b", wantField: "username"},
+		{name: "invalid UTF-8 name", body: "%ff=1", wantField: "body"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := httpapi.ParseForm([]byte(tc.body))
+			if tc.wantField != "" {
+				if err == nil {
+					t.Fatalf("ParseForm(%q) = %v, want an error naming %q", tc.body, got, tc.wantField)
+				}
+				kind, fields := fieldsOf(t, err)
+				if kind != errs.Invalid {
+					t.Errorf("kind = %v, want %v", kind, errs.Invalid)
+				}
+				if diff := cmp.Diff([]string{tc.wantField}, fields); diff != "" {
+					t.Errorf("invalid fields of %q (-want +got):\n%s", err, diff)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseForm(%q) = %v", tc.body, err)
+			}
+			flat := map[string]string{}
+			for k, v := range got {
+				if len(v) != 1 {
+					t.Errorf("field %s has %d values", k, len(v))
+				}
+				flat[k] = v[0]
+			}
+			if diff := cmp.Diff(tc.want, flat); diff != "" {
+				t.Errorf("ParseForm(%q) (-want +got):\n%s", tc.body, diff)
+			}
+		})
+	}
+}
+
+// TestDecodeForm: the media type is checked (415 naming Content-Type), then the size.
+func TestDecodeForm(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		wantStatus  int
+		wantField   string
+	}{
+		{name: "form", contentType: "application/x-www-form-urlencoded; charset=utf-8", body: "a=1", wantStatus: 200},
+		{name: "no content type", body: "a=1", wantStatus: 415, wantField: "Content-Type"},
+		{name: "JSON", contentType: "application/json", body: `{"a":1}`, wantStatus: 415, wantField: "Content-Type"},
+		{name: "over the limit", contentType: "application/x-www-form-urlencoded", body: "a=" + strings.Repeat("x", 100), wantStatus: 400, wantField: "body"},
+		{name: "repeated", contentType: "application/x-www-form-urlencoded", body: "a=1&a=2", wantStatus: 400, wantField: "a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/v1/oauth/token", strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			v, err := httpapi.DecodeForm(r, 64)
+			if tc.wantStatus == 200 {
+				if err != nil || v.Get("a") != "1" {
+					t.Fatalf("DecodeForm() = %v, %v; want a=1", v, err)
+				}
+				return
+			}
+			if got := httpapi.StatusOf(err); got != tc.wantStatus {
+				t.Fatalf("DecodeForm() = %v (status %d), want status %d", err, got, tc.wantStatus)
+			}
+			_, fields := fieldsOf(t, err)
+			if diff := cmp.Diff([]string{tc.wantField}, fields); diff != "" {
+				t.Errorf("invalid fields of %q (-want +got):\n%s", err, diff)
+			}
+		})
+	}
+}
+
+// TestMuxPaths: a path with dot segments or empty segments, however escaped, is a 400 naming
+// "path" where http.ServeMux would redirect to the cleaned path; others are routed as usual.
+func TestMuxPaths(t *testing.T) {
+	mux := httpapi.NewMux()
+	ok := func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }
+	mux.HandleFunc("GET /v1/citizens", ok)
+	mux.HandleFunc("GET /v1/citizens/{id}", ok)
+	mux.HandleFunc("GET /v1/citizens/{id}/audit", ok)
+	mux.HandleFunc("GET /healthz", ok)
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/v1/citizens", 200},
+		{"/v1/citizens/abc", 200},
+		{"/v1/citizens/abc/audit?limit=1", 200},
+		{"/v1/citizens/.hidden", 200},
+		{"/v1/citizens/..x", 200},
+		{"/v1/citizens/a.b", 200},
+		{"/healthz", 200},
+		{"/v1/citizens/", 404},
+		{"/v1/./citizens", 400},
+		{"/v1/citizens/../citizens", 400},
+		{"/v1/citizens/abc/../abc/audit", 400},
+		{"//v1/citizens", 400},
+		{"/v1//citizens", 400},
+		{"/v1/citizens//abc", 400},
+		{"/v1/%2e%2e/v1/citizens", 400},
+		{"/v1/%2E/citizens", 400},
+		{"/v1/citizens/abc%2F..%2Fdef", 400},
+		{"/v1/citizens/.", 400},
+		{"/v1/citizens/..", 400},
+		{"/./healthz", 400},
+		{"//healthz", 400},
+		{"/healthz/.", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h := httpapi.Chain(mux, httpapi.RequestIDs())
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if rec.Code != tc.want {
+				t.Fatalf("GET %s = %d (Location %q), want %d", tc.path, rec.Code, rec.Header().Get("Location"), tc.want)
+			}
+			if tc.want != 400 {
+				return
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != httpapi.ProblemContentType {
+				t.Errorf("content type %q, want %s", ct, httpapi.ProblemContentType)
+			}
+			var p httpapi.Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.Errors) != 1 || p.Errors[0].Field != "path" {
+				t.Errorf("problem %s, want one error naming path", rec.Body)
+			}
+		})
+	}
+}
+
+// BenchmarkMuxPath: the path check costs a normal request next to nothing.
+func BenchmarkMuxPath(b *testing.B) {
+	mux := httpapi.NewMux()
+	mux.HandleFunc("GET /v1/citizens/{id}/audit", func(w http.ResponseWriter, r *http.Request) {})
+	r := httptest.NewRequest(http.MethodGet, "/v1/citizens/0190c0de-0000-7000-8000-000000000001/audit", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		mux.ServeHTTP(w, r)
 	}
 }
