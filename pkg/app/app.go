@@ -152,7 +152,8 @@ func (a *App) migrationsApplied(ctx context.Context) error {
 }
 
 // Handler builds the service's HTTP handler: health, metrics, the routes registered by
-// routes, behind request ids, recovery, metrics, access log and authentication.
+// routes, behind request ids, recovery, metrics, access log, the refusal of paths with dot
+// segments (before authentication, so that every path gets the same 400) and authentication.
 func (a *App) Handler(verifier *auth.Verifier, routes func(mux *httpapi.Mux)) http.Handler {
 	mux := httpapi.NewMux()
 	a.Health.Register(mux)
@@ -163,6 +164,7 @@ func (a *App) Handler(verifier *auth.Verifier, routes func(mux *httpapi.Mux)) ht
 		metrics.HTTP(a.Registry, a.Base.Service),
 		httpapi.AccessLog(a.Log),
 		httpapi.Recover(a.Log),
+		httpapi.CanonicalPaths(),
 		auth.Authenticate(verifier, a.Log),
 	)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -189,5 +190,48 @@ func TestMigrateOnlyAppliesAndExits(t *testing.T) {
 	var n int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM migrate_only_probe").Scan(&n); err != nil {
 		t.Errorf("table of the migration set missing after the child exited: %v", err)
+	}
+}
+
+// TestHandlerRefusesUncleanPaths: a path with dot or empty segments is a 400 problem before
+// authentication, on the open paths too, never ServeMux's redirect or a 401.
+func TestHandlerRefusesUncleanPaths(t *testing.T) {
+	a := &App{Base: Base{Service: "apptest"}, Log: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
+		Health: &httpapi.Health{Service: "apptest"}}
+	iss := authtest.New(t)
+	h := a.Handler(iss.Verifier(), func(mux *httpapi.Mux) {
+		mux.HandleFunc("GET /v1/ping", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("pong")) })
+	})
+	tests := []struct {
+		path  string
+		token bool
+		want  int
+	}{
+		{"/healthz", false, 200},
+		{"/v1/ping", true, 200},
+		{"/v1/ping", false, 401},
+		{"//healthz", false, 400},
+		{"/./healthz", false, 400},
+		{"/x/../metrics", false, 400},
+		{"/v1/./ping", false, 400},
+		{"/v1/./ping", true, 400},
+		{"//v1/ping", true, 400},
+		{"/v1/%2e%2e/v1/ping", true, 400},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s token=%v", tc.path, tc.token), func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			if tc.token {
+				req.Header.Set("Authorization", "Bearer "+iss.Token(t, authtestClaims()))
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("GET %s = %d %s, want %d", tc.path, rec.Code, rec.Body, tc.want)
+			}
+			if tc.want == 400 && rec.Header().Get("Content-Type") != httpapi.ProblemContentType {
+				t.Errorf("content type %q, want a problem", rec.Header().Get("Content-Type"))
+			}
+		})
 	}
 }

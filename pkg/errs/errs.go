@@ -27,6 +27,7 @@ const (
 	PreconditionRequired             // an update without If-Match: 428
 	Unprocessable                    // well-formed but refused, e.g. an Idempotency-Key reused with another body: 422
 	TooLarge                         // the body is larger than allowed: 413
+	UnsupportedMediaType             // a body without Content-Type or of a media type the operation does not take: 415
 )
 
 var kindNames = [...]string{
@@ -43,6 +44,7 @@ var kindNames = [...]string{
 	PreconditionRequired: "precondition_required",
 	Unprocessable:        "unprocessable",
 	TooLarge:             "too_large",
+	UnsupportedMediaType: "unsupported_media_type",
 }
 
 func (k Kind) String() string {

@@ -66,11 +66,6 @@ func TestDecodeJSON(t *testing.T) {
 			contentType: "application/merge-patch+json",
 			want:        person{Name: "Anna"},
 		},
-		{
-			name: "no content type accepted",
-			body: strings.NewReader(`{"name":"Anna"}`),
-			want: person{Name: "Anna"},
-		},
 		{name: "malformed JSON", body: strings.NewReader(`{"name": "Anna",}`), contentType: "application/json", wantField: "body"},
 		{name: "truncated JSON", body: strings.NewReader(`{"name": "An`), contentType: "application/json", wantField: "body"},
 		{name: "unknown field", body: strings.NewReader(`{"name":"Anna","nickname":"A"}`), contentType: "application/json", wantField: "nickname"},
@@ -86,8 +81,6 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "trailing object", body: strings.NewReader(`{"name":"Anna"}{"name":"Bea"}`), contentType: "application/json", wantField: "body"},
 		{name: "trailing garbage", body: strings.NewReader(`{"name":"Anna"} x`), contentType: "application/json", wantField: "body"},
 		{name: "trailing brace", body: strings.NewReader(`{"name":"Anna"}}`), contentType: "application/json", wantField: "body"},
-		{name: "wrong content type", body: strings.NewReader(`{"name":"Anna"}`), contentType: "text/plain", wantField: "body"},
-		{name: "form content type", body: strings.NewReader(`name=Anna`), contentType: "application/x-www-form-urlencoded", wantField: "body"},
 		{name: "10 MB body", body: bytes.NewReader(bigJSON(10 << 20)), contentType: "application/json", wantField: "body"},
 	}
 	for _, tc := range tests {
@@ -140,6 +133,7 @@ func TestDecodeJSONLimit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
 			var p person
 			err := httpapi.DecodeJSONLimit(r, &p, tc.limit)
 			if got := err == nil; got != tc.ok {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/openapitest"
 )
 
 type fuzzTarget struct {
@@ -20,16 +21,25 @@ type fuzzTarget struct {
 }
 
 // FuzzUnmarshal: whatever the body, strict decoding either succeeds or answers an Invalid error
-// that names at least one field; it never panics.
+// that names at least one field; it never panics. A body it accepts means one thing: no
+// member given twice, no string that decoding turns into U+FFFD (openapitest.JSONAmbiguity,
+// written apart from the decoder).
 func FuzzUnmarshal(f *testing.F) {
 	for _, s := range []string{`{"name":"a","count":1}`, `{"count":"x"}`, `{"bogus":1}`, `[]`, `{"nested":{"code":1}}`,
-		"{\"name\":\"\xff\"}", `{"count":99999999999}`, `{} {}`, ``, `{"tags":[1]}`, `null`} {
+		"{\"name\":\"\xff\"}", `{"count":99999999999}`, `{} {}`, ``, `{"tags":[1]}`, `null`,
+		`{"name":"a","name":"b"}`, `{"nested":{"code":"a","code":"b"}}`, `{"labels":{"x":"1","x":"2"}}`,
+		`{"name":"a","NAME":"b"}`, `{"name":"a","\u006eame":"b"}`, `{"labels":{"a":"1","b":"2","A":"3"}}`,
+		`{"name":"\ud800"}`, `{"name":"\udc00x"}`, `{"name":"\ud800\u0041"}`, `{"tags":["ok","\udbff"]}`,
+		`{"labels":{"\ud800":"x"}}`, `{"name":"\ud83d\ude00"}`, `{"name":"\ufffd"}`, `{"name":"\\ud800"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var v fuzzTarget
 		err := Unmarshal(body, &v)
 		if err == nil {
+			if why := openapitest.JSONAmbiguity(body); why != "" {
+				t.Fatalf("Unmarshal(%q) accepted it, but %s", body, why)
+			}
 			return
 		}
 		var e *errs.Error

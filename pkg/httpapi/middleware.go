@@ -158,6 +158,54 @@ type Mux struct{ *http.ServeMux }
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return &Mux{http.NewServeMux()} }
 
+// ServeHTTP refuses a path that is not in canonical form (CanonicalPaths), which
+// http.ServeMux would answer with a redirect to the cleaned path, and routes the others.
+func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := checkPath(r.URL.Path); err != nil {
+		WriteProblem(r.Context(), nil, w, r, err)
+		return
+	}
+	m.ServeMux.ServeHTTP(w, r)
+}
+
+// CanonicalPaths answers a request whose path holds a "." or ".." segment or an empty one
+// ("//"), however escaped ("%2e%2e", "%2F"), with a 400 problem naming "path": http.ServeMux
+// would answer 301 to the cleaned path, letting a client reach a route by a path that is not
+// its own. A trailing slash is left to the routes. The Mux does the same; this middleware lets
+// a chain refuse such paths before it authenticates (so /healthz and the other open paths get
+// the same answer).
+func CanonicalPaths() Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := checkPath(r.URL.Path); err != nil {
+				WriteProblem(r.Context(), nil, w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// checkPath refuses a decoded path (URL.Path) with a ".", ".." or empty segment before its
+// last one. One pass over the bytes, no allocation for a canonical path.
+func checkPath(p string) error {
+	if p == "" || p[0] != '/' {
+		return nil // "*" of OPTIONS, an authority of CONNECT: not ServeMux's to clean
+	}
+	start := 1 // of the current segment
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		seg := p[start:i]
+		if seg == "." || seg == ".." || seg == "" && i < len(p) {
+			return errs.InvalidField("path", "must not hold empty, \".\" or \"..\" segments; send the path of the resource as it is documented")
+		}
+		start = i + 1
+	}
+	return nil
+}
+
 // Handle registers h for pattern ("GET /v1/operators/{id}").
 func (m *Mux) Handle(pattern string, h http.Handler) {
 	m.ServeMux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -66,6 +66,7 @@ var status = map[errs.Kind]int{
 	errs.PreconditionRequired: http.StatusPreconditionRequired,
 	errs.Unprocessable:        http.StatusUnprocessableEntity,
 	errs.TooLarge:             http.StatusRequestEntityTooLarge,
+	errs.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 }
 
 // StatusOf returns the HTTP status code for an error's kind.

@@ -34,6 +34,7 @@ func TestStatusOfEveryKind(t *testing.T) {
 		errs.PreconditionRequired: 428,
 		errs.Unprocessable:        422,
 		errs.TooLarge:             413,
+		errs.UnsupportedMediaType: 415,
 	}
 	// Walk the kinds pkg/errs knows, so that a kind appended there without a status here fails.
 	n := 0

@@ -3,12 +3,17 @@ package openapitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-kit/kit/endpoint"
 )
@@ -76,5 +81,96 @@ func FuzzDecoders(f *testing.F, doc []byte, h http.Handler, query string, header
 			b, _ := io.ReadAll(rec.Body)
 			t.Fatalf("%s (%s) with body %q = %d: %s", tg.op, tg.media, body, rec.Code, b)
 		}
+		if rec.Code >= 300 {
+			return
+		}
+		// An accepted body means one thing: no member or field given twice, no string that
+		// decoding changes.
+		var why string
+		switch {
+		case isJSON(tg.media):
+			why = JSONAmbiguity(body)
+		case tg.media == "application/x-www-form-urlencoded":
+			why = FormAmbiguity(body)
+		}
+		if why != "" {
+			t.Fatalf("%s (%s) accepted body %q = %d, but %s", tg.op, tg.media, body, rec.Code, why)
+		}
 	})
+}
+
+// JSONAmbiguity says why a JSON body does not mean one thing ("" when it does, or when it is
+// not JSON): a member given twice in an object (names compared without regard to case, as
+// encoding/json matches struct fields), or a string that decoding changes (an unpaired
+// surrogate escape or invalid UTF-8 that becomes U+FFFD). It is written apart from
+// pkg/httpapi's strict decoder, as the fuzz targets' oracle.
+func JSONAmbiguity(body []byte) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	out, _ := json.Marshal(v)
+	if (bytes.ContainsRune(out, utf8.RuneError) || bytes.Contains(out, []byte(`\ufffd`))) &&
+		!bytes.ContainsRune(body, utf8.RuneError) && !bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`)) {
+		return fmt.Sprintf("decoding turns a string into U+FFFD: %s", out)
+	}
+	type object struct {
+		names  []string
+		isName bool // the next token is a member name
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []*object
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.isName {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			name, _ := tok.(string)
+			for _, prev := range top.names {
+				if strings.EqualFold(prev, name) {
+					return fmt.Sprintf("member %q is given twice (as %q)", name, prev)
+				}
+			}
+			top.names = append(top.names, name)
+			top.isName = false
+			continue
+		}
+		if top != nil {
+			top.isName = true // after this value
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &object{isName: true})
+			case '[':
+				stack = append(stack, nil)
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+}
+
+// FormAmbiguity says why a form-encoded body does not mean one thing ("" when it does): a
+// field given twice.
+func FormAmbiguity(body []byte) string {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return ""
+	}
+	for k, x := range v {
+		if len(x) > 1 {
+			return fmt.Sprintf("field %q is given %d times", k, len(x))
+		}
+	}
+	return ""
 }

@@ -87,6 +87,12 @@ type sweepCase struct {
 	// UTF-8, NUL bytes, bodies over the limit); the others are sent only if the contract
 	// refuses them.
 	forced bool
+	// want is the one status a case must get (0: any documented 4xx); field a field its problem
+	// must name; checkAs the path of the operation its answer is checked against, for a path
+	// that is not the contract's (syntax cases, sweep_syntax.go).
+	want    int
+	field   string
+	checkAs string
 }
 
 // Sweep sends bad input to every operation of the contract and checks that each answer is a
@@ -95,7 +101,10 @@ type sweepCase struct {
 // type, a wrong type for each property, each required property missing, an unknown property,
 // a body over 1 MiB, oversize strings, invalid UTF-8, negative and overflowing numbers,
 // injection strings, path parameters that are not ids, bad query parameters and headers;
-// and, for secured operations, no token, bad tokens and another tenant's token. A request
+// and, for secured operations, no token, bad tokens and another tenant's token; and the syntax
+// cases of sweep_syntax.go, each wanting one status and a named field (a JSON member or form
+// field given twice, unpaired surrogate escapes, a body without or with another Content-Type,
+// paths with dot or empty segments). A request
 // the contract itself accepts is not bad input and is not sent (unless forced by the suite's
 // own rules: invalid UTF-8, NUL bytes, oversize bodies).
 func (c *Contract) Sweep(t *testing.T, cfg SweepConfig) {
@@ -190,7 +199,7 @@ func (c *Contract) acceptsRequest(req *http.Request) bool {
 // send sends a case and returns what is wrong with the answer ("" when it is right).
 func (c *Contract) send(t *testing.T, client *http.Client, op Operation, cfg SweepConfig, sc sweepCase) string {
 	req := c.request(t, op, cfg, sc)
-	resp, err := client.Do(req)
+	resp, err := c.do(t, client, sc, req)
 	if err != nil {
 		return fmt.Sprintf("%s %s: %v", op.Method, shorten(sc.path), err)
 	}
@@ -212,6 +221,9 @@ func (c *Contract) send(t *testing.T, client *http.Client, op Operation, cfg Swe
 	}
 	if err := json.Unmarshal(data, &p); err != nil || p.Type == "" || p.Title == "" || p.Status != resp.StatusCode {
 		return what + ", the problem lacks type, title or status: " + shorten(string(data))
+	}
+	if msg := sc.expected(resp.StatusCode, data); msg != "" {
+		return what + msg
 	}
 	return ""
 }
@@ -482,6 +494,7 @@ func (c *Contract) sweepCases(t *testing.T, op Operation, cfg SweepConfig) []swe
 	if s.media != "" {
 		c.bodyCases(s, b, add)
 	}
+	c.syntaxCases(op, o, s, b, add)
 	return out
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
 )
 
@@ -49,10 +52,41 @@ paths:
                 text: {type: string, maxLength: 100}
                 pages: {type: integer, minimum: 1}
                 done_on: {type: string, format: date}
+                author:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    name: {type: string}
+                tags:
+                  type: array
+                  items:
+                    type: object
+                    additionalProperties: false
+                    properties:
+                      label: {type: string}
       responses:
         "201": {description: Created., content: {application/json: {schema: {type: object}}}}
         "400": {$ref: "#/components/responses/Problem"}
         "401": {$ref: "#/components/responses/Problem"}
+        "415": {$ref: "#/components/responses/Problem"}
+  /v1/tokens:
+    post:
+      operationId: issueToken
+      security: []
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [grant_type]
+              properties:
+                grant_type: {type: string}
+                username: {type: string}
+      responses:
+        "200": {description: A token., content: {application/json: {schema: {type: object}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "415": {$ref: "#/components/responses/Problem"}
   /v1/notes/{id}:archive:
     parameters:
       - {name: id, in: path, required: true, schema: {type: string, format: uuid}}
@@ -69,6 +103,7 @@ paths:
       security: []
       responses:
         "200": {description: Alive., content: {text/plain: {schema: {type: string}}}}
+        "400": {$ref: "#/components/responses/Problem"}
 components:
   securitySchemes:
     bearerAuth: {type: http, scheme: bearer}
@@ -92,8 +127,11 @@ components:
 // forges tokens from it).
 const goodToken = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJhIiwicm9sZSI6InJlYWRlciJ9.c2lnbmF0dXJlLWJ5dGVz"
 
-// notes is a fake service of sweepDoc; buggy makes it answer 500 to a bad id and write a
-// note whatever the body.
+// notes is a fake service of sweepDoc that decodes through pkg/httpapi; buggy makes it answer
+// 500 to a bad id, write a note whatever the body, decode JSON and forms laxly (the last of a
+// repeated member wins, a form field given twice is taken once, a surrogate becomes U+FFFD,
+// the content type is not told apart: 400 for every bad body) and redirect /healthz reached by
+// a path with dot segments.
 func notes(buggy bool, written *atomic.Int64) http.Handler {
 	problem := func(w http.ResponseWriter, status int) {
 		w.Header().Set("Content-Type", "application/problem+json")
@@ -117,19 +155,50 @@ func notes(buggy bool, written *atomic.Int64) http.Handler {
 		if buggy {
 			written.Add(1)
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 		var v struct {
-			Text  *string `json:"text"`
-			Pages *int    `json:"pages"`
+			Text   *string `json:"text"`
+			Pages  *int    `json:"pages"`
+			DoneOn string  `json:"done_on"`
+			Author struct {
+				Name string `json:"name"`
+			} `json:"author"`
+			Tags []struct {
+				Label string `json:"label"`
+			} `json:"tags"`
 		}
+		if !buggy {
+			if err := httpapi.DecodeJSON(r, &v); err != nil {
+				httpapi.WriteProblem(r.Context(), nil, w, r, err)
+				return
+			}
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err != nil || r.Header.Get("Content-Type") != "application/json" || !utf8.Valid(body) || dec.Decode(&v) != nil ||
+		if buggy && (err != nil || r.Header.Get("Content-Type") != "application/json" || !utf8.Valid(body) || dec.Decode(&v) != nil) ||
 			v.Text == nil || v.Pages == nil || *v.Pages < 1 || len(*v.Text) > 100 || strings.ContainsRune(*v.Text, 0) {
 			problem(w, 400)
 			return
 		}
 		problem(w, 400) // the sweep never sends a valid note
+	})
+	mux.HandleFunc("POST /v1/tokens", func(w http.ResponseWriter, r *http.Request) {
+		if buggy {
+			if r.ParseForm() != nil || r.PostForm.Get("grant_type") == "" {
+				problem(w, 400)
+				return
+			}
+			problem(w, 400) // no grant is valid
+			return
+		}
+		v, err := httpapi.DecodeForm(r, 1<<10)
+		if err == nil && v.Get("grant_type") == "" {
+			err = errs.InvalidField("grant_type", "is required")
+		}
+		if err == nil {
+			err = errs.InvalidField("grant_type", "is not supported")
+		}
+		httpapi.WriteProblem(r.Context(), nil, w, r, err)
 	})
 	mux.HandleFunc("POST /v1/notes/{verb}", func(w http.ResponseWriter, r *http.Request) {
 		id, ok := strings.CutSuffix(r.PathValue("verb"), ":archive")
@@ -143,12 +212,21 @@ func notes(buggy bool, written *atomic.Int64) http.Handler {
 		}
 		problem(w, 404)
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && r.Header.Get("Authorization") != "Bearer "+goodToken {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if open := path.Clean(r.URL.Path); open != "/healthz" && open != "/v1/tokens" &&
+			r.Header.Get("Authorization") != "Bearer "+goodToken {
 			problem(w, 401)
 			return
 		}
 		mux.ServeHTTP(w, r)
+	})
+	canonical := httpapi.CanonicalPaths()(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if buggy && strings.Contains(r.URL.Path, "healthz") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		canonical.ServeHTTP(w, r)
 	})
 }
 
@@ -187,6 +265,25 @@ func TestSweepFindsBugs(t *testing.T) {
 		`path id="not-a-uuid": POST /v1/notes/not-a-uuid:archive (0-byte body) = 500, want a 4xx`,
 		"the bad requests wrote to the database: notes:",
 		"--- PASS: TestSweepFindsBugs/listNotes",
+		// A repeated member (top level, nested object, array of objects), a surrogate.
+		"syntax (application/json): member text given twice: POST /v1/notes (",
+		"= 400, the problem does not name text: ",
+		"syntax (application/json): member author.name given twice: POST /v1/notes (",
+		"= 400, the problem does not name author.name: ",
+		"= 400, the problem does not name tags[0].label: ",
+		`syntax (application/json): author.name holding \ud800`,
+		"= 400, the problem does not name author.name: ",
+		// A form field given twice.
+		"syntax (application/x-www-form-urlencoded): field username given twice: POST /v1/tokens (",
+		"= 400, the problem does not name username: ",
+		// No or another content type.
+		"syntax: body without Content-Type: POST /v1/notes (",
+		`syntax: body with Content-Type "text/plain": POST /v1/tokens (`,
+		"= 400, want 415: ",
+		// A path ServeMux cleans.
+		"syntax: path //healthz: GET //healthz (0-byte body) = 307, want a 4xx",
+		"syntax: path /x/../healthz: GET /x/../healthz (0-byte body) = 307, want a 4xx",
+		"syntax: path /%2e%2e/healthz: GET /%2e%2e/healthz (0-byte body) = 404, content type",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the sweep's output does not mention %q:\n%s", want, out)

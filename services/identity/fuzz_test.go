@@ -22,5 +22,10 @@ func FuzzDecode(f *testing.F) {
 	openapitest.FuzzDecoders(f, identity.OpenAPI(), mux, "organization_id="+openapitest.FuzzID+"&role=educator",
 		http.Header{"If-Match": {`"1"`}},
 		`{}`, `{"kind":"comune","name":"x","istat_code":"015146"}`, `{"hourly_tariff_cents":1e309}`,
-		"fiscal_code,given_name,family_name,email\nX,Y,Z,a@b.c\n", "grant_type=password&username=a&password=b", `{"token":"x"}`)
+		"fiscal_code,given_name,family_name,email\nX,Y,Z,a@b.c\n", "grant_type=password&username=a&password=b", `{"token":"x"}`,
+		// Members and fields given twice, unpaired surrogates: accepted, they would mean two things.
+		`{"grant_type":"password","username":"a","username":"b","password":"x"}`, `{"name":"a","NAME":"b"}`,
+		`{"profiles":[{"role":"educator","role":"asa"}]}`, `{"token":"x","token":"y"}`, `{"name":"\ud800"}`,
+		`{"given_name":"\udc00x"}`, `{"new_password":"\ud800\u0041"}`, "grant_type=password&username=a&username=b",
+		"token=a&token=b")
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -181,9 +180,8 @@ func decodeSetPassword(_ context.Context, r *http.Request) (any, error) {
 const MaxImportBytes = 2 << 20
 
 func decodeImport(_ context.Context, r *http.Request) (any, error) {
-	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
-	if mt != "text/csv" {
-		return nil, errs.InvalidField("body", "must be a CSV file sent as text/csv")
+	if _, err := httpapi.RequireMediaType(r, "text/csv"); err != nil {
+		return nil, err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxImportBytes))
 	if err != nil {
@@ -208,22 +206,21 @@ func decodeToken(ctx context.Context, r *http.Request) (any, error) {
 }
 
 func decodeTokenForm(_ context.Context, r *http.Request) (any, error) {
-	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	mt, err := httpapi.RequireMediaType(r, "application/x-www-form-urlencoded", "application/json")
+	if err != nil {
+		return nil, err
+	}
 	var t TokenRequest
 	switch mt {
 	case "application/x-www-form-urlencoded":
-		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 16<<10))
+		v, err := httpapi.DecodeForm(r, 16<<10)
 		if err != nil {
-			return nil, errs.InvalidField("body", "is larger than 16384 bytes")
-		}
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, errs.InvalidField("body", "is not form-encoded")
+			return nil, err
 		}
 		t = TokenRequest{GrantType: v.Get("grant_type"), Username: v.Get("username"), Password: v.Get("password"),
 			ProfileID: v.Get("profile_id"), RefreshToken: v.Get("refresh_token"), ClientID: v.Get("client_id"),
 			ClientSecret: v.Get("client_secret"), Scope: v.Get("scope")}
-	case "application/json":
+	default: // application/json or a +json type
 		var j struct {
 			GrantType    string `json:"grant_type"`
 			Username     string `json:"username"`
@@ -238,8 +235,6 @@ func decodeTokenForm(_ context.Context, r *http.Request) (any, error) {
 			return nil, err
 		}
 		t = TokenRequest(j)
-	default:
-		return nil, errs.InvalidField("body", "must be application/x-www-form-urlencoded")
 	}
 	if id, secret, ok := r.BasicAuth(); ok {
 		t.ClientID, _ = url.QueryUnescape(id)
@@ -249,12 +244,16 @@ func decodeTokenForm(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeRevoke(_ context.Context, r *http.Request) (any, error) {
-	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	mt, err := httpapi.RequireMediaType(r, "application/x-www-form-urlencoded", "application/json")
+	if err != nil {
+		return nil, err
+	}
 	if mt == "application/x-www-form-urlencoded" {
-		if err := r.ParseForm(); err != nil {
-			return nil, errs.InvalidField("body", "is not form-encoded")
+		v, err := httpapi.DecodeForm(r, 16<<10)
+		if err != nil {
+			return nil, err
 		}
-		return revokeRequest{Token: r.PostForm.Get("token")}, nil
+		return revokeRequest{Token: v.Get("token")}, nil
 	}
 	var req revokeRequest
 	if err := httpapi.DecodeJSON(r, &req); err != nil {

@@ -54,7 +54,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"role not held in that org kind", with("profiles", []map[string]any{{"organization_id": s.coopA.ID, "role": "social_worker", "valid_from": "2024-01-01"}}), "application/json", 400, "profiles[0].role"},
 		{"weak password", with("password", "short"), "application/json", 400, "password"},
 		{"invalid UTF-8", "{\"given_name\":\"\xff\xfe\"}", "application/json", 400, "body"},
-		{"wrong content type", `given_name=x`, "text/plain", 400, "body"},
+		{"wrong content type", `given_name=x`, "text/plain", 415, "Content-Type"},
 	}
 	before := s.count("operators")
 	for _, tt := range tests {

@@ -57,7 +57,7 @@ func WithOAuthCode(err error) error {
 	if _, ok := e.Extra["error"]; ok {
 		return err
 	}
-	code := map[errs.Kind]string{errs.Invalid: "invalid_request", errs.Unauthenticated: "invalid_client",
+	code := map[errs.Kind]string{errs.Invalid: "invalid_request", errs.UnsupportedMediaType: "invalid_request", errs.Unauthenticated: "invalid_client",
 		errs.TooManyRequests: "slow_down", errs.Unavailable: "temporarily_unavailable", errs.Internal: "server_error"}[e.Kind]
 	if code == "" {
 		return err

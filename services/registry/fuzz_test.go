@@ -19,5 +19,8 @@ func FuzzDecode(f *testing.F) {
 	registry.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h })
 	openapitest.FuzzDecoders(f, registry.OpenAPI(), mux, "istat_code=015146", http.Header{"If-Match": {`"1"`}},
 		`{}`, `{"family_name":"Rossi","given_name":"Mario","sex":"M","birth_date":"1980-01-01","residence":{"istat_code":"015146","address":"x"}}`,
-		`{"birth_date":"2024-02-30"}`, `{"other_id":"x"}`, `{"limit":1e309}`, "fiscal_code,family_name\n")
+		`{"birth_date":"2024-02-30"}`, `{"other_id":"x"}`, `{"limit":1e309}`, "fiscal_code,family_name\n",
+		// Members given twice, unpaired surrogates: accepted, they would mean two things.
+		`{"family_name":"Rossi","family_name":"Bianchi"}`, `{"residence":{"istat_code":"015146","istat_code":"015147"}}`,
+		`{"fiscal_code":"a","FISCAL_CODE":"b"}`, `{"family_name":"\ud800"}`, `{"residence":{"address":"\udc00x"}}`)
 }

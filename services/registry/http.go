@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
@@ -172,9 +171,8 @@ func decodeAudit(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeImport(_ context.Context, r *http.Request) (any, error) {
-	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
-	if mt != "text/csv" {
-		return nil, errs.InvalidField("body", "must be a CSV file sent as text/csv")
+	if _, err := httpapi.RequireMediaType(r, "text/csv"); err != nil {
+		return nil, err
 	}
 	istat := r.URL.Query().Get("istat_code")
 	if istat == "" {
