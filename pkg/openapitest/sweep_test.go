@@ -2,15 +2,18 @@ package openapitest_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -31,6 +34,9 @@ paths:
       operationId: listNotes
       parameters:
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
+        - {name: cursor, in: query, schema: {type: string}}
+        - {name: q, in: query, schema: {type: string}}
+        - {name: on, in: query, schema: {type: string, format: date}}
       responses:
         "200": {description: Notes., content: {application/json: {schema: {type: object}}}}
         "400": {$ref: "#/components/responses/Problem"}
@@ -51,6 +57,16 @@ paths:
                 done_on: {type: string, format: date}
       responses:
         "201": {description: Created., content: {application/json: {schema: {type: object}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "401": {$ref: "#/components/responses/Problem"}
+  /v1/tags:
+    get:
+      operationId: listTags
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        "200": {description: Tags., content: {application/json: {schema: {type: object}}}}
         "400": {$ref: "#/components/responses/Problem"}
         "401": {$ref: "#/components/responses/Problem"}
   /v1/notes/{id}:archive:
@@ -92,8 +108,29 @@ components:
 // forges tokens from it).
 const goodToken = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJhIiwicm9sZSI6InJlYWRlciJ9.c2lnbmF0dXJlLWJ5dGVz"
 
-// notes is a fake service of sweepDoc; buggy makes it answer 500 to a bad id and write a
-// note whatever the body.
+// control reports a control character but tab and line breaks.
+func control(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return (r < 0x20 || r >= 0x7f && r <= 0x9f) && !strings.ContainsRune("\t\n\r", r) })
+}
+
+// dateOK parses a date and reports whether it is plausible (2000..2100); stored is false for a
+// date the "store" cannot hold (before year 1).
+func dateOK(v string) (parsed, plausible, stored bool) {
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return false, false, true
+	}
+	return true, d.Year() >= 2000 && d.Year() <= 2100, d.Year() >= 1
+}
+
+// listCursor is the fake's cursor of a list with its criteria.
+func listCursor(list string, q url.Values) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(list + "|" + q.Get("q") + "|" + q.Get("on")))
+}
+
+// notes is a fake service of sweepDoc; buggy makes it answer 500 to a bad id, to control
+// characters and to dates the store cannot hold, take implausible dates and any cursor, and
+// write a note whatever the body.
 func notes(buggy bool, written *atomic.Int64) http.Handler {
 	problem := func(w http.ResponseWriter, status int) {
 		w.Header().Set("Content-Type", "application/problem+json")
@@ -105,27 +142,57 @@ func notes(buggy bool, written *atomic.Int64) http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok")
 	})
-	mux.HandleFunc("GET /v1/notes", func(w http.ResponseWriter, r *http.Request) {
-		if l := r.URL.Query().Get("limit"); l != "" && l != "1" || !utf8.ValidString(r.URL.RawQuery) {
-			problem(w, 400)
-			return
+	list := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			text, on := q.Get("q"), q.Get("on")
+			parsed, plausible, stored := dateOK(on)
+			switch {
+			case q.Get("limit") != "" && q.Get("limit") != "1", !utf8.ValidString(text), strings.ContainsRune(text, 0):
+				problem(w, 400)
+				return
+			case buggy && (control(text) || on != "" && !stored):
+				problem(w, 500) // the store refuses them
+				return
+			case control(text) || strings.ContainsAny(text, "\t\n\r"), on != "" && (!parsed || !plausible && !buggy):
+				problem(w, 400)
+				return
+			case q.Get("cursor") != "" && !buggy && q.Get("cursor") != listCursor(name, q):
+				problem(w, 400)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"items": []int{1}, "next_cursor": listCursor(name, q)})
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{}`)
-	})
+	}
+	mux.HandleFunc("GET /v1/notes", list("notes"))
+	mux.HandleFunc("GET /v1/tags", list("tags"))
 	mux.HandleFunc("POST /v1/notes", func(w http.ResponseWriter, r *http.Request) {
 		if buggy {
 			written.Add(1)
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 		var v struct {
-			Text  *string `json:"text"`
-			Pages *int    `json:"pages"`
+			Text   *string `json:"text"`
+			Pages  *int    `json:"pages"`
+			DoneOn *string `json:"done_on"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err != nil || r.Header.Get("Content-Type") != "application/json" || !utf8.Valid(body) || dec.Decode(&v) != nil ||
-			v.Text == nil || v.Pages == nil || *v.Pages < 1 || len(*v.Text) > 100 || strings.ContainsRune(*v.Text, 0) {
+			v.Text == nil || v.Pages == nil || *v.Pages < 1 || len(*v.Text) > 100 {
+			problem(w, 400)
+			return
+		}
+		parsed, plausible, stored := true, true, true
+		if v.DoneOn != nil {
+			parsed, plausible, stored = dateOK(*v.DoneOn)
+		}
+		if buggy && (control(*v.Text) || !stored) {
+			problem(w, 500) // the store refuses them
+			return
+		}
+		if control(*v.Text) || !parsed || !plausible && !buggy {
 			problem(w, 400)
 			return
 		}
@@ -186,7 +253,18 @@ func TestSweepFindsBugs(t *testing.T) {
 	for _, want := range []string{
 		`path id="not-a-uuid": POST /v1/notes/not-a-uuid:archive (0-byte body) = 500, want a 4xx`,
 		"the bad requests wrote to the database: notes:",
-		"--- PASS: TestSweepFindsBugs/listNotes",
+		`query q="a\x01b": GET /v1/notes?q=a%01b (0-byte body) = 500, want a 4xx`,
+		`query q="a\u0085b": GET /v1/notes?q=a%C2%85b (0-byte body) = 500, want a 4xx`,
+		`query on="0000-01-01": GET /v1/notes?on=0000-01-01 (0-byte body) = 500, want a 4xx`,
+		`query on="2999-12-31": GET /v1/notes?on=2999-12-31 (0-byte body) = 200, want a 4xx`,
+		`body: text = "a\u0000b": POST /v1/notes`,
+		`body: text = "a\u001bb": POST /v1/notes`,
+		`body: done_on = "0000-01-01": POST /v1/notes`,
+		"cursor of listTags: GET /v1/notes?cursor=",
+		"cursor of listNotes: GET /v1/tags?cursor=",
+		"own cursor with q=",
+		"own cursor with on=",
+		"--- PASS: TestSweepFindsBugs/health",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the sweep's output does not mention %q:\n%s", want, out)
