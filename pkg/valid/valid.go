@@ -84,9 +84,10 @@ var (
 // BirthMin is the earliest plausible birth date.
 var BirthMin = day(1900, 1, 1)
 
-// Birth is the range of birth dates on the day today: from 1900-01-01 to today.
+// Birth is the range of birth dates on the day today (its calendar day where it is, so pass
+// the time in the suite's time zone): from 1900-01-01 to today.
 func Birth(today time.Time) Range {
-	return Range{Min: BirthMin, Max: today, Says: "must be from 1900-01-01 and not in the future"}
+	return Range{Min: BirthMin, Max: day(today.Year(), today.Month(), today.Day()), Says: "must be from 1900-01-01 and not in the future"}
 }
 
 // Contains reports whether t's day is within r.

@@ -77,6 +77,7 @@ func TestDate(t *testing.T) {
 		{"birth 1899", "1899-12-31", Birth(today), "d must be from 1900-01-01 and not in the future"},
 		{"birth today", "2026-03-15", Birth(today), ""},
 		{"birth tomorrow", "2026-03-16", Birth(today), "d must be from 1900-01-01 and not in the future"},
+		{"birth today, just after midnight in Rome", "2026-03-16", Birth(time.Date(2026, 3, 16, 0, 30, 0, 0, time.FixedZone("CET", 3600))), ""},
 		{"life 1950", "1950-06-01", Life, ""},
 		{"life 2101", "2101-01-01", Life, "d must be from 1900-01-01 to 2100-12-31"},
 	} {
