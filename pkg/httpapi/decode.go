@@ -53,6 +53,9 @@ func Unmarshal(body []byte, dst any) error {
 	if !utf8.Valid(body) {
 		return errs.InvalidField("body", "is not valid UTF-8")
 	}
+	if err := refuseNUL(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
@@ -23,13 +24,26 @@ type fuzzTarget struct {
 // that names at least one field; it never panics.
 func FuzzUnmarshal(f *testing.F) {
 	for _, s := range []string{`{"name":"a","count":1}`, `{"count":"x"}`, `{"bogus":1}`, `[]`, `{"nested":{"code":1}}`,
-		"{\"name\":\"\xff\"}", `{"count":99999999999}`, `{} {}`, ``, `{"tags":[1]}`, `null`} {
+		"{\"name\":\"\xff\"}", `{"count":99999999999}`, `{} {}`, ``, `{"tags":[1]}`, `null`,
+		// Values the store refuses: NUL in a string, a member name, an array, a nested object.
+		`{"name":"a\u0000b"}`, `{"na\u0000me":1}`, `{"tags":["\u0000"]}`, `{"nested":{"code":"\u0000"}}`,
+		`{"labels":{"\u0000":"x"}}`, `{"name":"\\u0000"}`, `{"name":"\u0001\u001f\u007f\u0085"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var v fuzzTarget
 		err := Unmarshal(body, &v)
 		if err == nil {
+			// What is decoded holds no NUL: PostgreSQL could not store it.
+			all := append([]string{v.Name, v.Nested.Code}, v.Tags...)
+			for k, x := range v.Labels {
+				all = append(all, k, x)
+			}
+			for _, s := range all {
+				if strings.IndexByte(s, 0) >= 0 {
+					t.Fatalf("Unmarshal(%q) decoded a NUL: %q", body, s)
+				}
+			}
 			return
 		}
 		var e *errs.Error
