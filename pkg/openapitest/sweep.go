@@ -100,6 +100,8 @@ type sweepCase struct {
 // type, a wrong type for each property, each required property missing, an unknown property,
 // a body over 1 MiB, oversize strings, invalid UTF-8, negative and overflowing numbers,
 // injection strings, path parameters that are not ids, bad query parameters and headers;
+// control characters, out-of-range and implausible dates and timestamps in each property and
+// query parameter, and cursors of another list or of other criteria (sweep_values.go);
 // and, for secured operations, no token, bad tokens and another tenant's token. A request
 // the contract itself accepts is not bad input and is not sent (unless forced by the suite's
 // own rules: invalid UTF-8, NUL bytes, oversize bodies).

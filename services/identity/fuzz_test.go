@@ -22,5 +22,10 @@ func FuzzDecode(f *testing.F) {
 	openapitest.FuzzDecoders(f, identity.OpenAPI(), mux, "organization_id="+openapitest.FuzzID+"&role=educator",
 		http.Header{"If-Match": {`"1"`}},
 		`{}`, `{"kind":"comune","name":"x","istat_code":"015146"}`, `{"hourly_tariff_cents":1e309}`,
-		"fiscal_code,given_name,family_name,email\nX,Y,Z,a@b.c\n", "grant_type=password&username=a&password=b", `{"token":"x"}`)
+		"fiscal_code,given_name,family_name,email\nX,Y,Z,a@b.c\n", "grant_type=password&username=a&password=b", `{"token":"x"}`,
+		// Values the store refuses or the domain cannot hold (pkg/valid): NUL and other controls,
+		// dates out of range.
+		`{"kind":"comune","name":"a\u0000b"}`, `{"name":"a\u0001\u0085b"}`, "grant_type=password&username=a%00b&password=b",
+		`{"valid_from":"0000-01-01","valid_to":"10000-01-01"}`, `{"valid_from":"1999-12-31","role":"educator"}`,
+		`{"valid_to":"294277-01-01"}`)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 //go:embed api/openapi.yaml
@@ -82,11 +83,7 @@ func decodeAudit(_ context.Context, r *http.Request) (any, error) {
 	aq := AuditQuery{ActorID: q.Get("actor_id"), Limit: limit, Cursor: cursor}
 	for name, dst := range map[string]*time.Time{"from": &aq.From, "to": &aq.To} {
 		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				f.Add(name, "must be an RFC 3339 timestamp")
-			}
-			*dst = t
+			*dst, _ = valid.Time(&f, name, v, valid.Suite)
 		}
 	}
 	if len(aq.ActorID) > 200 {
@@ -220,6 +217,9 @@ func decodeTokenForm(_ context.Context, r *http.Request) (any, error) {
 		if err != nil {
 			return nil, errs.InvalidField("body", "is not form-encoded")
 		}
+		if err := httpapi.CheckForm(v); err != nil {
+			return nil, err
+		}
 		t = TokenRequest{GrantType: v.Get("grant_type"), Username: v.Get("username"), Password: v.Get("password"),
 			ProfileID: v.Get("profile_id"), RefreshToken: v.Get("refresh_token"), ClientID: v.Get("client_id"),
 			ClientSecret: v.Get("client_secret"), Scope: v.Get("scope")}
@@ -253,6 +253,9 @@ func decodeRevoke(_ context.Context, r *http.Request) (any, error) {
 	if mt == "application/x-www-form-urlencoded" {
 		if err := r.ParseForm(); err != nil {
 			return nil, errs.InvalidField("body", "is not form-encoded")
+		}
+		if err := httpapi.CheckForm(r.PostForm); err != nil {
+			return nil, err
 		}
 		return revokeRequest{Token: r.PostForm.Get("token")}, nil
 	}

@@ -19,5 +19,10 @@ func FuzzDecode(f *testing.F) {
 	registry.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h })
 	openapitest.FuzzDecoders(f, registry.OpenAPI(), mux, "istat_code=015146", http.Header{"If-Match": {`"1"`}},
 		`{}`, `{"family_name":"Rossi","given_name":"Mario","sex":"M","birth_date":"1980-01-01","residence":{"istat_code":"015146","address":"x"}}`,
-		`{"birth_date":"2024-02-30"}`, `{"other_id":"x"}`, `{"limit":1e309}`, "fiscal_code,family_name\n")
+		`{"birth_date":"2024-02-30"}`, `{"other_id":"x"}`, `{"limit":1e309}`, "fiscal_code,family_name\n",
+		// Values the store refuses or the domain cannot hold (pkg/valid): NUL and other controls,
+		// dates out of range.
+		`{"name":"a\u0000b"}`, `{"family_name":"a\u0085b","birth_date":"0000-01-01"}`, `{"birth_date":"1899-12-31"}`,
+		`{"reason":"a\u0000"}`, `{"death_date":"10000-01-01","privacy":{"consents":[{"given_on":"-0001-01-01"}]}}`,
+		"fiscal_code,family_name,given_name,sex,birth_date\nX,a\x00b,Y,M,0000-01-01\n")
 }
