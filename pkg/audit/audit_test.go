@@ -263,6 +263,61 @@ func TestListInvalid(t *testing.T) {
 	}
 }
 
+// TestListCursorBound: a cursor of the trail read with some filters continues only the same
+// filters; with others (another actor, citizen, ambito or time window) it is refused.
+func TestListCursorBound(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t, audit.Migrations)
+	l := newLog(t, pool)
+	for i := range 3 {
+		if err := l.Write(ctx, rec(i)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	from := time.Now().Add(-time.Hour)
+	base := audit.Filter{AmbitoID: "ambito-1", ActorID: "op-1", From: from, Limit: 1}
+	_, next, err := l.List(ctx, base)
+	if err != nil || next == "" {
+		t.Fatalf("first page: next %q, %v", next, err)
+	}
+	for _, tt := range []struct {
+		name   string
+		change func(f *audit.Filter)
+		ok     bool
+	}{
+		{"same filters", func(f *audit.Filter) {}, true},
+		{"same filters, another page size", func(f *audit.Filter) { f.Limit = 2 }, true},
+		{"another actor", func(f *audit.Filter) { f.ActorID = "op-2" }, false},
+		{"no actor", func(f *audit.Filter) { f.ActorID = "" }, false},
+		{"a citizen", func(f *audit.Filter) { f.CitizenID = "c-1" }, false},
+		{"another ambito", func(f *audit.Filter) { f.AmbitoID = "ambito-2" }, false},
+		{"another window", func(f *audit.Filter) { f.From = from.Add(time.Second) }, false},
+		{"tampered", func(f *audit.Filter) { f.Cursor = flip(f.Cursor) }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := base
+			f.Cursor = next
+			tt.change(&f)
+			_, _, err := l.List(ctx, f)
+			var e *errs.Error
+			switch {
+			case tt.ok && err != nil:
+				t.Errorf("list = %v, want the next page", err)
+			case !tt.ok && (!errors.As(err, &e) || e.Kind != errs.Invalid || len(e.Fields) != 1 || e.Fields[0].Field != "cursor"):
+				t.Errorf("list error = %v, want invalid field cursor", err)
+			}
+		})
+	}
+}
+
+// flip changes the first character of a cursor (base64url: the first bits of the position).
+func flip(c string) string {
+	if c[0] == 'A' {
+		return "B" + c[1:]
+	}
+	return "A" + c[1:]
+}
+
 func TestWriteInvalid(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.New(t, audit.Migrations)

@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	pkgcursor "github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
 )
@@ -43,16 +43,29 @@ type cursor struct {
 	seq     int64
 }
 
-func (c cursor) encode() string {
+// cursors binds the cursors of List to the filter: a cursor of another list, or of the trail
+// with other filters, is refused (pkg/cursor).
+func (f Filter) cursors() pkgcursor.List {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return strconv.FormatInt(t.UnixMicro(), 10)
+	}
+	return pkgcursor.For("audit", f.AmbitoID, f.CitizenID, f.ActorID, at(f.From), at(f.To))
+}
+
+func (c cursor) encode(l pkgcursor.List) string {
 	var b [32]byte
 	binary.BigEndian.PutUint64(b[0:8], uint64(c.at.UnixMicro()))
 	copy(b[8:24], c.chainID[:])
 	binary.BigEndian.PutUint64(b[24:32], uint64(c.seq))
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return l.Encode(string(b[:]))
 }
 
-func decodeCursor(s string) (cursor, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+func decodeCursor(l pkgcursor.List, s string) (cursor, bool) {
+	pos, err := l.Decode(s)
+	b := []byte(pos)
 	if err != nil || len(b) != 32 {
 		return cursor{}, false
 	}
@@ -77,10 +90,11 @@ func List(ctx context.Context, db pgdb.DB, f Filter) ([]Record, string, error) {
 	fe.Check(f.From.IsZero() || f.To.IsZero() || f.From.Before(f.To), "from", "must be before to")
 	var cur cursor
 	hasCursor := f.Cursor != ""
+	cursors := f.cursors()
 	if hasCursor {
 		var ok bool
-		cur, ok = decodeCursor(f.Cursor)
-		fe.Check(ok, "cursor", "is not a cursor returned by this list")
+		cur, ok = decodeCursor(cursors, f.Cursor)
+		fe.Check(ok, "cursor", "is not a cursor returned by this list with these filters")
 	}
 	if err := fe.Err(); err != nil {
 		return nil, "", err
@@ -128,7 +142,7 @@ FROM audit_records WHERE ambito_id = $1`)
 	for rows.Next() {
 		if len(out) == limit {
 			// The extra row only tells that there is a next page.
-			return out, last.encode(), nil
+			return out, last.encode(cursors), nil
 		}
 		var (
 			r       Record

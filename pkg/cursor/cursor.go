@@ -1,25 +1,73 @@
 // Package cursor makes and reads the opaque cursors of list pagination (DESIGN.md "Lists":
 // ?limit=&cursor=, answered with next_cursor).
+//
+// A cursor is bound to its list and to the list's criteria: it carries, after the position, a
+// short hash (8 bytes of SHA-256) of the list's name, of its normalized criteria (every filter,
+// not the page size) and of the position. A cursor of another list, of the same list with other
+// criteria, or altered on the way does not match and is refused as an invalid "cursor" field,
+// instead of silently paging through another result. The hash binds; it does not authenticate:
+// a position is not a secret, and every page is still read with the caller's own rights.
 package cursor
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
 
-// Encode makes an opaque cursor of a position in a list.
-func Encode(position string) string { return base64.RawURLEncoding.EncodeToString([]byte(position)) }
+// tagLen is the length of the hash a cursor carries.
+const tagLen = 8
 
-// Decode reads a cursor made by Encode; "" is the start of the list. A cursor that was not
-// made by Encode is an invalid "cursor" field.
-func Decode(c string) (string, error) {
+// MaxLen bounds the length of a cursor a list reads (httpapi.ListParams refuses longer ones).
+const MaxLen = 512
+
+// List makes and reads the cursors of one list with given criteria.
+type List struct{ key []byte }
+
+// For returns the cursors of the list named list (a stable name: "operators",
+// "citizens:search") with the normalized criteria, in a fixed order. Every filter that changes
+// the result belongs in criteria; the page size does not.
+func For(list string, criteria ...string) List {
+	var key []byte
+	for _, s := range append([]string{list}, criteria...) {
+		key = binary.AppendUvarint(key, uint64(len(s)))
+		key = append(key, s...)
+	}
+	return List{key: key}
+}
+
+func (l List) tag(position string) []byte {
+	h := sha256.New()
+	h.Write(l.key)
+	h.Write([]byte(position))
+	return h.Sum(nil)[:tagLen]
+}
+
+// Encode makes the cursor of a position in the list.
+func (l List) Encode(position string) string {
+	return base64.RawURLEncoding.EncodeToString(append([]byte(position), l.tag(position)...))
+}
+
+// Decode reads a cursor made by Encode of the same list and criteria; "" is the start of the
+// list. Any other cursor is an invalid "cursor" field.
+func (l List) Decode(c string) (string, error) {
 	if c == "" {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return "", errs.InvalidField("cursor", "is not a cursor returned by this list")
+	if err != nil || len(c) > MaxLen || len(b) < tagLen {
+		return "", invalid()
 	}
-	return string(b), nil
+	position, tag := string(b[:len(b)-tagLen]), b[len(b)-tagLen:]
+	if subtle.ConstantTimeCompare(tag, l.tag(position)) != 1 {
+		return "", invalid()
+	}
+	return position, nil
+}
+
+func invalid() error {
+	return errs.InvalidField("cursor", "is not a cursor returned by this list with these criteria")
 }

@@ -1,19 +1,67 @@
 package cursor
 
 import (
+	"encoding/base64"
 	"testing"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
 
-func TestRoundTripAndGarbage(t *testing.T) {
+func TestRoundTrip(t *testing.T) {
+	l := For("operators", "org-1", "ross")
 	for _, pos := range []string{"", "a", "Rossi\x00Mario\x00018f", "ùñí©ødé"} {
-		got, err := Decode(Encode(pos))
+		got, err := l.Decode(l.Encode(pos))
 		if err != nil || got != pos {
 			t.Errorf("Decode(Encode(%q)) = %q, %v", pos, got, err)
 		}
 	}
-	if _, err := Decode("not base64!"); errs.KindOf(err) != errs.Invalid {
-		t.Errorf("garbage cursor: %v, want an Invalid error", err)
+	if got, err := l.Decode(""); got != "" || err != nil {
+		t.Errorf(`Decode("") = %q, %v; want the start of the list`, got, err)
 	}
+}
+
+// TestBound: a cursor is read only by the list and criteria that made it.
+func TestBound(t *testing.T) {
+	issued := For("operators", "org-1", "ross").Encode("Rossi\x00Mario\x00018f")
+	raw, _ := base64.RawURLEncoding.DecodeString(issued)
+	tampered := append([]byte(nil), raw...)
+	tampered[0] ^= 1
+	for _, tc := range []struct {
+		name   string
+		list   List
+		cursor string
+		ok     bool
+	}{
+		{"same list and criteria", For("operators", "org-1", "ross"), issued, true},
+		{"another list", For("organizations", "org-1", "ross"), issued, false},
+		{"other criteria", For("operators", "org-2", "ross"), issued, false},
+		{"criteria moved between fields", For("operators", "org-1ross", ""), issued, false},
+		{"a criterion more", For("operators", "org-1", "ross", ""), issued, false},
+		{"no criteria", For("operators"), issued, false},
+		{"tampered position", For("operators", "org-1", "ross"), base64.RawURLEncoding.EncodeToString(tampered), false},
+		{"cut", For("operators", "org-1", "ross"), issued[:len(issued)-2], false},
+		{"unbound position (the old cursors)", For("operators", "org-1", "ross"), base64.RawURLEncoding.EncodeToString([]byte("Rossi\x00Mario\x00018f")), false},
+		{"too short", For("operators", "org-1", "ross"), "AAAA", false},
+		{"not base64", For("operators", "org-1", "ross"), "not base64!", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.list.Decode(tc.cursor)
+			if tc.ok {
+				if err != nil || got != "Rossi\x00Mario\x00018f" {
+					t.Errorf("Decode = %q, %v; want the position", got, err)
+				}
+				return
+			}
+			var e *errs.Error
+			if err == nil || errs.KindOf(err) != errs.Invalid || !asError(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != "cursor" {
+				t.Errorf("Decode = %q, %v; want an invalid cursor field", got, err)
+			}
+		})
+	}
+}
+
+func asError(err error, e **errs.Error) bool {
+	x, ok := err.(*errs.Error)
+	*e = x
+	return ok
 }

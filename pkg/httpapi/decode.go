@@ -57,6 +57,9 @@ func Unmarshal(body []byte, dst any) error {
 	if err := checkMembers(body); err != nil {
 		return err
 	}
+	if err := refuseNUL(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -101,7 +104,8 @@ func RequireMediaType(r *http.Request, accepted ...string) (string, error) {
 }
 
 // DecodeForm reads an application/x-www-form-urlencoded body of at most limit bytes strictly
-// (see ParseForm); another content type is a 415 as for RequireMediaType.
+// (see ParseForm), every value single-line text (CheckForm); another content type is a 415 as
+// for RequireMediaType.
 func DecodeForm(r *http.Request, limit int64) (url.Values, error) {
 	if _, err := RequireMediaType(r, "application/x-www-form-urlencoded"); err != nil {
 		return nil, err
@@ -117,7 +121,11 @@ func DecodeForm(r *http.Request, limit int64) (url.Values, error) {
 		}
 		return nil, errs.InvalidField("body", "could not be read")
 	}
-	return ParseForm(body)
+	v, err := ParseForm(body)
+	if err != nil {
+		return nil, err
+	}
+	return v, CheckForm(v)
 }
 
 // ParseForm parses a form-encoded body strictly: malformed encoding is a 400 naming "body", a

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
@@ -30,7 +31,10 @@ func FuzzUnmarshal(f *testing.F) {
 		`{"name":"a","name":"b"}`, `{"nested":{"code":"a","code":"b"}}`, `{"labels":{"x":"1","x":"2"}}`,
 		`{"name":"a","NAME":"b"}`, `{"name":"a","\u006eame":"b"}`, `{"labels":{"a":"1","b":"2","A":"3"}}`,
 		`{"name":"\ud800"}`, `{"name":"\udc00x"}`, `{"name":"\ud800\u0041"}`, `{"tags":["ok","\udbff"]}`,
-		`{"labels":{"\ud800":"x"}}`, `{"name":"\ud83d\ude00"}`, `{"name":"\ufffd"}`, `{"name":"\\ud800"}`} {
+		`{"labels":{"\ud800":"x"}}`, `{"name":"\ud83d\ude00"}`, `{"name":"\ufffd"}`, `{"name":"\\ud800"}`,
+		// Values the store refuses: NUL in a string, a member name, an array, a nested object.
+		`{"name":"a\u0000b"}`, `{"na\u0000me":1}`, `{"tags":["\u0000"]}`, `{"nested":{"code":"\u0000"}}`,
+		`{"labels":{"\u0000":"x"}}`, `{"name":"\\u0000"}`, `{"name":"\u0001\u001f\u007f\u0085"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -39,6 +43,16 @@ func FuzzUnmarshal(f *testing.F) {
 		if err == nil {
 			if why := openapitest.JSONAmbiguity(body); why != "" {
 				t.Fatalf("Unmarshal(%q) accepted it, but %s", body, why)
+			}
+			// What is decoded holds no NUL: PostgreSQL could not store it.
+			all := append([]string{v.Name, v.Nested.Code}, v.Tags...)
+			for k, x := range v.Labels {
+				all = append(all, k, x)
+			}
+			for _, s := range all {
+				if strings.IndexByte(s, 0) >= 0 {
+					t.Fatalf("Unmarshal(%q) decoded a NUL: %q", body, s)
+				}
 			}
 			return
 		}

@@ -222,22 +222,12 @@ func (m *Mux) Handle(pattern string, h http.Handler) {
 
 // checkText refuses path and query parameters that are not text: invalid UTF-8 or a NUL
 // character, which no field of the suite holds and PostgreSQL refuses in a text value (a 500
-// where a 400 is due).
+// where a 400 is due); and query parameters with any other control character (checkValues):
+// every query parameter is single-line.
 func checkText(r *http.Request) error {
 	var f errs.Fields
 	bad := func(s string) bool { return !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 }
-	for name, values := range r.URL.Query() {
-		if bad(name) {
-			f.Add("query", "holds a parameter name that is not valid UTF-8 text")
-			continue
-		}
-		for _, v := range values {
-			if bad(v) {
-				f.Add(name, "must be valid UTF-8 text without NUL characters")
-				break
-			}
-		}
-	}
+	checkValues(&f, r.URL.Query(), "query")
 	for rest := r.Pattern; ; {
 		i := strings.IndexByte(rest, '{')
 		if i < 0 {

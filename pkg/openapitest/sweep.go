@@ -48,6 +48,11 @@ type SweepConfig struct {
 	Rows func(tb testing.TB) map[string]int64
 	// Skip names operations (by operationId) that are not swept, with the reason.
 	Skip map[string]string
+	// ListCriteria returns, for a list operation, query parameters (or body properties of a
+	// search) that find at least two fixtures, so that the list called with limit=1 gives a real
+	// next_cursor; the sweep sends it to the other lists and to the same list with other
+	// criteria (sweep_values.go). Nil, or nil for op, uses the generated request.
+	ListCriteria func(op Operation) map[string]any
 }
 
 // Injections are the hostile strings the sweep puts in path segments, query parameters,
@@ -101,6 +106,8 @@ type sweepCase struct {
 // type, a wrong type for each property, each required property missing, an unknown property,
 // a body over 1 MiB, oversize strings, invalid UTF-8, negative and overflowing numbers,
 // injection strings, path parameters that are not ids, bad query parameters and headers;
+// control characters, out-of-range and implausible dates and timestamps in each property and
+// query parameter, and cursors of another list or of other criteria (sweep_values.go);
 // and, for secured operations, no token, bad tokens and another tenant's token; and the syntax
 // cases of sweep_syntax.go, each wanting one status and a named field (a JSON member or form
 // field given twice, unpaired surrogate escapes, a body without or with another Content-Type,
@@ -127,8 +134,8 @@ func (c *Contract) Sweep(t *testing.T, cfg SweepConfig) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			cases := c.sweepCases(t, op, cfg) // first: it calls the lists for real cursors
 			before := rows(t, cfg)
-			cases := c.sweepCases(t, op, cfg)
 			sent, dropped := 0, 0
 			failures := 0
 			for _, sc := range cases {
@@ -495,6 +502,7 @@ func (c *Contract) sweepCases(t *testing.T, op Operation, cfg SweepConfig) []swe
 		c.bodyCases(s, b, add)
 	}
 	c.syntaxCases(op, o, s, b, add)
+	c.valueCases(t, op, params, s, cfg, b, add)
 	return out
 }
 

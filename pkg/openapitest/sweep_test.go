@@ -2,16 +2,19 @@ package openapitest_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -34,6 +37,9 @@ paths:
       operationId: listNotes
       parameters:
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
+        - {name: cursor, in: query, schema: {type: string}}
+        - {name: q, in: query, schema: {type: string}}
+        - {name: on, in: query, schema: {type: string, format: date}}
       responses:
         "200": {description: Notes., content: {application/json: {schema: {type: object}}}}
         "400": {$ref: "#/components/responses/Problem"}
@@ -87,6 +93,16 @@ paths:
         "200": {description: A token., content: {application/json: {schema: {type: object}}}}
         "400": {$ref: "#/components/responses/Problem"}
         "415": {$ref: "#/components/responses/Problem"}
+  /v1/tags:
+    get:
+      operationId: listTags
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        "200": {description: Tags., content: {application/json: {schema: {type: object}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "401": {$ref: "#/components/responses/Problem"}
   /v1/notes/{id}:archive:
     parameters:
       - {name: id, in: path, required: true, schema: {type: string, format: uuid}}
@@ -127,11 +143,32 @@ components:
 // forges tokens from it).
 const goodToken = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJhIiwicm9sZSI6InJlYWRlciJ9.c2lnbmF0dXJlLWJ5dGVz"
 
+// control reports a control character but tab and line breaks.
+func control(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return (r < 0x20 || r >= 0x7f && r <= 0x9f) && !strings.ContainsRune("\t\n\r", r) })
+}
+
+// dateOK parses a date and reports whether it is plausible (2000..2100); stored is false for a
+// date the "store" cannot hold (before year 1).
+func dateOK(v string) (parsed, plausible, stored bool) {
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return false, false, true
+	}
+	return true, d.Year() >= 2000 && d.Year() <= 2100, d.Year() >= 1
+}
+
+// listCursor is the fake's cursor of a list with its criteria.
+func listCursor(list string, q url.Values) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(list + "|" + q.Get("q") + "|" + q.Get("on")))
+}
+
 // notes is a fake service of sweepDoc that decodes through pkg/httpapi; buggy makes it answer
-// 500 to a bad id, write a note whatever the body, decode JSON and forms laxly (the last of a
-// repeated member wins, a form field given twice is taken once, a surrogate becomes U+FFFD,
-// the content type is not told apart: 400 for every bad body) and redirect /healthz reached by
-// a path with dot segments.
+// 500 to a bad id, to control characters and to dates the store cannot hold, take implausible
+// dates and any cursor, write a note whatever the body, decode JSON and forms laxly (the last
+// of a repeated member wins, a form field given twice is taken once, a surrogate becomes
+// U+FFFD, the content type is not told apart: 400 for every bad body) and redirect /healthz
+// reached by a path with dot segments.
 func notes(buggy bool, written *atomic.Int64) http.Handler {
 	problem := func(w http.ResponseWriter, status int) {
 		w.Header().Set("Content-Type", "application/problem+json")
@@ -143,14 +180,31 @@ func notes(buggy bool, written *atomic.Int64) http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok")
 	})
-	mux.HandleFunc("GET /v1/notes", func(w http.ResponseWriter, r *http.Request) {
-		if l := r.URL.Query().Get("limit"); l != "" && l != "1" || !utf8.ValidString(r.URL.RawQuery) {
-			problem(w, 400)
-			return
+	list := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			text, on := q.Get("q"), q.Get("on")
+			parsed, plausible, stored := dateOK(on)
+			switch {
+			case q.Get("limit") != "" && q.Get("limit") != "1", !utf8.ValidString(text), strings.ContainsRune(text, 0):
+				problem(w, 400)
+				return
+			case buggy && (control(text) || on != "" && !stored):
+				problem(w, 500) // the store refuses them
+				return
+			case control(text) || strings.ContainsAny(text, "\t\n\r"), on != "" && (!parsed || !plausible && !buggy):
+				problem(w, 400)
+				return
+			case q.Get("cursor") != "" && !buggy && q.Get("cursor") != listCursor(name, q):
+				problem(w, 400)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"items": []int{1}, "next_cursor": listCursor(name, q)})
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{}`)
-	})
+	}
+	mux.HandleFunc("GET /v1/notes", list("notes"))
+	mux.HandleFunc("GET /v1/tags", list("tags"))
 	mux.HandleFunc("POST /v1/notes", func(w http.ResponseWriter, r *http.Request) {
 		if buggy {
 			written.Add(1)
@@ -158,7 +212,7 @@ func notes(buggy bool, written *atomic.Int64) http.Handler {
 		var v struct {
 			Text   *string `json:"text"`
 			Pages  *int    `json:"pages"`
-			DoneOn string  `json:"done_on"`
+			DoneOn *string `json:"done_on"`
 			Author struct {
 				Name string `json:"name"`
 			} `json:"author"`
@@ -176,7 +230,19 @@ func notes(buggy bool, written *atomic.Int64) http.Handler {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if buggy && (err != nil || r.Header.Get("Content-Type") != "application/json" || !utf8.Valid(body) || dec.Decode(&v) != nil) ||
-			v.Text == nil || v.Pages == nil || *v.Pages < 1 || len(*v.Text) > 100 || strings.ContainsRune(*v.Text, 0) {
+			v.Text == nil || v.Pages == nil || *v.Pages < 1 || len(*v.Text) > 100 {
+			problem(w, 400)
+			return
+		}
+		parsed, plausible, stored := true, true, true
+		if v.DoneOn != nil {
+			parsed, plausible, stored = dateOK(*v.DoneOn)
+		}
+		if buggy && (control(*v.Text) || !stored) {
+			problem(w, 500) // the store refuses them
+			return
+		}
+		if control(*v.Text) || !parsed || !plausible && !buggy {
 			problem(w, 400)
 			return
 		}
@@ -264,7 +330,6 @@ func TestSweepFindsBugs(t *testing.T) {
 	for _, want := range []string{
 		`path id="not-a-uuid": POST /v1/notes/not-a-uuid:archive (0-byte body) = 500, want a 4xx`,
 		"the bad requests wrote to the database: notes:",
-		"--- PASS: TestSweepFindsBugs/listNotes",
 		// A repeated member (top level, nested object, array of objects), a surrogate.
 		"syntax (application/json): member text given twice: POST /v1/notes (",
 		"= 400, the problem does not name text: ",
@@ -284,6 +349,17 @@ func TestSweepFindsBugs(t *testing.T) {
 		"syntax: path //healthz: GET //healthz (0-byte body) = 307, want a 4xx",
 		"syntax: path /x/../healthz: GET /x/../healthz (0-byte body) = 307, want a 4xx",
 		"syntax: path /%2e%2e/healthz: GET /%2e%2e/healthz (0-byte body) = 404, content type",
+		`query q="a\x01b": GET /v1/notes?q=a%01b (0-byte body) = 500, want a 4xx`,
+		`query q="a\u0085b": GET /v1/notes?q=a%C2%85b (0-byte body) = 500, want a 4xx`,
+		`query on="0000-01-01": GET /v1/notes?on=0000-01-01 (0-byte body) = 500, want a 4xx`,
+		`query on="2999-12-31": GET /v1/notes?on=2999-12-31 (0-byte body) = 200, want a 4xx`,
+		`body: text = "a\u0000b": POST /v1/notes`,
+		`body: text = "a\u001bb": POST /v1/notes`,
+		`body: done_on = "0000-01-01": POST /v1/notes`,
+		"cursor of listTags: GET /v1/notes?cursor=",
+		"cursor of listNotes: GET /v1/tags?cursor=",
+		"own cursor with q=",
+		"own cursor with on=",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the sweep's output does not mention %q:\n%s", want, out)

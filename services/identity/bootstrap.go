@@ -6,6 +6,7 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // Bootstrap is the first ambito and its administrator, created from configuration on the first
@@ -31,8 +32,8 @@ type BootstrapResult struct {
 // administrator when no ambito with that code exists; otherwise it changes nothing.
 func (s *Service) EnsureBootstrap(ctx context.Context, b Bootstrap) (BootstrapResult, error) {
 	var f errs.Fields
-	validName(&f, "ambito_code", b.AmbitoCode, 40)
-	validName(&f, "ambito_name", b.AmbitoName, 200)
+	valid.Line(&f, "ambito_code", b.AmbitoCode, true, 40)
+	valid.Line(&f, "ambito_name", b.AmbitoName, true, 200)
 	validEmail(&f, "admin_email", b.AdminEmail)
 	if err := f.Err(); err != nil {
 		return BootstrapResult{}, err

@@ -28,6 +28,9 @@ func TestContractSweep(t *testing.T) {
 	var acc identity.Accreditation
 	s.must(201, s.do("POST", "/v1/accreditations", s.admin, map[string]any{"cooperative_id": s.coopA.ID, "service_type": "SAD",
 		"valid_from": "2025-01-01", "hourly_tariff_cents": 2300}, &acc))
+	// A second accreditation, so that the list has a next page with limit=1.
+	s.must(201, s.do("POST", "/v1/accreditations", s.admin, map[string]any{"cooperative_id": s.coopA.ID, "service_type": "ADM",
+		"valid_from": "2025-01-01", "hourly_tariff_cents": 2500}, nil))
 	var cl identity.ClientWithSecret
 	s.must(201, s.do("POST", "/v1/clients", s.admin, map[string]any{"name": "Reporting", "scopes": []string{"events:read"}}, &cl))
 	var ctr identity.TokenResponse

@@ -27,5 +27,10 @@ func FuzzDecode(f *testing.F) {
 		`{"grant_type":"password","username":"a","username":"b","password":"x"}`, `{"name":"a","NAME":"b"}`,
 		`{"profiles":[{"role":"educator","role":"asa"}]}`, `{"token":"x","token":"y"}`, `{"name":"\ud800"}`,
 		`{"given_name":"\udc00x"}`, `{"new_password":"\ud800\u0041"}`, "grant_type=password&username=a&username=b",
-		"token=a&token=b")
+		"token=a&token=b",
+		// Values the store refuses or the domain cannot hold (pkg/valid): NUL and other controls,
+		// dates out of range.
+		`{"kind":"comune","name":"a\u0000b"}`, `{"name":"a\u0001\u0085b"}`, "grant_type=password&username=a%00b&password=b",
+		`{"valid_from":"0000-01-01","valid_to":"10000-01-01"}`, `{"valid_from":"1999-12-31","role":"educator"}`,
+		`{"valid_to":"294277-01-01"}`)
 }

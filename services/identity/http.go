@@ -17,6 +17,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 //go:embed api/openapi.yaml
@@ -81,11 +82,7 @@ func decodeAudit(_ context.Context, r *http.Request) (any, error) {
 	aq := AuditQuery{ActorID: q.Get("actor_id"), Limit: limit, Cursor: cursor}
 	for name, dst := range map[string]*time.Time{"from": &aq.From, "to": &aq.To} {
 		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				f.Add(name, "must be an RFC 3339 timestamp")
-			}
-			*dst = t
+			*dst, _ = valid.Time(&f, name, v, valid.Suite)
 		}
 	}
 	if len(aq.ActorID) > 200 {

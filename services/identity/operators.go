@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // coopRoles are the roles a cooperative coordinator may assign, in their own cooperative.
@@ -77,9 +79,9 @@ func (s *Service) checkProfile(ctx context.Context, tx Store, c auth.Claims, amb
 	var f errs.Fields
 	f.Check(in.OrganizationID != uuid.Nil, field+"organization_id", "is required")
 	f.Check(slices.Contains(auth.Roles, in.Role), field+"role", "is not a role")
-	validDate(&f, field+"valid_from", in.ValidFrom)
+	valid.Date(&f, field+"valid_from", in.ValidFrom, valid.Suite)
 	if in.ValidTo != nil {
-		validDate(&f, field+"valid_to", *in.ValidTo)
+		valid.Date(&f, field+"valid_to", *in.ValidTo, valid.Suite)
 		f.Check(*in.ValidTo >= in.ValidFrom, field+"valid_to", "must not be before valid_from")
 	}
 	if err := f.Err(); err != nil {
@@ -112,12 +114,10 @@ func (s *Service) validateOperator(in *OperatorInput) errs.Fields {
 	} else if _, err := codicefiscale.Parse(in.FiscalCode, s.places); err != nil {
 		f.Add("fiscal_code", "is not a valid codice fiscale: %v", err)
 	}
-	validName(&f, "given_name", in.GivenName, 100)
-	validName(&f, "family_name", in.FamilyName, 100)
+	valid.Line(&f, "given_name", in.GivenName, true, 100)
+	valid.Line(&f, "family_name", in.FamilyName, true, 100)
 	validEmail(&f, "email", in.Email)
-	if len(in.Phone) > 30 {
-		f.Add("phone", "must be at most 30 characters")
-	}
+	valid.Line(&f, "phone", in.Phone, false, 30)
 	if len(in.Profiles) == 0 {
 		f.Add("profiles", "at least one profile is required")
 	}
@@ -233,16 +233,16 @@ func (s *Service) UpdateOperator(ctx context.Context, id uuid.UUID, version int6
 	}
 	var f errs.Fields
 	if p.GivenName != nil {
-		validName(&f, "given_name", *p.GivenName, 100)
+		valid.Line(&f, "given_name", *p.GivenName, true, 100)
 	}
 	if p.FamilyName != nil {
-		validName(&f, "family_name", *p.FamilyName, 100)
+		valid.Line(&f, "family_name", *p.FamilyName, true, 100)
 	}
 	if p.Email != nil {
 		validEmail(&f, "email", *p.Email)
 	}
-	if p.Phone != nil && len(*p.Phone) > 30 {
-		f.Add("phone", "must be at most 30 characters")
+	if p.Phone != nil {
+		valid.Line(&f, "phone", *p.Phone, false, 30)
 	}
 	if p.Status != nil && *p.Status != StatusActive && *p.Status != StatusDisabled {
 		f.Add("status", "must be active or disabled")
@@ -319,8 +319,13 @@ func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Oper
 	}
 	f := OperatorFilter{AmbitoID: ambitoID, OrganizationID: q.OrganizationID, Query: strings.TrimSpace(q.Query), Limit: q.Limit + 1,
 		OnlyThere: c.Role == auth.RoleCoopCoordinator}
+	org := ""
+	if f.OrganizationID != nil {
+		org = f.OrganizationID.String()
+	}
+	cur := cursor.For("operators", org, f.Query, strconv.FormatBool(f.OnlyThere))
 	if q.Cursor != "" {
-		raw, err := cursor.Decode(q.Cursor)
+		raw, err := cur.Decode(q.Cursor)
 		if err != nil {
 			return Page[Operator]{}, err
 		}
@@ -335,7 +340,7 @@ func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Oper
 	if err != nil {
 		return Page[Operator]{}, err
 	}
-	return pageOf(items, q.Limit, func(o Operator) string {
+	return pageOf(items, q.Limit, cur, func(o Operator) string {
 		return o.FamilyName + "\x00" + o.GivenName + "\x00" + o.ID.String()
 	}), nil
 }

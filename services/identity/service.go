@@ -17,6 +17,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // Auditor records who did what and reads the trail back (pkg/audit.Log implements it).
@@ -127,26 +128,10 @@ func event(ambitoID uuid.UUID, typ, aggType string, aggID uuid.UUID, payload any
 
 // ---- validation helpers ----
 
-func validDate(f *errs.Fields, field, v string) {
-	if _, err := time.Parse(time.DateOnly, v); err != nil {
-		f.Add(field, "must be a date YYYY-MM-DD")
-	}
-}
-
 func validEmail(f *errs.Fields, field, v string) {
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || a.Name != "" || len(v) > 254 || !strings.Contains(v[strings.LastIndexByte(v, '@')+1:], ".") {
 		f.Add(field, "must be an e-mail address")
-	}
-}
-
-func validName(f *errs.Fields, field, v string, max int) {
-	if strings.TrimSpace(v) == "" {
-		f.Add(field, "is required")
-	} else if len([]rune(v)) > max {
-		f.Add(field, "must be at most %d characters", max)
-	} else if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		f.Add(field, "must not contain control characters")
 	}
 }
 
@@ -193,7 +178,7 @@ func (s *Service) validateOrganization(in OrganizationInput) error {
 	if !slices.Contains(OrgKinds, in.Kind) {
 		f.Add("kind", "must be one of comune, azienda, cooperativa, ats, region")
 	}
-	validName(&f, "name", in.Name, 200)
+	valid.Line(&f, "name", in.Name, true, 200)
 	if in.Kind == OrgComune {
 		if in.ISTATCode == "" {
 			f.Add("istat_code", "is required for a comune")
@@ -269,7 +254,7 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, version 
 	}
 	var f errs.Fields
 	if p.Name != nil {
-		validName(&f, "name", *p.Name, 200)
+		valid.Line(&f, "name", *p.Name, true, 200)
 	}
 	if p.Email != nil && *p.Email != "" {
 		validEmail(&f, "email", *p.Email)
@@ -312,7 +297,8 @@ func (s *Service) ListOrganizations(ctx context.Context, kind OrgKind, limit int
 	if kind != "" && !slices.Contains(OrgKinds, kind) {
 		return Page[Organization]{}, errs.InvalidField("kind", "must be one of comune, azienda, cooperativa, ats, region")
 	}
-	pos, err := cursor.Decode(after)
+	cur := cursor.For("organizations", string(kind))
+	pos, err := cur.Decode(after)
 	if err != nil {
 		return Page[Organization]{}, err
 	}
@@ -320,14 +306,16 @@ func (s *Service) ListOrganizations(ctx context.Context, kind OrgKind, limit int
 	if err != nil {
 		return Page[Organization]{}, err
 	}
-	return pageOf(items, limit, func(o Organization) string { return o.ID.String() }), nil
+	return pageOf(items, limit, cur, func(o Organization) string { return o.ID.String() }), nil
 }
 
-func pageOf[T any](items []T, limit int, key func(T) string) Page[T] {
+// pageOf cuts a page of limit items from items (read with limit+1) and makes the cursor of the
+// next page with cur, the cursors of the list and its criteria.
+func pageOf[T any](items []T, limit int, cur cursor.List, key func(T) string) Page[T] {
 	p := Page[T]{Items: items}
 	if len(items) > limit {
 		p.Items = items[:limit]
-		p.NextCursor = cursor.Encode(key(items[limit-1]))
+		p.NextCursor = cur.Encode(key(items[limit-1]))
 	}
 	if p.Items == nil {
 		p.Items = []T{}
@@ -347,9 +335,9 @@ type AccreditationInput struct {
 }
 
 func validatePeriod(f *errs.Fields, from Date, to *Date) {
-	validDate(f, "valid_from", from)
+	valid.Date(f, "valid_from", from, valid.Suite)
 	if to != nil {
-		validDate(f, "valid_to", *to)
+		valid.Date(f, "valid_to", *to, valid.Suite)
 		if *to < from {
 			f.Add("valid_to", "must not be before valid_from")
 		}
@@ -472,7 +460,7 @@ func (s *Service) ListAccreditations(ctx context.Context, q AccreditationQuery) 
 		f.Add("service_type", "must be one of SAD, SADH, ADH, ADM, AES")
 	}
 	if q.On != "" {
-		validDate(&f, "on", q.On)
+		valid.Date(&f, "on", q.On, valid.Suite)
 	}
 	if err := f.Err(); err != nil {
 		return Page[Accreditation]{}, err
@@ -487,7 +475,12 @@ func (s *Service) ListAccreditations(ctx context.Context, q AccreditationQuery) 
 		}
 		q.CooperativeID = &own
 	}
-	after, err := cursor.Decode(q.Cursor)
+	coop := ""
+	if q.CooperativeID != nil {
+		coop = q.CooperativeID.String()
+	}
+	cur := cursor.For("accreditations", coop, string(q.ServiceType), q.On)
+	after, err := cur.Decode(q.Cursor)
 	if err != nil {
 		return Page[Accreditation]{}, err
 	}
@@ -495,5 +488,5 @@ func (s *Service) ListAccreditations(ctx context.Context, q AccreditationQuery) 
 	if err != nil {
 		return Page[Accreditation]{}, err
 	}
-	return pageOf(items, q.Limit, func(a Accreditation) string { return a.ID.String() }), nil
+	return pageOf(items, q.Limit, cur, func(a Accreditation) string { return a.ID.String() }), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // TokenResponse is the OAuth2 token answer (RFC 6749 section 5.1), with the profile the token
@@ -356,7 +357,7 @@ func (s *Service) CreateClient(ctx context.Context, in ClientInput) (ClientWithS
 		return ClientWithSecret{}, err
 	}
 	var f errs.Fields
-	validName(&f, "name", in.Name, 100)
+	valid.Line(&f, "name", in.Name, true, 100)
 	if len(in.Scopes) == 0 {
 		f.Add("scopes", "at least one scope is required")
 	}

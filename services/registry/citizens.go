@@ -18,6 +18,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // CitizenInput creates a citizen. birth_place is given by its Belfiore code (derived from the
@@ -163,7 +164,7 @@ func (s *Service) GetCitizen(ctx context.Context, id uuid.UUID, purpose string) 
 }
 
 func validPurpose(p string) error {
-	if len(p) > 200 || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if len(p) > 200 || !valid.LineOK(p) {
 		return errs.InvalidField("purpose", "must be at most 200 characters without control characters")
 	}
 	return nil
@@ -330,11 +331,11 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (Page[Hit], error) 
 		}
 	}
 	if q.Name != "" {
-		validText(&f, "name", q.Name, false, 200)
+		valid.Line(&f, "name", q.Name, false, 200)
 		f.Check(len([]rune(q.Name)) >= 2, "name", "must have at least 2 characters")
 	}
 	if q.BirthDate != "" {
-		parseDate(&f, "birth_date", q.BirthDate)
+		valid.Date(&f, "birth_date", q.BirthDate, valid.Birth(s.now().In(s.cfg.Location)))
 	}
 	if q.FiscalCode == "" && q.Name == "" && q.BirthDate == "" {
 		f.Add("body", "give at least one of fiscal_code, name, birth_date")
@@ -346,7 +347,8 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (Page[Hit], error) 
 	if err := validPurpose(q.Purpose); err != nil {
 		return Page[Hit]{}, err
 	}
-	cur, err := cursor.Decode(q.Cursor)
+	cursors := cursor.For("citizens:search", q.FiscalCode, q.Name, q.BirthDate, q.Purpose)
+	cur, err := cursors.Decode(q.Cursor)
 	if err != nil {
 		return Page[Hit]{}, err
 	}
@@ -385,7 +387,7 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (Page[Hit], error) 
 	p := Page[Hit]{Items: hits}
 	if len(hits) > q.Limit {
 		p.Items = hits[:q.Limit]
-		p.NextCursor = cursor.Encode(strconv.Itoa(offset + q.Limit))
+		p.NextCursor = cursors.Encode(strconv.Itoa(offset + q.Limit))
 	}
 	if p.Items == nil {
 		p.Items = []Hit{}
@@ -458,7 +460,8 @@ func (s *Service) ListResidents(ctx context.Context, istat string, limit int, af
 	if _, ok := s.places.ByISTAT(istat); !ok {
 		return Page[Citizen]{}, errs.InvalidField("residence_istat", "is not the ISTAT code of a current comune")
 	}
-	cur, err := cursor.Decode(after)
+	cursors := cursor.For("citizens", istat)
+	cur, err := cursors.Decode(after)
 	if err != nil {
 		return Page[Citizen]{}, err
 	}
@@ -479,7 +482,7 @@ func (s *Service) ListResidents(ctx context.Context, istat string, limit int, af
 	if len(items) > limit {
 		p.Items = items[:limit]
 		last := items[limit-1]
-		p.NextCursor = cursor.Encode(last.FamilyName + "\x00" + last.GivenName + "\x00" + last.ID.String())
+		p.NextCursor = cursors.Encode(last.FamilyName + "\x00" + last.GivenName + "\x00" + last.ID.String())
 	}
 	recs := make([]audit.Record, 0, len(p.Items))
 	for _, c := range p.Items {
@@ -510,7 +513,7 @@ func (s *Service) Merge(ctx context.Context, id uuid.UUID, in MergeInput) (Citiz
 	var f errs.Fields
 	f.Check(in.OtherID != uuid.Nil, "other_id", "is required")
 	f.Check(in.OtherID != id, "other_id", "must be another citizen")
-	validText(&f, "reason", in.Reason, false, 500)
+	valid.Text(&f, "reason", in.Reason, false, 500)
 	if err := f.Err(); err != nil {
 		return Citizen{}, err
 	}
@@ -627,7 +630,7 @@ func (s *Service) AddMember(ctx context.Context, id uuid.UUID, in MemberInput) (
 	if in.ValidFrom == "" {
 		in.ValidFrom = s.today()
 	} else {
-		parseDate(&f, "valid_from", in.ValidFrom)
+		valid.Date(&f, "valid_from", in.ValidFrom, valid.Suite)
 	}
 	if err := f.Err(); err != nil {
 		return Household{}, err

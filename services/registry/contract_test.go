@@ -28,6 +28,9 @@ func TestContractSweep(t *testing.T) {
 	var im registry.Import
 	s.must(202, s.do("POST", "/v1/imports?istat_code="+milano, s.tokens[auth.RoleAdministrative], registerCSV(t, 0, 3, ""), &im))
 	s.waitImport(s.tokens[auth.RoleAdministrative], im.ID.String())
+	for range 2 { // audit records of the citizen, for a trail of more than one page
+		s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), s.tokens[auth.RoleServiceManager], nil, nil))
+	}
 
 	// Who may call each operation (the role matrix, TestRoleMatrix): a role, or a machine
 	// client by its scope set; "" for the open operations.
@@ -93,6 +96,17 @@ func TestContractSweep(t *testing.T) {
 				return map[string]string{"id": im.ID.String()}
 			}
 			return map[string]string{"id": c.ID.String(), "purpose": "reporting"}
+		},
+		// Criteria that find more than one fixture: the imported residents of Milan were all born
+		// on 1930-01-01 (personN).
+		ListCriteria: func(op openapitest.Operation) map[string]any {
+			switch op.OperationID {
+			case "listCitizens":
+				return map[string]any{"residence_istat": milano}
+			case "searchCitizens":
+				return map[string]any{"birth_date": "1930-01-01"}
+			}
+			return nil
 		},
 		Rows: func(tb testing.TB) map[string]int64 { return pgtest.RowCounts(tb, s.app.Pool) },
 	})

@@ -8,13 +8,13 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // Import statuses.
@@ -176,21 +176,22 @@ func (s *Service) importRow(rec []string, col map[string]int, line int64) (Impor
 		Sex: strings.ToUpper(get("sex")), Citizenship: strings.ToUpper(get("citizenship")), Address: get("address"),
 		PostalCode: get("postal_code"), FamilyNumber: get("family_number"), Relationship: strings.ToLower(get("relationship"))}
 	var f errs.Fields
-	validText(&f, "family_name", row.FamilyName, true, 100)
-	validText(&f, "given_name", row.GivenName, true, 100)
-	validText(&f, "address", row.Address, false, 200)
-	validText(&f, "family_number", row.FamilyNumber, false, 30)
+	valid.Line(&f, "family_name", row.FamilyName, true, 100)
+	valid.Line(&f, "given_name", row.GivenName, true, 100)
+	valid.Line(&f, "address", row.Address, false, 200)
+	valid.Line(&f, "family_number", row.FamilyNumber, false, 30)
 	for _, e := range f {
 		bad(e.Field, "%s", e.Message)
 	}
 	if row.Sex != "M" && row.Sex != "F" {
 		bad("sex", "must be M or F")
 	}
-	birth, err := time.Parse(time.DateOnly, get("birth_date"))
-	if err != nil {
-		bad("birth_date", "must be a date YYYY-MM-DD")
-	}
+	var bf errs.Fields
+	birth, _ := valid.Date(&bf, "birth_date", get("birth_date"), valid.Birth(s.now().In(s.cfg.Location)))
 	row.BirthDate = birth
+	for _, e := range bf {
+		bad(e.Field, "%s", e.Message)
+	}
 	if row.Citizenship != "" && !countryCode.MatchString(row.Citizenship) {
 		bad("citizenship", "must be an ISO 3166-1 alpha-2 country code")
 	}

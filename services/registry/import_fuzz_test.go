@@ -7,9 +7,11 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // FuzzImportRows runs the population-register import's parsing and validation as StartImport
@@ -17,7 +19,7 @@ import (
 // panic; a refused header is an Invalid error naming the body; every row problem names a
 // field and its line; an accepted row has the values the staging needs.
 func FuzzImportRows(f *testing.F) {
-	s := &Service{places: places.Default()}
+	s := &Service{places: places.Default(), cfg: DefaultConfig(), now: time.Now} // birth dates are checked against today
 	for _, seed := range []string{
 		"fiscal_code,family_name,given_name,sex,birth_date\nBBBSLV30A01F205X,Bobo,Silvia,F,1930-01-01\n",
 		"\ufefffiscal_code,family_name,given_name,sex,birth_date,birth_place,citizenship,address,postal_code,family_number,relationship\n" +
@@ -25,6 +27,10 @@ func FuzzImportRows(f *testing.F) {
 		"fiscal_code,family_name\n",
 		"fiscal_code,family_name,given_name,sex,birth_date\n\"open,x,y,M,2000-02-30\n",
 		"a,b\n1,2\n",
+		// Values the store refuses or the domain cannot hold: control characters, dates out of range.
+		"fiscal_code,family_name,given_name,sex,birth_date\nBBBSLV30A01F205X,Bo\x00bo,Sil\u0085via,F,0000-01-01\n",
+		"fiscal_code,family_name,given_name,sex,birth_date\nBBBSLV30A01F205X,Bobo,Silvia,F,1899-01-01\n",
+		"fiscal_code,family_name,given_name,sex,birth_date\nBBBSLV30A01F205X,Bobo,Silvia,F,10000-01-01\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -60,7 +66,8 @@ func FuzzImportRows(f *testing.F) {
 			}
 			if len(problems) == 0 {
 				if row.FiscalCode == "" || row.Canonical == "" || row.FamilyName == "" || row.GivenName == "" ||
-					!slices.Contains([]string{"M", "F"}, row.Sex) || row.BirthDate.IsZero() || row.BirthPlace == "" {
+					!slices.Contains([]string{"M", "F"}, row.Sex) || row.BirthDate.Before(valid.BirthMin) || row.BirthDate.After(time.Now()) ||
+					!valid.LineOK(row.FamilyName) || !valid.LineOK(row.GivenName) || row.BirthPlace == "" {
 					t.Fatalf("importRow(%q) accepted an incomplete row %+v", rec, row)
 				}
 			}

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"testing"
@@ -243,6 +244,35 @@ func TestSearchByName(t *testing.T) {
 	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": page.NextCursor}, &next))
 	if len(next.Items) != 1 || next.Items[0].ID == page.Items[0].ID {
 		t.Errorf("second page = %+v", next)
+	}
+	// The cursor continues only the search that made it: other criteria, another list or an
+	// altered cursor are refused, naming the cursor.
+	s.createCitizen(writer, citizenBody(t, milano))
+	s.createCitizen(writer, citizenBody(t, milano))
+	var listed registry.Page[registry.Citizen]
+	s.must(200, s.do("GET", "/v1/citizens?limit=1&residence_istat="+milano, tok, nil, &listed))
+	if listed.NextCursor == "" {
+		t.Fatalf("residents' list = %+v, want a next page", listed)
+	}
+	tampered := []byte(page.NextCursor)
+	tampered[0] ^= 'A' ^ 'B'
+	for _, tc := range []struct {
+		name string
+		body map[string]any
+	}{
+		{"other criteria", map[string]any{"birth_date": "1970-01-01", "limit": 1, "cursor": page.NextCursor}},
+		{"a criterion more", map[string]any{"birth_date": "1980-02-03", "name": "bianchi", "limit": 1, "cursor": page.NextCursor}},
+		{"a cursor of the residents' list", map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": listed.NextCursor}},
+		{"tampered", map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": string(tampered)}},
+	} {
+		resp := s.do("POST", "/v1/citizens:search", tok, tc.body, nil)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: search = %d, want 400", tc.name, resp.StatusCode)
+			continue
+		}
+		if got := decodeProblem(t, resp).fields(); !slices.Equal(got, []string{"cursor"}) {
+			t.Errorf("%s: fields %v, want [cursor]", tc.name, got)
+		}
 	}
 	resp := s.do("POST", "/v1/citizens:search", tok, map[string]any{}, nil)
 	s.must(400, resp)

@@ -20,6 +20,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // Scopes of machine clients.
@@ -218,34 +219,6 @@ var (
 
 func oneOf(list []string) string { return "must be one of " + strings.Join(list, ", ") }
 
-func validText(f *errs.Fields, field, v string, required bool, max int) {
-	switch {
-	case strings.TrimSpace(v) == "":
-		if required {
-			f.Add(field, "is required")
-		}
-	case len([]rune(v)) > max:
-		f.Add(field, "must be at most %d characters", max)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		f.Add(field, "must not contain control characters")
-	}
-}
-
-func parseDate(f *errs.Fields, field, v string) (time.Time, bool) {
-	t, err := time.Parse(time.DateOnly, v)
-	if err != nil {
-		f.Add(field, "must be a date YYYY-MM-DD")
-		return t, false
-	}
-	return t, true
-}
-
-func optDate(f *errs.Fields, field string, v *Date) {
-	if v != nil {
-		parseDate(f, field, *v)
-	}
-}
-
 func (s *Service) address(f *errs.Fields, field string, a *Address) {
 	if a == nil {
 		return
@@ -256,7 +229,7 @@ func (s *Service) address(f *errs.Fields, field string, a *Address) {
 		f.Add(field+".istat_code", "is not the ISTAT code of a current comune")
 	}
 	a.Address = strings.TrimSpace(a.Address)
-	validText(f, field+".address", a.Address, true, 200)
+	valid.Line(f, field+".address", a.Address, true, 200)
 	if a.PostalCode != "" && !postalCode.MatchString(a.PostalCode) {
 		f.Add(field+".postal_code", "must be five digits")
 	}
@@ -267,14 +240,10 @@ func (s *Service) address(f *errs.Fields, field string, a *Address) {
 func (s *Service) validate(c *Citizen) error {
 	var f errs.Fields
 	c.FamilyName, c.GivenName = strings.TrimSpace(c.FamilyName), strings.TrimSpace(c.GivenName)
-	validText(&f, "family_name", c.FamilyName, true, 100)
-	validText(&f, "given_name", c.GivenName, true, 100)
+	valid.Line(&f, "family_name", c.FamilyName, true, 100)
+	valid.Line(&f, "given_name", c.GivenName, true, 100)
 	f.Check(c.Sex == "M" || c.Sex == "F", "sex", "must be M or F")
-	birth, birthOK := parseDate(&f, "birth_date", c.BirthDate)
-	if birthOK && birth.After(s.now()) {
-		f.Add("birth_date", "must not be in the future")
-		birthOK = false
-	}
+	birth, birthOK := valid.Date(&f, "birth_date", c.BirthDate, valid.Birth(s.now().In(s.cfg.Location)))
 	belfiore := ""
 	if c.BirthPlace != nil {
 		belfiore = strings.ToUpper(strings.TrimSpace(c.BirthPlace.Belfiore))
@@ -343,13 +312,13 @@ func (s *Service) validate(c *Citizen) error {
 	}
 	if d := c.Document; d != nil {
 		f.Check(slices.Contains(documentTypes, d.Type), "document.type", "%s", oneOf(documentTypes))
-		validText(&f, "document.number", d.Number, true, 30)
-		validText(&f, "document.issued_by", d.IssuedBy, false, 200)
-		optDate(&f, "document.expires_on", d.ExpiresOn)
+		valid.Line(&f, "document.number", d.Number, true, 30)
+		valid.Line(&f, "document.issued_by", d.IssuedBy, false, 200)
+		valid.OptDate(&f, "document.expires_on", d.ExpiresOn, valid.Life)
 	}
 	s.address(&f, "residence", c.Residence)
 	s.address(&f, "domicile", c.Domicile)
-	validText(&f, "phone", c.Phone, false, 30)
+	valid.Line(&f, "phone", c.Phone, false, 30)
 	if c.Email != "" {
 		if a, err := mail.ParseAddress(c.Email); err != nil || a.Address != c.Email || len(c.Email) > 254 {
 			f.Add("email", "must be an e-mail address")
@@ -362,29 +331,29 @@ func (s *Service) validate(c *Citizen) error {
 		c.Status = StatusAlive
 	}
 	f.Check(slices.Contains(statuses, c.Status), "status", "%s", oneOf(statuses))
-	optDate(&f, "death_date", c.DeathDate)
-	optDate(&f, "moved_on", c.MovedOn)
+	valid.OptDate(&f, "death_date", c.DeathDate, valid.Life)
+	valid.OptDate(&f, "moved_on", c.MovedOn, valid.Life)
 	f.Check(c.Status != StatusDeceased || c.DeathDate != nil, "death_date", "is required when the status is deceased")
 	f.Check(c.Status == StatusDeceased || c.DeathDate == nil, "death_date", "applies only when the status is deceased")
 	f.Check(c.Status != StatusMovedAway || c.MovedOn != nil, "moved_on", "is required when the status is moved_away")
 	if r := c.LegalRepresentative; r != nil {
 		f.Check(slices.Contains(representatives, r.Kind), "legal_representative.kind", "%s", oneOf(representatives))
 		f.Check(r.CitizenID != nil || strings.TrimSpace(r.Name) != "", "legal_representative.name", "is required without a citizen_id")
-		validText(&f, "legal_representative.name", r.Name, false, 200)
-		parseDate(&f, "legal_representative.valid_from", r.ValidFrom)
-		optDate(&f, "legal_representative.valid_to", r.ValidTo)
+		valid.Line(&f, "legal_representative.name", r.Name, false, 200)
+		valid.Date(&f, "legal_representative.valid_from", r.ValidFrom, valid.Suite)
+		valid.OptDate(&f, "legal_representative.valid_to", r.ValidTo, valid.Suite)
 		f.Check(r.CitizenID == nil || *r.CitizenID != c.ID, "legal_representative.citizen_id", "must be another citizen")
 	}
-	optDate(&f, "privacy.notice_given_on", c.Privacy.NoticeGivenOn)
-	validText(&f, "privacy.notice_given_by", c.Privacy.NoticeGivenBy, c.Privacy.NoticeGivenOn != nil, 200)
+	valid.OptDate(&f, "privacy.notice_given_on", c.Privacy.NoticeGivenOn, valid.Suite)
+	valid.Line(&f, "privacy.notice_given_by", c.Privacy.NoticeGivenBy, c.Privacy.NoticeGivenOn != nil, 200)
 	if c.Privacy.Consents == nil {
 		c.Privacy.Consents = []Consent{}
 	}
 	for i, k := range c.Privacy.Consents {
 		p := "privacy.consents[" + strconv.Itoa(i) + "]."
 		f.Check(slices.Contains(consentKinds, k.Kind), p+"kind", "%s", oneOf(consentKinds))
-		parseDate(&f, p+"given_on", k.GivenOn)
-		optDate(&f, p+"withdrawn_on", k.WithdrawnOn)
+		valid.Date(&f, p+"given_on", k.GivenOn, valid.Suite)
+		valid.OptDate(&f, p+"withdrawn_on", k.WithdrawnOn, valid.Suite)
 		f.Check(k.WithdrawnOn == nil || *k.WithdrawnOn >= k.GivenOn, p+"withdrawn_on", "must not be before given_on")
 	}
 	return f.Err()
