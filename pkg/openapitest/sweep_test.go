@@ -161,7 +161,7 @@ func sweepNotes(t *testing.T, buggy bool) {
 		BaseURL:    srv.URL,
 		Client:     srv.Client(),
 		Token:      func(op openapitest.Operation) string { return goodToken },
-		BadTokens:  map[string]string{"expired": "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjF9.c2ln"},
+		BadTokens:  func() map[string]string { return map[string]string{"expired": "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjF9.c2ln"} },
 		PathParams: func(op openapitest.Operation) map[string]string { return map[string]string{"id": uuid.NewString()} },
 		Rows:       func(testing.TB) map[string]int64 { return map[string]int64{"notes": written.Load()} },
 	})

@@ -70,7 +70,7 @@ func run(ctx context.Context) error {
 	defer svc.Close()
 	idem := idempotency.New(a.Pool, a.Log)
 
-	verifier := auth.NewVerifier(auth.NewJWKS(base.JWKSURL, a.Log), base.Issuer)
+	verifier := base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))
 	h := a.Handler(verifier, func(mux *httpapi.Mux) {
 		registry.Routes(mux, registry.MakeEndpoints(svc), a.Log, idem.Middleware)
 		mux.Handle("GET /v1/events", httpapi.NewServer(a.Log, events.FeedEndpoint(a.Pool), events.DecodeFeedRequest))
