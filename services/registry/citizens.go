@@ -615,6 +615,9 @@ type MemberInput struct {
 	ValidFrom    Date      `json:"valid_from,omitempty"`
 }
 
+// ErrAlreadyMember is adding a citizen to the household they belong to.
+var ErrAlreadyMember = errs.E(errs.Conflict, "the citizen is already a member of this household")
+
 // AddMember puts a citizen in the household of the citizen of the path.
 func (s *Service) AddMember(ctx context.Context, id uuid.UUID, in MemberInput) (Household, error) {
 	sc, err := s.scopeOf(ctx)

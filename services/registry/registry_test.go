@@ -1,9 +1,11 @@
 package registry_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -342,6 +344,53 @@ func TestHousehold(t *testing.T) {
 	}
 	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`); n != 1 {
 		t.Errorf("%d household.changed events", n)
+	}
+}
+
+// TestHouseholdMemberTwice: adding a citizen to the household they already belong to is a 409
+// conflict problem, and nothing is written: no second membership, no event, no audit record.
+func TestHouseholdMemberTwice(t *testing.T) {
+	s := newSuite(t, options{})
+	tok := s.tokens[auth.RoleSocialWorker]
+	head := s.createCitizen(tok, citizenBody(t, milano))
+	member := s.createCitizen(tok, citizenBody(t, milano))
+	s.must(201, s.do("POST", "/v1/citizens/"+head.ID.String()+"/household/members", tok, map[string]any{"citizen_id": member.ID, "relationship": "spouse"}, nil))
+	tests := []struct {
+		name     string
+		via, add uuid.UUID
+		rel      string
+	}{
+		{name: "the same member again", via: head.ID, add: member.ID, rel: "spouse"},
+		{name: "the same member with another relationship", via: head.ID, add: member.ID, rel: "partner"},
+		{name: "the head, through a member", via: member.ID, add: head.ID, rel: "spouse"},
+	}
+	counts := func() [3]int {
+		return [3]int{
+			s.count(`SELECT count(*) FROM household_members`),
+			s.count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`),
+			s.count(`SELECT count(*) FROM audit_records WHERE action = 'household.change'`),
+		}
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := counts()
+			resp := s.do("POST", "/v1/citizens/"+tc.via.String()+"/household/members", tok, map[string]any{"citizen_id": tc.add, "relationship": tc.rel}, nil)
+			var p problem
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 409 || p.Type != "urn:csi:problem:conflict" || !strings.Contains(p.Detail, "already a member") {
+				t.Errorf("POST household/members = %d %+v, want 409 conflict", resp.StatusCode, p)
+			}
+			if after := counts(); after != before {
+				t.Errorf("members, events, audit records = %v, want %v (unchanged)", after, before)
+			}
+		})
+	}
+	var h registry.Household
+	s.must(200, s.do("GET", "/v1/citizens/"+head.ID.String()+"/household", tok, nil, &h))
+	if len(h.Members) != 2 || h.Members[1].CitizenID != member.ID || h.Members[1].Relationship != "spouse" {
+		t.Errorf("household = %+v, want the head and the spouse", h)
 	}
 }
 

@@ -18,7 +18,6 @@ func TestRoleMatrix(t *testing.T) {
 	s := newSuite(t, options{})
 	writer := s.clients["writer"]
 	c := s.createCitizen(writer, citizenBody(t, milano))
-	member := s.createCitizen(writer, citizenBody(t, milano))
 	var im registry.Import
 	s.must(202, s.do("POST", "/v1/imports?istat_code="+milano, s.tokens[auth.RoleAdministrative], registerCSV(t, 0, 3, ""), &im))
 	s.waitImport(s.tokens[auth.RoleAdministrative], im.ID.String())
@@ -51,6 +50,8 @@ func TestRoleMatrix(t *testing.T) {
 		{"merge", "POST", "/v1/citizens/" + cid + "/merge", func() any { return map[string]any{"other_id": c.ID} }, M, 400, nil, false},
 		{"household", "GET", "/v1/citizens/" + cid + "/household", nil, R, 200, map[string]int{"reader": 200, "writer": 200}, false},
 		{"add member", "POST", "/v1/citizens/" + cid + "/household/members", func() any {
+			// A new member each time: adding one twice is a 409.
+			member := s.createCitizen(writer, citizenBody(t, milano))
 			return map[string]any{"citizen_id": member.ID, "relationship": "child"}
 		}, W, 201, map[string]int{"writer": 201}, false},
 		{"pseudonym", "GET", "/v1/citizens/" + cid + "/pseudonyms/reporting", nil, NO, 200, map[string]int{"pseudonyms": 200}, false},
