@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -641,6 +642,9 @@ func (s *Service) AddMember(ctx context.Context, id uuid.UUID, in MemberInput) (
 	if _, err := s.visible(ctx, sc, in.CitizenID); err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return Household{}, errs.InvalidField("citizen_id", "is not a citizen you can see")
+		}
+		if m, ok := errors.AsType[*MergedError](err); ok {
+			return Household{}, errs.InvalidField("citizen_id", "was merged into %s: add that one", m.MergedInto)
 		}
 		return Household{}, err
 	}
