@@ -141,6 +141,33 @@ func TestRoleMatrix(t *testing.T) {
 			t.Errorf("the role matrix does not cover %s %s", op.Method, op.Path)
 		}
 	}
+	// The document names, for each operation, the scopes that admit a machine client: each
+	// client of the matrix must be admitted exactly where the document says one of its scopes
+	// does, and every scope the document declares is held by some client of the matrix.
+	contract := openapitest.Load(t, registry.OpenAPI())
+	ops := map[string]openapitest.Operation{}
+	for _, op := range contract.Operations() {
+		ops[op.Method+" "+op.Path] = op
+	}
+	held := map[string]bool{}
+	for _, c := range calls {
+		op := ops[c.method+" "+templateOf(c.path)]
+		for name, scopes := range clientScopes {
+			for _, sc := range scopes {
+				held[sc] = true
+			}
+			documented := slices.ContainsFunc(contract.Scopes(op), func(sc string) bool { return slices.Contains(scopes, sc) })
+			_, admitted := c.clients[name]
+			if admitted != documented {
+				t.Errorf("%s: client %s (%v) is admitted: %v; the document's security (%v) says %v", op, name, scopes, admitted, contract.Scopes(op), documented)
+			}
+		}
+	}
+	for _, sc := range contract.DeclaredScopes() {
+		if !held[sc] {
+			t.Errorf("no client of the matrix holds %q, which the document declares", sc)
+		}
+	}
 }
 
 // templateOf turns "/v1/citizens/<uuid>/pseudonyms/reporting?x=1" into the contract's template.
