@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/metrics/metricstest"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
 
 	"github.com/csi-lombardia/csi/services/identity"
@@ -184,4 +185,13 @@ func templateOf(path string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// TestDashboardMetricsServed: after a few requests, /metrics serves every metric the chart's
+// Grafana dashboard queries.
+func TestDashboardMetricsServed(t *testing.T) {
+	s := newSuite(t)
+	s.must(200, s.do("GET", "/v1/me", s.admin, nil, nil))
+	s.must(401, s.do("GET", "/v1/me", "", nil, nil))
+	metricstest.CheckDashboard(t, s.srv.Client(), s.srv.URL+"/metrics", "../../charts/test/testdata/identity-dashboard-metrics.txt")
 }

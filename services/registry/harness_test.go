@@ -74,7 +74,7 @@ func newSuite(t testing.TB, o options) *suite {
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	a := app.New(app.Base{Service: "registry"}, log, prometheus.NewRegistry(), pool, sets...)
-	c, closeCache, err := cache.Open(ctx, o.redisURL, "registry-"+uuid.NewString()[:8], log, prometheus.NewRegistry())
+	c, closeCache, err := cache.Open(ctx, o.redisURL, "registry-"+uuid.NewString()[:8], log, a.Registry) // as in main: the cache metrics on /metrics
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/metrics/metricstest"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
 	"github.com/csi-lombardia/csi/services/registry"
 )
@@ -183,4 +184,16 @@ func templateOf(path string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// TestDashboardMetricsServed: after a few requests (a citizen read twice, through the cache),
+// /metrics serves every metric the chart's Grafana dashboard queries.
+func TestDashboardMetricsServed(t *testing.T) {
+	s := newSuite(t, options{})
+	tok := s.tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(tok, citizenBody(t, milano))
+	for range 2 {
+		s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), tok, nil, nil))
+	}
+	metricstest.CheckDashboard(t, s.srv.Client(), s.srv.URL+"/metrics", "../../charts/test/testdata/registry-dashboard-metrics.txt")
 }
