@@ -45,6 +45,7 @@ type Base struct {
 	AdvertiseAddr string        // CSI_ADVERTISE_ADDR: host the Consul health check reaches
 	JWKSURL       string        // CSI_JWKS_URL: identity's key set (not used by identity itself)
 	Issuer        string        // CSI_TOKEN_ISSUER
+	ClockLeeway   time.Duration // CSI_AUTH_CLOCK_LEEWAY: clock skew tolerated on a token's exp, nbf and iat
 	LogFormat     string        // CSI_LOG_FORMAT: json or text
 	LogLevel      string        // CSI_LOG_LEVEL
 	Migrate       bool          // CSI_MIGRATE: apply migrations at start (development; a Helm hook Job in clusters)
@@ -65,6 +66,7 @@ func LoadBase(env *Env, service, defaultAddr string) Base {
 		AdvertiseAddr: env.String("CSI_ADVERTISE_ADDR", "127.0.0.1"),
 		JWKSURL:       env.String("CSI_JWKS_URL", "http://127.0.0.1:8081/.well-known/jwks.json"),
 		Issuer:        env.String("CSI_TOKEN_ISSUER", "csi-identity"),
+		ClockLeeway:   env.DurationMax("CSI_AUTH_CLOCK_LEEWAY", auth.DefaultLeeway, auth.MaxLeeway),
 		LogFormat:     env.String("CSI_LOG_FORMAT", "json"),
 		LogLevel:      env.String("CSI_LOG_LEVEL", "info"),
 		Migrate:       env.Bool("CSI_MIGRATE", true),
@@ -72,6 +74,14 @@ func LoadBase(env *Env, service, defaultAddr string) Base {
 		DrainDelay:    env.Duration("CSI_DRAIN_DELAY", 2*time.Second),
 		Grace:         env.Duration("CSI_SHUTDOWN_GRACE", 20*time.Second),
 	}
+}
+
+// Verifier returns the verifier of the suite's access tokens, from b.Issuer, with keys from
+// keys and b.ClockLeeway of clock skew.
+func (b Base) Verifier(keys auth.KeySet) *auth.Verifier {
+	v := auth.NewVerifier(keys, b.Issuer)
+	v.Leeway = b.ClockLeeway
+	return v
 }
 
 // App is a started process: logger, metrics registry and database pool.

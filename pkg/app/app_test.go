@@ -144,6 +144,45 @@ func TestEnvCollectsProblemsAndMasksSecrets(t *testing.T) {
 	}
 }
 
+// TestClockLeeway reads CSI_AUTH_CLOCK_LEEWAY into the verifier every service builds, and refuses
+// a negative leeway or one over a minute at start.
+func TestClockLeeway(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        time.Duration
+		wantErr     bool
+	}{
+		{name: "unset: the default", value: "", want: 5 * time.Second},
+		{name: "zero", value: "0s", want: 0},
+		{name: "ten seconds", value: "10s", want: 10 * time.Second},
+		{name: "one minute", value: "1m", want: time.Minute},
+		{name: "over a minute", value: "61s", wantErr: true},
+		{name: "negative", value: "-1s", wantErr: true},
+		{name: "not a duration", value: "soon", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CSI_DATABASE_URL", "postgres://db/x")
+			t.Setenv("CSI_AUTH_CLOCK_LEEWAY", tc.value)
+			env := &Env{}
+			b := LoadBase(env, "apptest", "127.0.0.1:0")
+			err := env.Err()
+			if got := err != nil; got != tc.wantErr {
+				t.Fatalf("Err() = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), "CSI_AUTH_CLOCK_LEEWAY") {
+					t.Errorf("Err() = %q, want it to name CSI_AUTH_CLOCK_LEEWAY", err)
+				}
+				return
+			}
+			if got := b.Verifier(auth.StaticKeys{}).Leeway; got != tc.want {
+				t.Errorf("Verifier().Leeway = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func authtestClaims() auth.Claims {
 	return auth.Claims{Subject: "op-1", Role: auth.RoleSocialWorker, AmbitoID: "a-1", OrgID: "o-1"}
 }

@@ -76,6 +76,15 @@ func (e *Env) Duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// DurationMax reads a Go duration of at most max.
+func (e *Env) DurationMax(name string, def, max time.Duration) time.Duration {
+	d := e.Duration(name, def)
+	if d > max {
+		e.problems = append(e.problems, fmt.Sprintf("%s must be at most %s", name, max))
+	}
+	return d
+}
+
 // Base64Key reads a base64-encoded secret of n bytes.
 func (e *Env) Base64Key(name string, n int) []byte {
 	v := e.get(name, "", true)

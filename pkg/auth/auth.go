@@ -95,8 +95,19 @@ type private struct {
 	Scope     string `json:"scope,omitempty"` // space-delimited, RFC 8693
 }
 
-// Sign returns a compact EdDSA JWT for c, valid for ttl, with kid in its header.
+// Sign returns a compact EdDSA JWT for c, valid for ttl, with kid in its header: issued at now,
+// valid from 5 s before now (a verifier whose clock is a little behind accepts it at once).
 func Sign(key ed25519.PrivateKey, kid, issuer string, c Claims, ttl time.Duration, now time.Time) (string, error) {
+	return SignTimes(key, kid, issuer, c, TokenTimes{IssuedAt: now, NotBefore: now.Add(-5 * time.Second), Expiry: now.Add(ttl)})
+}
+
+// TokenTimes are the time claims of a token: iat, nbf and exp.
+type TokenTimes struct {
+	IssuedAt, NotBefore, Expiry time.Time
+}
+
+// SignTimes is Sign with each time claim given (tests of the clock edges use it).
+func SignTimes(key ed25519.PrivateKey, kid, issuer string, c Claims, tt TokenTimes) (string, error) {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
 		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", kid))
 	if err != nil {
@@ -106,9 +117,9 @@ func Sign(key ed25519.PrivateKey, kid, issuer string, c Claims, ttl time.Duratio
 		Issuer:    issuer,
 		Subject:   c.Subject,
 		Audience:  jwt.Audience{Audience},
-		IssuedAt:  jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Second)),
-		Expiry:    jwt.NewNumericDate(now.Add(ttl)),
+		IssuedAt:  jwt.NewNumericDate(tt.IssuedAt),
+		NotBefore: jwt.NewNumericDate(tt.NotBefore),
+		Expiry:    jwt.NewNumericDate(tt.Expiry),
 		ID:        c.TokenID,
 	}
 	p := private{Kind: c.Kind, Name: c.Name, AmbitoID: c.AmbitoID, OrgID: c.OrgID, OrgKind: c.OrgKind,
@@ -121,24 +132,33 @@ type KeySet interface {
 	PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error)
 }
 
+// DefaultLeeway is the clock skew a verifier tolerates by default: a token is accepted up to
+// this long after its expiry and this long before its nbf or iat. Services set it from
+// CSI_AUTH_CLOCK_LEEWAY (pkg/app), at most MaxLeeway.
+const DefaultLeeway = 5 * time.Second
+
+// MaxLeeway is the largest clock leeway a service accepts in its configuration.
+const MaxLeeway = time.Minute
+
 // Verifier checks access tokens locally.
 type Verifier struct {
 	Keys   KeySet
 	Issuer string
-	Leeway time.Duration
+	Leeway time.Duration // tolerated clock skew on exp, nbf and iat
 	Now    func() time.Time
 }
 
-// NewVerifier returns a verifier of tokens from issuer, with 30 s clock leeway.
+// NewVerifier returns a verifier of tokens from issuer, with DefaultLeeway.
 func NewVerifier(keys KeySet, issuer string) *Verifier {
-	return &Verifier{Keys: keys, Issuer: issuer, Leeway: 30 * time.Second, Now: time.Now}
+	return &Verifier{Keys: keys, Issuer: issuer, Leeway: DefaultLeeway, Now: time.Now}
 }
 
 var errBadToken = errs.E(errs.Unauthenticated, "the access token is not valid")
 
 // Verify parses and checks a compact token: algorithm EdDSA only, known kid, signature, issuer,
-// audience, expiry and not-before. Every failure is Unauthenticated; an unreachable key source
-// with no cached key is Unavailable.
+// audience, expiry, not-before and issued-at (not in the future), each with v.Leeway of clock
+// skew. Every failure is Unauthenticated; an unreachable key source with no cached key is
+// Unavailable.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil || len(tok.Headers) != 1 {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -185,22 +186,70 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// TestVerifyLeeway checks both edges of the clock leeway on each time claim: a token is accepted
+// a second inside the leeway and refused a second beyond it, with the default leeway and with
+// another one.
 func TestVerifyLeeway(t *testing.T) {
 	pub, priv := newKey(t)
-	now := time.Now()
-	v := auth.NewVerifier(auth.StaticKeys{"k1": pub}, testIssuer)
-	// Expired 10 s ago: within the 30 s leeway for clock skew.
-	tok, err := auth.Sign(priv, "k1", testIssuer, operator(), time.Minute, now.Add(-70*time.Second))
-	if err != nil {
-		t.Fatal(err)
+	now := time.Now().Truncate(time.Second)
+	for _, leeway := range []time.Duration{auth.DefaultLeeway, 0, 20 * time.Second} {
+		// Each case puts one claim off the edge; the other two are well within.
+		ok := auth.TokenTimes{IssuedAt: now.Add(-time.Minute), NotBefore: now.Add(-time.Minute), Expiry: now.Add(time.Hour)}
+		tests := []struct {
+			name     string
+			times    func(tt auth.TokenTimes) auth.TokenTimes
+			wantErr  bool
+			wantText string
+		}{
+			{name: "expired 1 s inside the leeway", times: func(tt auth.TokenTimes) auth.TokenTimes {
+				tt.Expiry = now.Add(-leeway + time.Second)
+				return tt
+			}},
+			{name: "expired 1 s beyond the leeway", times: func(tt auth.TokenTimes) auth.TokenTimes {
+				tt.Expiry = now.Add(-leeway - time.Second)
+				return tt
+			}, wantErr: true, wantText: "expired"},
+			{name: "not yet valid 1 s inside the leeway", times: func(tt auth.TokenTimes) auth.TokenTimes {
+				tt.NotBefore = now.Add(leeway - time.Second)
+				return tt
+			}},
+			{name: "not yet valid 1 s beyond the leeway", times: func(tt auth.TokenTimes) auth.TokenTimes {
+				tt.NotBefore = now.Add(leeway + time.Second)
+				return tt
+			}, wantErr: true, wantText: "not valid"},
+			{name: "issued in the future 1 s inside the leeway", times: func(tt auth.TokenTimes) auth.TokenTimes {
+				tt.IssuedAt = now.Add(leeway - time.Second)
+				return tt
+			}},
+			{name: "issued in the future 1 s beyond the leeway", times: func(tt auth.TokenTimes) auth.TokenTimes {
+				tt.IssuedAt = now.Add(leeway + time.Second)
+				return tt
+			}, wantErr: true, wantText: "not valid"},
+		}
+		v := auth.NewVerifier(auth.StaticKeys{"k1": pub}, testIssuer)
+		v.Leeway = leeway
+		v.Now = func() time.Time { return now }
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("leeway %s/%s", leeway, tc.name), func(t *testing.T) {
+				tok, err := auth.SignTimes(priv, "k1", testIssuer, operator(), tc.times(ok))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = v.Verify(context.Background(), tok)
+				if got := err != nil; got != tc.wantErr {
+					t.Fatalf("Verify() error = %v, want error %v", err, tc.wantErr)
+				}
+				if err != nil && (errs.KindOf(err) != errs.Unauthenticated || !strings.Contains(err.Error(), tc.wantText)) {
+					t.Errorf("Verify() error = %v (%v), want Unauthenticated mentioning %q", err, errs.KindOf(err), tc.wantText)
+				}
+			})
+		}
 	}
-	if _, err := v.Verify(context.Background(), tok); err != nil {
-		t.Errorf("Verify(token expired 10 s ago) = %v, want accepted within the leeway", err)
-	}
-	// The verifier's clock decides.
-	v.Now = func() time.Time { return now.Add(time.Hour) }
-	if _, err := v.Verify(context.Background(), tok); err == nil || !strings.Contains(err.Error(), "expired") {
-		t.Errorf("Verify() an hour later = %v, want expired", err)
+}
+
+func TestNewVerifierLeeway(t *testing.T) {
+	if got, want := auth.NewVerifier(auth.StaticKeys{}, testIssuer).Leeway, 5*time.Second; got != want {
+		t.Errorf("NewVerifier().Leeway = %s, want %s", got, want)
 	}
 }
 

@@ -35,10 +35,12 @@ type SweepConfig struct {
 	// sweep calls every operation with path parameters (PathParams) with it and wants a 4xx.
 	// Nil skips these cases.
 	OtherTenant func(op Operation) string
-	// BadTokens are tokens every secured operation must refuse with 401, by name ("expired",
-	// "signed with another key"). The sweep adds its own: none, garbage, and the valid token
-	// with alg none, a tampered payload or a cut signature.
-	BadTokens map[string]string
+	// BadTokens returns tokens every secured operation must refuse with 401, by name ("expired",
+	// "signed with another key"). It is called for each operation just before its requests are
+	// sent, so that a token minted a second past a clock edge (a nbf just beyond the leeway) is
+	// still past it when it arrives. The sweep adds its own: none, garbage, and the valid token
+	// with alg none, a tampered payload or a cut signature. Nil adds none.
+	BadTokens func() map[string]string
 	// PathParams returns real values of op's path parameters (ids of fixtures), by name, so
 	// that bad query parameters, headers and bodies meet real resources; a parameter left out
 	// gets a random UUID (format uuid) or "x".
@@ -418,9 +420,13 @@ func (c *Contract) sweepCases(t *testing.T, op Operation, cfg SweepConfig) []swe
 
 	// Tokens.
 	if c.secured(o) {
-		for _, name := range slices.Sorted(maps.Keys(cfg.BadTokens)) {
+		var badTokens map[string]string
+		if cfg.BadTokens != nil {
+			badTokens = cfg.BadTokens()
+		}
+		for _, name := range slices.Sorted(maps.Keys(badTokens)) {
 			sc := b("token: " + name)
-			sc.header = s.headers(cfg.BadTokens[name])
+			sc.header = s.headers(badTokens[name])
 			sc.auth = true
 			add(sc)
 		}

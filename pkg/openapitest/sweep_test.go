@@ -302,10 +302,12 @@ func sweepNotes(t *testing.T, buggy bool) {
 	t.Cleanup(srv.Close)
 	c := openapitest.Load(t, []byte(sweepDoc))
 	c.Sweep(t, openapitest.SweepConfig{
-		BaseURL:    srv.URL,
-		Client:     srv.Client(),
-		Token:      func(op openapitest.Operation) string { return goodToken },
-		BadTokens:  map[string]string{"expired": "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjF9.c2ln"},
+		BaseURL: srv.URL,
+		Client:  srv.Client(),
+		Token:   func(op openapitest.Operation) string { return goodToken },
+		BadTokens: func() map[string]string {
+			return map[string]string{"expired": "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjF9.c2ln"}
+		},
 		PathParams: func(op openapitest.Operation) map[string]string { return map[string]string{"id": uuid.NewString()} },
 		Rows:       func(testing.TB) map[string]int64 { return map[string]int64{"notes": written.Load()} },
 	})

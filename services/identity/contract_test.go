@@ -72,6 +72,13 @@ func TestContractSweep(t *testing.T) {
 		return auth.Claims{Subject: uuid.NewString(), Kind: auth.KindOperator, AmbitoID: uuid.NewString(), OrgID: uuid.NewString(),
 			OrgKind: "azienda", Role: role, ProfileID: uuid.NewString()}
 	}
+	otherKey := authtest.New(t).Token(t, stranger(auth.RoleAmbitoAdmin))
+	// admin is the ambito administrator of the suite's ambito, as its real token says: only the
+	// time claims make the tokens minted from it bad.
+	adminClaims, err := auth.NewVerifier(s.keys, s.cfg.Issuer).Verify(t.Context(), s.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	contract.Sweep(t, openapitest.SweepConfig{
 		BaseURL: s.srv.URL,
@@ -97,9 +104,19 @@ func TestContractSweep(t *testing.T) {
 				return sign(stranger(auth.Role(who)), time.Now())
 			}
 		},
-		BadTokens: map[string]string{
-			"expired":                 sign(stranger(auth.RoleAmbitoAdmin), time.Now().Add(-time.Hour)),
-			"signed with another key": authtest.New(t).Token(t, stranger(auth.RoleAmbitoAdmin)),
+		BadTokens: func() map[string]string {
+			bad := map[string]string{
+				"expired":                 sign(stranger(auth.RoleAmbitoAdmin), time.Now().Add(-time.Hour)),
+				"signed with another key": otherKey,
+			}
+			for name, tt := range authtest.BeyondLeeway(time.Now(), auth.DefaultLeeway) {
+				tok, err := auth.SignTimes(key.Private, key.KID, s.cfg.Issuer, adminClaims, tt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bad[name] = tok
+			}
+			return bad
 		},
 		PathParams: func(op openapitest.Operation) map[string]string {
 			switch op.OperationID {

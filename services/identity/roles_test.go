@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/metrics/metricstest"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
 
 	"github.com/csi-lombardia/csi/services/identity"
@@ -144,6 +145,34 @@ func TestRoleMatrix(t *testing.T) {
 			t.Errorf("the role matrix does not cover %s", key)
 		}
 	}
+	// The document names, for each operation, the scopes that admit a machine client: the
+	// matrix's client (it holds cl.Scopes) must be admitted exactly where the document says so.
+	ops := map[string]openapitest.Operation{}
+	for _, op := range contract.Operations() {
+		ops[op.Method+" "+op.Path] = op
+	}
+	for _, c := range calls {
+		op := ops[c.method+" "+templateOf(c.path)]
+		documented := slices.ContainsFunc(contract.Scopes(op), func(sc string) bool { return slices.Contains(cl.Scopes, sc) })
+		if admitted := c.client != 403; admitted != documented {
+			t.Errorf("%s: a client with %v is admitted: %v; the document's security (%v) says %v", op, cl.Scopes, admitted, contract.Scopes(op), documented)
+		}
+	}
+}
+
+// TestClientScopesDocumented: the scopes identity grants (DefaultClientScopes) are the enum of
+// ClientScope in the document, and every scope identity itself requires is among them.
+func TestClientScopesDocumented(t *testing.T) {
+	contract := openapitest.Load(t, identity.OpenAPI())
+	got, want := slices.Sorted(slices.Values(contract.Enum("ClientScope"))), slices.Sorted(slices.Values(identity.DefaultClientScopes))
+	if !slices.Equal(got, want) {
+		t.Errorf("ClientScope enum = %v, want DefaultClientScopes %v", got, want)
+	}
+	for _, sc := range contract.DeclaredScopes() {
+		if !slices.Contains(identity.DefaultClientScopes, sc) {
+			t.Errorf("identity requires %q, which it cannot grant", sc)
+		}
+	}
 }
 
 // templateOf turns "/v1/operators/<uuid>?x=1" into "/v1/operators/{id}".
@@ -156,4 +185,13 @@ func templateOf(path string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// TestDashboardMetricsServed: after a few requests, /metrics serves every metric the chart's
+// Grafana dashboard queries.
+func TestDashboardMetricsServed(t *testing.T) {
+	s := newSuite(t)
+	s.must(200, s.do("GET", "/v1/me", s.admin, nil, nil))
+	s.must(401, s.do("GET", "/v1/me", "", nil, nil))
+	metricstest.CheckDashboard(t, s.srv.Client(), s.srv.URL+"/metrics", "../../charts/test/testdata/identity-dashboard-metrics.txt")
 }

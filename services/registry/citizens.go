@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -618,6 +619,9 @@ type MemberInput struct {
 	ValidFrom    Date      `json:"valid_from,omitempty"`
 }
 
+// ErrAlreadyMember is adding a citizen to the household they belong to.
+var ErrAlreadyMember = errs.E(errs.Conflict, "the citizen is already a member of this household")
+
 // AddMember puts a citizen in the household of the citizen of the path.
 func (s *Service) AddMember(ctx context.Context, id uuid.UUID, in MemberInput) (Household, error) {
 	sc, err := s.scopeOf(ctx)
@@ -641,6 +645,9 @@ func (s *Service) AddMember(ctx context.Context, id uuid.UUID, in MemberInput) (
 	if _, err := s.visible(ctx, sc, in.CitizenID); err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return Household{}, errs.InvalidField("citizen_id", "is not a citizen you can see")
+		}
+		if m, ok := errors.AsType[*MergedError](err); ok {
+			return Household{}, errs.InvalidField("citizen_id", "was merged into %s: add that one", m.MergedInto)
 		}
 		return Household{}, err
 	}

@@ -70,6 +70,7 @@ func TestContractSweep(t *testing.T) {
 	}
 	anyRole := auth.Claims{Subject: uuid.NewString(), Kind: auth.KindOperator, AmbitoID: s.ambito.String(), OrgID: s.comune.String(),
 		OrgKind: "comune", ISTATCode: milano, Role: auth.RoleServiceManager, ProfileID: uuid.NewString()}
+	otherKey := authtest.New(t).Token(t, anyRole)
 	start := time.Now()
 	contract.Sweep(t, openapitest.SweepConfig{
 		BaseURL: s.srv.URL,
@@ -86,9 +87,15 @@ func TestContractSweep(t *testing.T) {
 			}
 			return ""
 		},
-		BadTokens: map[string]string{
-			"expired":                 s.iss.TokenAt(t, anyRole, time.Now().Add(-time.Hour), 15*time.Minute),
-			"signed with another key": authtest.New(t).Token(t, anyRole),
+		BadTokens: func() map[string]string {
+			bad := map[string]string{
+				"expired":                 s.iss.TokenAt(t, anyRole, time.Now().Add(-time.Hour), 15*time.Minute),
+				"signed with another key": otherKey,
+			}
+			for name, tt := range authtest.BeyondLeeway(time.Now(), auth.DefaultLeeway) {
+				bad[name] = s.iss.TokenTimes(t, anyRole, tt)
+			}
+			return bad
 		},
 		PathParams: func(op openapitest.Operation) map[string]string {
 			switch op.OperationID {

@@ -74,7 +74,7 @@ func newSuite(t testing.TB, o options) *suite {
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	a := app.New(app.Base{Service: "registry"}, log, prometheus.NewRegistry(), pool, sets...)
-	c, closeCache, err := cache.Open(ctx, o.redisURL, "registry-"+uuid.NewString()[:8], log, prometheus.NewRegistry())
+	c, closeCache, err := cache.Open(ctx, o.redisURL, "registry-"+uuid.NewString()[:8], log, a.Registry) // as in main: the cache metrics on /metrics
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +117,7 @@ func newSuite(t testing.TB, o options) *suite {
 		}
 		s.tokens[role] = s.operator(role, org[0], org[1], istat)
 	}
-	for name, scopes := range map[string][]string{
-		"reader": {registry.ScopeCitizensRead}, "writer": {registry.ScopeCitizensRead, registry.ScopeCitizensWrite},
-		"pseudonyms": {registry.ScopePseudonymsRead}, "events": {events.ScopeRead},
-		"coop": {"visits:write", "authorizations:read"},
-	} {
+	for name, scopes := range clientScopes {
 		s.clients[name] = iss.Token(t, auth.Claims{Subject: uuid.NewString(), Kind: auth.KindClient, AmbitoID: s.ambito.String(),
 			Role: auth.RoleClient, Scopes: scopes})
 	}
@@ -282,6 +278,13 @@ func (s *suite) createCitizen(token string, body map[string]any) registry.Create
 	var c registry.CreateResult
 	s.must(201, s.do("POST", "/v1/citizens", token, body, &c))
 	return c
+}
+
+// clientScopes are the machine clients of the suite (s.clients) and their scopes.
+var clientScopes = map[string][]string{
+	"reader": {registry.ScopeCitizensRead}, "writer": {registry.ScopeCitizensRead, registry.ScopeCitizensWrite},
+	"pseudonyms": {registry.ScopePseudonymsRead}, "events": {events.ScopeRead},
+	"coop": {"visits:write", "authorizations:read"},
 }
 
 // problem is an RFC 9457 answer.

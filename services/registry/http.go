@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
@@ -37,34 +38,56 @@ func (a accepted) Headers() http.Header { return http.Header{"Location": {a.Loca
 
 func (a accepted) MarshalJSON() ([]byte, error) { return json.Marshal(a.Body) }
 
-// Moved is the body of the answer to a read of a merged record (301, Location the survivor).
+// Moved is the body of the answer to a request for a merged record: an RFC 9457 problem (type
+// urn:csi:problem:merged, status 308) naming the record asked for and the one it was merged into.
 type Moved struct {
+	Type       string    `json:"type"`
+	Title      string    `json:"title"`
+	Status     int       `json:"status"`
+	Detail     string    `json:"detail"`
 	ID         uuid.UUID `json:"id"`
 	MergedInto uuid.UUID `json:"merged_into"`
+	RequestID  string    `json:"request_id,omitempty"`
 }
 
-// errorEncoder answers a read of a merged record with 301 and the suite's problems otherwise.
+// errorEncoder answers a request for a merged record with 308 Permanent Redirect to the same
+// route of the survivor (a redirect that keeps the method and body: a 301 turns a POST into a
+// GET of another resource), and with the suite's problems otherwise.
 func errorEncoder(log *slog.Logger) kithttp.ErrorEncoder {
 	problems := httpapi.ErrorEncoder(log)
 	return func(ctx context.Context, err error, w http.ResponseWriter) {
 		var m *MergedError
 		if errors.As(err, &m) {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Content-Type", httpapi.ProblemContentType)
 			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("Location", "/v1/citizens/"+m.MergedInto.String())
-			w.WriteHeader(http.StatusMovedPermanently)
-			_ = json.NewEncoder(w).Encode(Moved{ID: m.ID, MergedInto: m.MergedInto})
+			w.Header().Set("Location", survivorURI(ctx, m))
+			w.WriteHeader(http.StatusPermanentRedirect)
+			_ = json.NewEncoder(w).Encode(Moved{Type: "urn:csi:problem:merged", Title: http.StatusText(http.StatusPermanentRedirect),
+				Status: http.StatusPermanentRedirect, Detail: m.Error(), ID: m.ID, MergedInto: m.MergedInto,
+				RequestID: httpapi.RequestID(ctx)})
 			return
 		}
 		problems(ctx, err, w)
 	}
 }
 
+// survivorURI is the request's URI with the merged id replaced by the survivor's:
+// /v1/citizens/{merged}/household?x=1 becomes /v1/citizens/{survivor}/household?x=1.
+func survivorURI(ctx context.Context, m *MergedError) string {
+	uri, _ := ctx.Value(kithttp.ContextKeyRequestURI).(string)
+	prefix := "/v1/citizens/" + m.ID.String()
+	if rest, ok := strings.CutPrefix(uri, prefix); ok {
+		return "/v1/citizens/" + m.MergedInto.String() + rest
+	}
+	return "/v1/citizens/" + m.MergedInto.String()
+}
+
 // Routes registers the service's routes on mux. idem wraps the POSTs that clients retry
 // (Idempotency-Key).
 func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Handler) http.Handler) {
 	srv := func(ep func(context.Context, any) (any, error), dec kithttp.DecodeRequestFunc) http.Handler {
-		return httpapi.NewServer(log, ep, dec, kithttp.ServerErrorEncoder(errorEncoder(log)))
+		return httpapi.NewServer(log, ep, dec, kithttp.ServerBefore(kithttp.PopulateRequestContext),
+			kithttp.ServerErrorEncoder(errorEncoder(log)))
 	}
 	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")

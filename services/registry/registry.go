@@ -252,7 +252,8 @@ type Store interface {
 	GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID) (Household, error)
 	// AddMember puts member in citizen's current household (creating it with citizen as its
 	// head when there is none), ending member's current membership elsewhere; it returns the
-	// household id.
+	// household id. A member already in that household is ErrAlreadyMember, and nothing is
+	// written.
 	AddMember(ctx context.Context, ambitoID, citizenID, memberID uuid.UUID, relationship string, from Date) (uuid.UUID, error)
 
 	CreateImport(ctx context.Context, im Import) error

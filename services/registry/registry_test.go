@@ -1,10 +1,13 @@
 package registry_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,6 +17,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/events"
+	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/services/registry"
 )
 
@@ -317,7 +321,7 @@ func TestMerge(t *testing.T) {
 		t.Errorf("survivor = %+v", out)
 	}
 	resp := s.do("GET", "/v1/citizens/"+withCode.ID.String(), tok, nil, nil)
-	s.must(301, resp)
+	s.must(308, resp)
 	if loc := resp.Header.Get("Location"); loc != "/v1/citizens/"+survivor.ID.String() {
 		t.Errorf("Location = %q", loc)
 	}
@@ -372,6 +376,169 @@ func TestHousehold(t *testing.T) {
 	}
 	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`); n != 1 {
 		t.Errorf("%d household.changed events", n)
+	}
+}
+
+// TestMergedRecordRoutes sends every request under /v1/citizens/{id} that can meet a merged
+// record to one: reads and the household POST answer 308 to the same route of the survivor,
+// updates and merges 409; none of them writes anything (the audit record of a read aside). A Go
+// client that follows the 308 of the household POST re-sends it, body included, to the survivor.
+func TestMergedRecordRoutes(t *testing.T) {
+	s := newSuite(t, options{})
+	tok := s.tokens[auth.RoleAdministrative]
+	body := citizenBody(t, milano)
+	merged := s.createCitizen(tok, body)
+	survivor := s.createCitizen(tok, map[string]any{"no_fiscal_code_reason": "undocumented", "family_name": body["family_name"],
+		"given_name": body["given_name"], "sex": body["sex"], "birth_date": body["birth_date"], "residence": body["residence"]})
+	spouse := s.createCitizen(tok, citizenBody(t, milano))
+	newcomer := s.createCitizen(tok, citizenBody(t, milano))
+	s.must(201, s.do("POST", "/v1/citizens/"+merged.ID.String()+"/household/members", tok, map[string]any{"citizen_id": spouse.ID, "relationship": "spouse"}, nil))
+	s.must(200, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": merged.ID}, nil))
+	var m registry.Citizen
+	s.must(200, s.do("GET", "/v1/citizens/"+survivor.ID.String(), tok, nil, &m))
+	mid, sid := merged.ID.String(), survivor.ID.String()
+
+	tests := []struct {
+		name, method, path string
+		body               any
+		headers            []string
+		want               int
+		wantLocation       string
+		wantField          string // the field a 400 names
+	}{
+		{name: "read", method: "GET", path: "/v1/citizens/" + mid + "?purpose=visit", want: 308, wantLocation: "/v1/citizens/" + sid + "?purpose=visit"},
+		{name: "household", method: "GET", path: "/v1/citizens/" + mid + "/household", want: 308, wantLocation: "/v1/citizens/" + sid + "/household"},
+		{name: "add member", method: "POST", path: "/v1/citizens/" + mid + "/household/members",
+			body: map[string]any{"citizen_id": newcomer.ID, "relationship": "child"}, want: 308, wantLocation: "/v1/citizens/" + sid + "/household/members"},
+		{name: "update", method: "PATCH", path: "/v1/citizens/" + mid, body: map[string]any{"phone": "02 555"},
+			headers: []string{"If-Match", httpapi.ETag(m.Version)}, want: 409},
+		{name: "merge", method: "POST", path: "/v1/citizens/" + mid + "/merge", body: map[string]any{"other_id": newcomer.ID}, want: 409},
+		{name: "add the merged record as a member", method: "POST", path: "/v1/citizens/" + newcomer.ID.String() + "/household/members",
+			body: map[string]any{"citizen_id": merged.ID, "relationship": "child"}, want: 400, wantField: "citizen_id"},
+	}
+	// written counts what a write would change; audit records are left out (reads are audited).
+	written := func() map[string]int {
+		return map[string]int{
+			"survivor version": s.count(`SELECT version FROM citizens WHERE id = $1`, survivor.ID),
+			"citizens":         s.count(`SELECT count(*) FROM citizens WHERE merged_into IS NULL`),
+			"members":          s.count(`SELECT count(*) FROM household_members`),
+			"households":       s.count(`SELECT count(*) FROM households`),
+			"events":           s.count(`SELECT count(*) FROM outbox`),
+		}
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := written()
+			resp := s.do(tc.method, tc.path, tok, tc.body, nil, tc.headers...)
+			var p struct {
+				problem
+				ID         uuid.UUID `json:"id"`
+				MergedInto uuid.UUID `json:"merged_into"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s %s = %d %+v, want %d", tc.method, tc.path, resp.StatusCode, p, tc.want)
+			}
+			if got := resp.Header.Get("Location"); got != tc.wantLocation {
+				t.Errorf("Location = %q, want %q", got, tc.wantLocation)
+			}
+			switch tc.want {
+			case 308:
+				if p.Type != "urn:csi:problem:merged" || p.ID != merged.ID || p.MergedInto != survivor.ID {
+					t.Errorf("body = %+v, want a merged problem naming %s and %s", p, merged.ID, survivor.ID)
+				}
+			case 409:
+				if !strings.Contains(p.Detail, "merged") {
+					t.Errorf("detail = %q, want it to say the record was merged", p.Detail)
+				}
+			case 400:
+				if !slices.Contains(p.fields(), tc.wantField) || !strings.Contains(fmt.Sprint(p.Errors), sid) {
+					t.Errorf("errors = %+v, want %s naming the survivor %s", p.Errors, tc.wantField, sid)
+				}
+			}
+			if after := written(); !maps.Equal(after, before) {
+				t.Errorf("written: %v, want %v (unchanged)", after, before)
+			}
+		})
+	}
+
+	// A client that follows redirects (Go's default) re-sends the POST, body included, to the
+	// survivor's route: the member joins the household the survivor took over.
+	follow := s.srv.Client()
+	req, err := http.NewRequest("POST", s.srv.URL+"/v1/citizens/"+mid+"/household/members",
+		strings.NewReader(fmt.Sprintf(`{"citizen_id": %q, "relationship": "child"}`, newcomer.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := follow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Request.URL.Path != "/v1/citizens/"+sid+"/household/members" {
+		t.Errorf("followed POST = %d at %s, want 201 at the survivor's route", resp.StatusCode, resp.Request.URL.Path)
+	}
+	var h registry.Household
+	s.must(200, s.do("GET", "/v1/citizens/"+sid+"/household", tok, nil, &h))
+	var ids []uuid.UUID
+	for _, m := range h.Members {
+		if m.ValidTo == nil {
+			ids = append(ids, m.CitizenID)
+		}
+	}
+	if want := []uuid.UUID{survivor.ID, spouse.ID, newcomer.ID}; !cmp.Equal(ids, want) {
+		t.Errorf("the survivor's household = %v, want %v", ids, want)
+	}
+}
+
+// TestHouseholdMemberTwice: adding a citizen to the household they already belong to is a 409
+// conflict problem, and nothing is written: no second membership, no event, no audit record.
+func TestHouseholdMemberTwice(t *testing.T) {
+	s := newSuite(t, options{})
+	tok := s.tokens[auth.RoleSocialWorker]
+	head := s.createCitizen(tok, citizenBody(t, milano))
+	member := s.createCitizen(tok, citizenBody(t, milano))
+	s.must(201, s.do("POST", "/v1/citizens/"+head.ID.String()+"/household/members", tok, map[string]any{"citizen_id": member.ID, "relationship": "spouse"}, nil))
+	tests := []struct {
+		name     string
+		via, add uuid.UUID
+		rel      string
+	}{
+		{name: "the same member again", via: head.ID, add: member.ID, rel: "spouse"},
+		{name: "the same member with another relationship", via: head.ID, add: member.ID, rel: "partner"},
+		{name: "the head, through a member", via: member.ID, add: head.ID, rel: "spouse"},
+	}
+	counts := func() [3]int {
+		return [3]int{
+			s.count(`SELECT count(*) FROM household_members`),
+			s.count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`),
+			s.count(`SELECT count(*) FROM audit_records WHERE action = 'household.change'`),
+		}
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := counts()
+			resp := s.do("POST", "/v1/citizens/"+tc.via.String()+"/household/members", tok, map[string]any{"citizen_id": tc.add, "relationship": tc.rel}, nil)
+			var p problem
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 409 || p.Type != "urn:csi:problem:conflict" || !strings.Contains(p.Detail, "already a member") {
+				t.Errorf("POST household/members = %d %+v, want 409 conflict", resp.StatusCode, p)
+			}
+			if after := counts(); after != before {
+				t.Errorf("members, events, audit records = %v, want %v (unchanged)", after, before)
+			}
+		})
+	}
+	var h registry.Household
+	s.must(200, s.do("GET", "/v1/citizens/"+head.ID.String()+"/household", tok, nil, &h))
+	if len(h.Members) != 2 || h.Members[1].CitizenID != member.ID || h.Members[1].Relationship != "spouse" {
+		t.Errorf("household = %+v, want the head and the spouse", h)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/metrics/metricstest"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
 	"github.com/csi-lombardia/csi/services/registry"
 )
@@ -18,7 +19,6 @@ func TestRoleMatrix(t *testing.T) {
 	s := newSuite(t, options{})
 	writer := s.clients["writer"]
 	c := s.createCitizen(writer, citizenBody(t, milano))
-	member := s.createCitizen(writer, citizenBody(t, milano))
 	var im registry.Import
 	s.must(202, s.do("POST", "/v1/imports?istat_code="+milano, s.tokens[auth.RoleAdministrative], registerCSV(t, 0, 3, ""), &im))
 	s.waitImport(s.tokens[auth.RoleAdministrative], im.ID.String())
@@ -51,6 +51,8 @@ func TestRoleMatrix(t *testing.T) {
 		{"merge", "POST", "/v1/citizens/" + cid + "/merge", func() any { return map[string]any{"other_id": c.ID} }, M, 400, nil, false},
 		{"household", "GET", "/v1/citizens/" + cid + "/household", nil, R, 200, map[string]int{"reader": 200, "writer": 200}, false},
 		{"add member", "POST", "/v1/citizens/" + cid + "/household/members", func() any {
+			// A new member each time: adding one twice is a 409.
+			member := s.createCitizen(writer, citizenBody(t, milano))
 			return map[string]any{"citizen_id": member.ID, "relationship": "child"}
 		}, W, 201, map[string]int{"writer": 201}, false},
 		{"pseudonym", "GET", "/v1/citizens/" + cid + "/pseudonyms/reporting", nil, NO, 200, map[string]int{"pseudonyms": 200}, false},
@@ -140,6 +142,33 @@ func TestRoleMatrix(t *testing.T) {
 			t.Errorf("the role matrix does not cover %s %s", op.Method, op.Path)
 		}
 	}
+	// The document names, for each operation, the scopes that admit a machine client: each
+	// client of the matrix must be admitted exactly where the document says one of its scopes
+	// does, and every scope the document declares is held by some client of the matrix.
+	contract := openapitest.Load(t, registry.OpenAPI())
+	ops := map[string]openapitest.Operation{}
+	for _, op := range contract.Operations() {
+		ops[op.Method+" "+op.Path] = op
+	}
+	held := map[string]bool{}
+	for _, c := range calls {
+		op := ops[c.method+" "+templateOf(c.path)]
+		for name, scopes := range clientScopes {
+			for _, sc := range scopes {
+				held[sc] = true
+			}
+			documented := slices.ContainsFunc(contract.Scopes(op), func(sc string) bool { return slices.Contains(scopes, sc) })
+			_, admitted := c.clients[name]
+			if admitted != documented {
+				t.Errorf("%s: client %s (%v) is admitted: %v; the document's security (%v) says %v", op, name, scopes, admitted, contract.Scopes(op), documented)
+			}
+		}
+	}
+	for _, sc := range contract.DeclaredScopes() {
+		if !held[sc] {
+			t.Errorf("no client of the matrix holds %q, which the document declares", sc)
+		}
+	}
 }
 
 // templateOf turns "/v1/citizens/<uuid>/pseudonyms/reporting?x=1" into the contract's template.
@@ -155,4 +184,16 @@ func templateOf(path string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// TestDashboardMetricsServed: after a few requests (a citizen read twice, through the cache),
+// /metrics serves every metric the chart's Grafana dashboard queries.
+func TestDashboardMetricsServed(t *testing.T) {
+	s := newSuite(t, options{})
+	tok := s.tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(tok, citizenBody(t, milano))
+	for range 2 {
+		s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), tok, nil, nil))
+	}
+	metricstest.CheckDashboard(t, s.srv.Client(), s.srv.URL+"/metrics", "../../charts/test/testdata/registry-dashboard-metrics.txt")
 }

@@ -31,9 +31,14 @@ spec:
 {{/*
 common.dashboard: a ConfigMap holding a Grafana dashboard, found by Grafana's sidecar through
 the grafana_dashboard label. Panels: request rate, error ratio, latency quantiles, database
-pool and cache.
+pool, and the cache for a service that has one. Called with (list . "cache") by a service
+that uses pkg/cache, (list .) otherwise: a panel must only query metrics its service exports
+(charts/test/testdata/<chart>-dashboard-metrics.txt, checked against the rendered dashboard
+here and against the service's /metrics in its own tests).
 */}}
 {{- define "common.dashboard" -}}
+{{- $features := rest . -}}
+{{- with first . }}
 {{- if .Values.dashboard.enabled }}
 {{- $svc := .Chart.Name | replace "-" "_" -}}
 {{- $sel := printf "namespace=\"%s\"" .Release.Namespace -}}
@@ -49,8 +54,10 @@ pool and cache.
     (printf "sum(csi_%s_db_pool_idle_connections{%s})" $svc $sel)
     (printf "sum(csi_%s_db_pool_max_connections{%s})" $svc $sel)
     (printf "sum(rate(csi_%s_db_pool_empty_acquires_total{%s}[5m]))" $svc $sel)))
-  (dict "title" "Cache hit ratio" "unit" "percentunit" "exprs" (list (printf "sum(rate(csi_cache_requests_total{%s,result=\"hit\"}[5m])) / clamp_min(sum(rate(csi_cache_requests_total{%s}[5m])), 1e-9)" $sel $sel)))
 -}}
+{{- if has "cache" $features -}}
+{{- $panels = append $panels (dict "title" "Cache hit ratio" "unit" "percentunit" "exprs" (list (printf "sum(rate(csi_cache_requests_total{%s,result=\"hit\"}[5m])) / clamp_min(sum(rate(csi_cache_requests_total{%s}[5m])), 1e-9)" $sel $sel))) -}}
+{{- end -}}
 {{- $out := list -}}
 {{- range $i, $p := $panels -}}
 {{- $targets := list -}}
@@ -77,6 +84,7 @@ metadata:
     grafana_dashboard: "1"
 data:
   csi-{{ .Chart.Name }}.json: {{ toJson $dash | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

@@ -64,3 +64,33 @@ func (i *Issuer) TokenAt(tb testing.TB, c auth.Claims, now time.Time, ttl time.D
 	}
 	return tok
 }
+
+// TokenTimes signs claims with each time claim given.
+func (i *Issuer) TokenTimes(tb testing.TB, c auth.Claims, tt auth.TokenTimes) string {
+	tb.Helper()
+	if c.Kind == "" {
+		c.Kind = auth.KindOperator
+	}
+	tok, err := auth.SignTimes(i.key, i.KID, i.Name, c, tt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// BeyondLeeway returns, by name, the time claims of tokens that are just past one clock edge of
+// a verifier with leeway at now (2 s past it: the claims are whole seconds), the other claims well
+// within: expired, not yet valid, issued in the future. A verifier must refuse each.
+func BeyondLeeway(now time.Time, leeway time.Duration) map[string]auth.TokenTimes {
+	const past = 2 * time.Second
+	ok := auth.TokenTimes{IssuedAt: now.Add(-time.Minute), NotBefore: now.Add(-time.Minute), Expiry: now.Add(15 * time.Minute)}
+	expired, notYet, future := ok, ok, ok
+	expired.IssuedAt, expired.NotBefore, expired.Expiry = now.Add(-time.Hour), now.Add(-time.Hour), now.Add(-leeway-past)
+	notYet.NotBefore = now.Add(leeway + past)
+	future.IssuedAt = now.Add(leeway + past)
+	return map[string]auth.TokenTimes{
+		"expired beyond the leeway":              expired,
+		"not yet valid beyond the leeway":        notYet,
+		"issued in the future beyond the leeway": future,
+	}
+}

@@ -414,6 +414,16 @@ func (s *Store) AddMember(ctx context.Context, ambitoID, citizenID, memberID uui
 	} else if err != nil {
 		return uuid.Nil, pgdb.Translate(err)
 	}
+	// The member's current household, locked so that two adds of one member queue up.
+	var current uuid.UUID
+	err = s.db.QueryRow(ctx, `SELECT household_id FROM household_members WHERE citizen_id = $1 AND valid_to IS NULL FOR UPDATE`,
+		memberID).Scan(&current)
+	switch {
+	case err == nil && current == hid:
+		return uuid.Nil, registry.ErrAlreadyMember
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return uuid.Nil, pgdb.Translate(err)
+	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE household_members SET valid_to = greatest(valid_from, $2::date) WHERE citizen_id = $1 AND valid_to IS NULL`, memberID, from)
 	b.Queue(`INSERT INTO household_members (id, household_id, citizen_id, relationship, valid_from) VALUES ($1, $2, $3, $4, $5)`,

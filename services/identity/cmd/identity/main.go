@@ -11,7 +11,6 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/app"
 	"github.com/csi-lombardia/csi/pkg/audit"
-	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/idempotency"
@@ -86,7 +85,7 @@ func run(ctx context.Context) error {
 	idem.MaxBody = identity.MaxImportBytes
 	go purge(bg, idem, a)
 
-	verifier := auth.NewVerifier(keys, cfg.Issuer)
+	verifier := base.Verifier(keys)
 	h := a.Handler(verifier, func(mux *httpapi.Mux) {
 		identity.Routes(mux, identity.MakeEndpoints(svc), a.Log, idem.Middleware, keys.Public)
 		mux.Handle("GET /v1/events", httpapi.NewServer(a.Log, events.FeedEndpoint(a.Pool), events.DecodeFeedRequest))

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/csi-lombardia/csi/pkg/app"
@@ -23,8 +22,12 @@ import (
 	"github.com/csi-lombardia/csi/services/registry/postgres"
 )
 
-// purposes are the pseudonym purposes; each needs CSI_REGISTRY_PSEUDONYM_KEY_<PURPOSE>.
-var purposes = []string{"reporting", "sinba", "research"}
+// pseudonymKeys are the pseudonym purposes and the variable holding each one's key.
+var pseudonymKeys = []struct{ purpose, env string }{
+	{"reporting", "CSI_REGISTRY_PSEUDONYM_KEY_REPORTING"},
+	{"sinba", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA"},
+	{"research", "CSI_REGISTRY_PSEUDONYM_KEY_RESEARCH"},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -40,13 +43,12 @@ func run(ctx context.Context) error {
 	cfg := registry.DefaultConfig()
 	cfg.CacheTTL = env.Duration("CSI_REGISTRY_CACHE_TTL", cfg.CacheTTL)
 	devKeys := env.Bool("CSI_REGISTRY_DEV_KEYS", false)
-	for _, p := range purposes {
-		name := "CSI_REGISTRY_PSEUDONYM_KEY_" + strings.ToUpper(p)
-		if devKeys && os.Getenv(name) == "" {
-			cfg.PseudonymKeys[p] = devKey(p)
+	for _, k := range pseudonymKeys {
+		if devKeys && os.Getenv(k.env) == "" {
+			cfg.PseudonymKeys[k.purpose] = devKey(k.purpose)
 			continue
 		}
-		cfg.PseudonymKeys[p] = env.Base64Key(name, 32)
+		cfg.PseudonymKeys[k.purpose] = env.Base64Key(k.env, 32)
 	}
 	if err := env.Err(); err != nil {
 		return err
@@ -70,7 +72,7 @@ func run(ctx context.Context) error {
 	defer svc.Close()
 	idem := idempotency.New(a.Pool, a.Log)
 
-	verifier := auth.NewVerifier(auth.NewJWKS(base.JWKSURL, a.Log), base.Issuer)
+	verifier := base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))
 	h := a.Handler(verifier, func(mux *httpapi.Mux) {
 		registry.Routes(mux, registry.MakeEndpoints(svc), a.Log, idem.Middleware)
 		mux.Handle("GET /v1/events", httpapi.NewServer(a.Log, events.FeedEndpoint(a.Pool), events.DecodeFeedRequest))
