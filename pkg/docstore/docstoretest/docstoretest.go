@@ -17,8 +17,9 @@ import (
 	"github.com/csi-lombardia/csi/pkg/docstore"
 )
 
-// Config returns the S3 configuration of the test server with a new bucket name. It fails the
-// test (it does not skip it) when CSI_TEST_S3_ENDPOINT is not set.
+// Config creates a fresh bucket on the test server, removed with its objects when the test
+// ends, and returns its configuration. It fails the test (it does not skip it) when
+// CSI_TEST_S3_ENDPOINT is not set.
 func Config(tb testing.TB) docstore.S3Config {
 	tb.Helper()
 	endpoint := os.Getenv("CSI_TEST_S3_ENDPOINT")
@@ -27,15 +28,8 @@ func Config(tb testing.TB) docstore.S3Config {
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return docstore.S3Config{Endpoint: endpoint, Bucket: "csi-test-" + hex.EncodeToString(b[:]),
+	cfg := docstore.S3Config{Endpoint: endpoint, Bucket: "csi-test-" + hex.EncodeToString(b[:]),
 		AccessKey: os.Getenv("CSI_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("CSI_TEST_S3_SECRET_KEY")}
-}
-
-// S3 returns a Store in a fresh bucket of the test server, removed with its objects when the
-// test ends.
-func S3(tb testing.TB) *docstore.S3 {
-	tb.Helper()
-	cfg := Config(tb)
 	s, err := docstore.NewS3(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -46,6 +40,16 @@ func S3(tb testing.TB) *docstore.S3 {
 		tb.Fatalf("create the test bucket: %v", err)
 	}
 	tb.Cleanup(func() { remove(tb, cfg) })
+	return cfg
+}
+
+// S3 returns a Store in a fresh bucket of the test server (see Config).
+func S3(tb testing.TB) *docstore.S3 {
+	tb.Helper()
+	s, err := docstore.NewS3(Config(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return s
 }
 
