@@ -153,7 +153,8 @@ func renderCases(t testing.TB) []valuesCase {
 			valuesCase{name: c + "/production", chart: c, files: []string{productionValues(t, c)}},
 			valuesCase{name: c + "/everything-on", chart: c, set: []string{
 				"ingress.enabled=true", "ingress.host=" + c + ".example.org", "ingress.tlsSecretName=tls",
-				"serviceMonitor.enabled=true", "dashboard.enabled=true", "autoscaling.enabled=true",
+				"serviceMonitor.enabled=true", "prometheusRule.enabled=true", "dashboard.enabled=true", "autoscaling.enabled=true",
+				"audit.checkpoints.enabled=true", "audit.checkpoints.s3.endpoint=s3.example.org:9000", "audit.checkpoints.s3.bucket=csi-audit",
 				"secrets.inline.database-url=postgres://u:p@db/" + c, "config.debugAddr=127.0.0.1:6061",
 			}},
 		)

@@ -42,6 +42,9 @@ func TestSchemaRejectsWrongValues(t *testing.T) {
 		{"umbrella unknown global", umbrella, []string{"global.consul=x:8500"}, []string{"consul"}},
 		{"umbrella subchart wrong type", umbrella, []string{"registry.replicaCount=three"}, []string{"registry", "replicaCount"}},
 		{"min above max", "registry", []string{"autoscaling.minReplicas=5", "autoscaling.maxReplicas=3"}, []string{"minReplicas must not exceed"}},
+		{"checkpoints without a store", "identity", []string{"audit.checkpoints.enabled=true"}, []string{"endpoint", "bucket"}},
+		{"audit interval", "registry", []string{"audit.verifyInterval=hourly"}, []string{"verifyInterval"}},
+		{"prometheusRule unknown key", "identity", []string{"prometheusRule.severity=page"}, []string{"severity"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

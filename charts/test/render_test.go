@@ -27,11 +27,12 @@ import (
 type rendered struct {
 	objects         []runtime.Object
 	serviceMonitors []*unstructured.Unstructured
+	prometheusRules []*unstructured.Unstructured
 	configMaps      map[string]*corev1.ConfigMap
 }
 
-// renderStrict renders a case and decodes every document strictly; ServiceMonitors (not a
-// core type) are decoded into unstructured objects.
+// renderStrict renders a case and decodes every document strictly; ServiceMonitors and
+// PrometheusRules (not core types) are decoded strictly into unstructured objects.
 func renderStrict(t *testing.T, c valuesCase) rendered {
 	t.Helper()
 	docs, err := template(t, "csi", c)
@@ -56,6 +57,14 @@ func renderStrict(t *testing.T, c valuesCase) rendered {
 				t.Fatalf("%s: %v", d.source, err)
 			}
 			r.serviceMonitors = append(r.serviceMonitors, u)
+			continue
+		}
+		if head.APIVersion == "monitoring.coreos.com/v1" && head.Kind == "PrometheusRule" {
+			u := &unstructured.Unstructured{}
+			if err := yaml.UnmarshalStrict(d.raw, &u.Object); err != nil {
+				t.Fatalf("%s: %v", d.source, err)
+			}
+			r.prometheusRules = append(r.prometheusRules, u)
 			continue
 		}
 		obj, err := decodeStrict(d)
@@ -88,6 +97,16 @@ func TestRenderDecodesStrictlyAndFollowsPolicies(t *testing.T) {
 				}
 			} else if len(r.serviceMonitors) != 0 {
 				t.Errorf("%d ServiceMonitors rendered with default values (the CRD may be absent)", len(r.serviceMonitors))
+			}
+			if strings.HasSuffix(c.name, "/production") || strings.HasSuffix(c.name, "/everything-on") {
+				if len(r.prometheusRules) != len(r.serviceMonitors) {
+					t.Errorf("%d PrometheusRules for %d ServiceMonitors with prometheusRule.enabled", len(r.prometheusRules), len(r.serviceMonitors))
+				}
+				for _, pr := range r.prometheusRules {
+					checkPrometheusRule(t, pr)
+				}
+			} else if len(r.prometheusRules) != 0 {
+				t.Errorf("%d PrometheusRules rendered with default values (the CRD may be absent)", len(r.prometheusRules))
 			}
 		})
 	}
@@ -330,6 +349,52 @@ func checkServiceMonitor(t *testing.T, sm *unstructured.Unstructured) {
 			t.Errorf("ServiceMonitor %s: no %s", sm.GetName(), f)
 		} else if _, err := time.ParseDuration(s); err != nil {
 			t.Errorf("ServiceMonitor %s: %s %q: %v", sm.GetName(), f, s, err)
+		}
+	}
+}
+
+// checkPrometheusRule checks the audit alerts of a PrometheusRule decoded as an unstructured
+// object: both alerts, on the metrics pkg/audit exports, with a duration and a severity.
+func checkPrometheusRule(t *testing.T, pr *unstructured.Unstructured) {
+	t.Helper()
+	groups, _, err := unstructured.NestedSlice(pr.Object, "spec", "groups")
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("PrometheusRule %s: groups %v (%v)", pr.GetName(), groups, err)
+	}
+	rules, _, err := unstructured.NestedSlice(groups[0].(map[string]any), "rules")
+	if err != nil {
+		t.Fatalf("PrometheusRule %s: rules: %v", pr.GetName(), err)
+	}
+	want := map[string][]string{
+		"AuditTrailBroken":        {"csi_audit_verification_ok{", "== 0"},
+		"AuditVerificationNotRun": {"csi_audit_verification_last_run_timestamp_seconds{", "2 * max by", "csi_audit_verification_interval_seconds{", "unless"},
+	}
+	seen := map[string]bool{}
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		name, _ := rule["alert"].(string)
+		expr, _ := rule["expr"].(string)
+		seen[name] = true
+		for _, w := range want[name] {
+			if !strings.Contains(expr, w) {
+				t.Errorf("PrometheusRule %s alert %s: expr %q lacks %q", pr.GetName(), name, expr, w)
+			}
+		}
+		if !strings.Contains(expr, `namespace="csi-test"`) {
+			t.Errorf("PrometheusRule %s alert %s: expr %q is not limited to the release's namespace", pr.GetName(), name, expr)
+		}
+		if d, _ := rule["for"].(string); d == "" {
+			t.Errorf("PrometheusRule %s alert %s: no for", pr.GetName(), name)
+		} else if _, err := time.ParseDuration(d); err != nil {
+			t.Errorf("PrometheusRule %s alert %s: for %q: %v", pr.GetName(), name, d, err)
+		}
+		if sev, _, _ := unstructured.NestedString(rule, "labels", "severity"); sev == "" {
+			t.Errorf("PrometheusRule %s alert %s: no severity", pr.GetName(), name)
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("PrometheusRule %s: no alert %s", pr.GetName(), name)
 		}
 	}
 }

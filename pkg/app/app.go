@@ -15,11 +15,13 @@ import (
 	"net/http/pprof"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/discovery"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
@@ -52,6 +54,7 @@ type Base struct {
 	MigrateOnly   bool          // CSI_MIGRATE_ONLY: apply migrations, then exit 0 (the Helm hook Job)
 	DrainDelay    time.Duration // CSI_DRAIN_DELAY: unready before the server stops accepting
 	Grace         time.Duration // CSI_SHUTDOWN_GRACE: time in-flight requests get to finish
+	Audit         AuditConfig   // CSI_AUDIT_...: see OpenAudit
 }
 
 // LoadBase reads the common configuration of service, listening on defaultAddr by default.
@@ -73,6 +76,7 @@ func LoadBase(env *Env, service, defaultAddr string) Base {
 		MigrateOnly:   env.Bool("CSI_MIGRATE_ONLY", false),
 		DrainDelay:    env.Duration("CSI_DRAIN_DELAY", 2*time.Second),
 		Grace:         env.Duration("CSI_SHUTDOWN_GRACE", 20*time.Second),
+		Audit:         loadAudit(env, service),
 	}
 }
 
@@ -84,7 +88,8 @@ func (b Base) Verifier(keys auth.KeySet) *auth.Verifier {
 	return v
 }
 
-// App is a started process: logger, metrics registry and database pool.
+// App is a started process: logger, metrics registry and database pool, and what it owns and
+// stops after serving: background jobs (Go) and the audit log (OpenAudit).
 type App struct {
 	Base     Base
 	Log      *slog.Logger
@@ -92,6 +97,13 @@ type App struct {
 	Pool     *pgxpool.Pool
 	Health   *httpapi.Health
 	sets     []pgdb.MigrationSet
+
+	bg       context.Context // the background jobs' context, cancelled by Close
+	stopBg   context.CancelFunc
+	jobs     sync.WaitGroup
+	auditLog *audit.Log
+	verifier *audit.Verifier
+	closed   sync.Once
 }
 
 // Start builds the logger and registry, opens the pool and applies (or, with CSI_MIGRATE=false,
@@ -126,6 +138,7 @@ func Start(ctx context.Context, b Base, env *Env, sets ...pgdb.MigrationSet) (*A
 func New(b Base, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool, sets ...pgdb.MigrationSet) *App {
 	metrics.RegisterPool(reg, b.Service, pool)
 	a := &App{Base: b, Log: log, Registry: reg, Pool: pool, sets: sets}
+	a.bg, a.stopBg = context.WithCancel(context.Background())
 	a.Health = &httpapi.Health{Service: b.Service, Version: Version, Commit: Commit, Checks: []httpapi.Check{
 		{Name: "database", Check: func(ctx context.Context) error { return pgdb.Ping(ctx, pool) }},
 		{Name: "migrations", Check: a.migrationsApplied},
@@ -161,13 +174,45 @@ func (a *App) migrationsApplied(ctx context.Context) error {
 	return nil
 }
 
-// Handler builds the service's HTTP handler: health, metrics, the routes registered by
-// routes, behind request ids, recovery, metrics, access log, the refusal of paths with dot
-// segments (before authentication, so that every path gets the same 400) and authentication.
+// Go runs job in the background until Close (after serving stops) cancels its context; Close
+// waits for it to return. Every goroutine of a service's own has an owner and a stop path so.
+func (a *App) Go(job func(ctx context.Context)) {
+	a.jobs.Add(1)
+	go func() {
+		defer a.jobs.Done()
+		job(a.bg)
+	}()
+}
+
+// Close stops what the App owns, in order: the background jobs (waited for), then the audit log
+// (its queued records committed, its last checkpoint written, within ctx), then the pool. Serve
+// calls it once the server has stopped; a test that does not Serve calls it itself. It can be
+// called more than once.
+func (a *App) Close(ctx context.Context) error {
+	var err error
+	a.closed.Do(func() {
+		a.stopBg()
+		a.jobs.Wait()
+		if a.auditLog != nil {
+			if cerr := a.auditLog.Close(ctx); cerr != nil {
+				a.Log.Error("closing the audit log", "err", cerr)
+				err = cerr
+			}
+		}
+		a.Pool.Close()
+	})
+	return err
+}
+
+// Handler builds the service's HTTP handler: health, metrics, the audit verification (when
+// OpenAudit was called), the routes registered by routes, behind request ids, recovery,
+// metrics, access log, the refusal of paths with dot segments (before authentication, so that
+// every path gets the same 400) and authentication.
 func (a *App) Handler(verifier *auth.Verifier, routes func(mux *httpapi.Mux)) http.Handler {
 	mux := httpapi.NewMux()
 	a.Health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(a.Registry))
+	a.auditRoutes(mux)
 	routes(mux)
 	return httpapi.Chain(mux,
 		httpapi.RequestIDs(),
@@ -180,9 +225,13 @@ func (a *App) Handler(verifier *auth.Verifier, routes func(mux *httpapi.Mux)) ht
 }
 
 // Serve listens, registers in Consul when configured, serves until ctx ends, then drains,
-// deregisters and closes the pool, in that order.
+// deregisters, and closes (Close) the background jobs, the audit log and the pool, in that order.
 func (a *App) Serve(ctx context.Context, h http.Handler) error {
-	defer a.Pool.Close()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), a.Base.Grace+5*time.Second)
+		defer cancel()
+		_ = a.Close(cctx)
+	}()
 	ln, err := net.Listen("tcp", a.Base.HTTPAddr)
 	if err != nil {
 		return err

@@ -65,9 +65,33 @@
 // forward. The table owner can disable triggers, so in production the service should run as a role
 // that does not own the tables and holds only INSERT and SELECT on audit_records and INSERT,
 // SELECT, UPDATE on audit_chains; the hash chain makes whatever slips through evident to Verify.
-// The hash is not keyed: someone able to rewrite a chain's records and its head consistently is
-// caught only by comparing the heads with a copy kept elsewhere (audit_chains is small; export it
-// periodically to anchor the chains).
+// The hash is not keyed: someone able to rewrite a chain's records and its head consistently, or
+// to delete a chain's newest records together with its head, is caught only by comparing the
+// chains with a copy of their heads kept elsewhere. That is what checkpoints are for.
+//
+// # Checkpoints
+//
+// With WithCheckpoints, a Log writes its chain's head {chain_id, seq, hash, time}, signed with an
+// Ed25519 key, to a store outside the database (pkg/docstore: a directory or an S3 bucket), every
+// few seconds when the head moved and once more on Close. Verify with AgainstCheckpoints then
+// reports a chain that ends before its checkpoint's seq or is gone (ProblemTruncatedTail), a
+// record at the checkpoint's seq with another hash (ProblemCheckpointMismatch), and a checkpoint
+// whose signature does not verify (ProblemBadCheckpoint). The stored form is one JSON object per
+// chain, "<prefix><chain_id>.json":
+//
+//	{"chain_id": "…", "seq": 42, "hash": "<64 hex>", "time": "RFC 3339", "key_id": "<16 hex>",
+//	 "signature": "<base64 Ed25519 signature>"}
+//
+// The signature covers the 20 bytes "csiaudit-checkpoint" plus version byte 1, then chain_id (16
+// bytes), seq (8 bytes big endian), hash (32 bytes) and time as microseconds since the Unix epoch
+// (8 bytes big endian); key_id is the first 8 bytes of the SHA-256 of the public key, in hex. An
+// auditor holding the public key alone can check every checkpoint. What a checkpoint cannot
+// protect: records written after the last checkpoint (the interval, and a process killed before
+// Close), and a store whose objects an attacker can replace with older signed checkpoints of the
+// same chain (use a bucket with versioning or object lock).
+//
+// Verifier runs Verify on demand (GET /v1/audit:verify for the privacy officer, wired by pkg/app)
+// and periodically, exporting the result as metrics.
 //
 // Authorization (only the privacy officer reads the trail, always within an ambito) is the
 // service's job: List enforces the tenant scope only.
@@ -124,7 +148,18 @@ type Record struct {
 	Purpose      string         `json:"purpose,omitempty"`
 	Outcome      string         `json:"outcome"`
 	Details      map[string]any `json:"details,omitempty"`
+
+	// Set by List, ignored by Write: IntegrityOK, or IntegrityBroken with the problem, from the
+	// record's hash recomputed from its stored fields and chained to its predecessor's.
+	Integrity        string `json:"integrity,omitempty"`
+	IntegrityProblem string `json:"integrity_problem,omitempty"`
 }
+
+// Values of Record.Integrity.
+const (
+	IntegrityOK     = "ok"
+	IntegrityBroken = "broken"
+)
 
 // Limits on one record, so that one writer's record cannot sink a whole batch.
 const (
@@ -145,9 +180,11 @@ const (
 type Option func(*config)
 
 type config struct {
-	maxBatch int
-	log      *slog.Logger
-	reg      prometheus.Registerer
+	maxBatch    int
+	log         *slog.Logger
+	reg         prometheus.Registerer
+	checkpoints *Checkpoints
+	cpEvery     time.Duration
 }
 
 // WithMaxBatch caps the number of records committed in one transaction (default 256). A single
@@ -175,6 +212,18 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 	return func(c *config) { c.reg = reg }
 }
 
+// WithCheckpoints makes the Log write its chain's head to cp every interval when the head moved
+// (DefaultCheckpointInterval when interval is not positive), and once more on Close.
+func WithCheckpoints(cp *Checkpoints, interval time.Duration) Option {
+	return func(c *config) {
+		c.checkpoints = cp
+		c.cpEvery = interval
+		if interval <= 0 {
+			c.cpEvery = DefaultCheckpointInterval
+		}
+	}
+}
+
 // Log writes audit records to one chain of its own, in group commits. Create it with New and stop
 // it with Close. Its methods are safe for concurrent use.
 type Log struct {
@@ -194,6 +243,8 @@ type Log struct {
 	// Owned by the committer goroutine.
 	head      head
 	headStale bool // the head must be reloaded from the database before chaining
+
+	cp *checkpointer // nil without checkpoints
 }
 
 type head struct {
@@ -219,13 +270,16 @@ func New(pool *pgxpool.Pool, opts ...Option) *Log {
 		chainID:  uuid.Must(uuid.NewV7()),
 		started:  time.Now().UTC().Truncate(time.Microsecond),
 		maxBatch: cfg.maxBatch,
-		m:        newMetrics(cfg.reg),
+		m:        newMetrics(cfg.reg, cfg.checkpoints != nil),
 		reqs:     make(chan *request, 4*cfg.maxBatch),
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		head:     head{hash: make([]byte, hashSize)},
 	}
 	l.log = cfg.log.With("chain_id", l.chainID.String())
+	if cfg.checkpoints != nil {
+		l.cp = newCheckpointer(cfg.checkpoints, l.chainID, cfg.cpEvery, l.log, l.m)
+	}
 	go l.run(ctx)
 	return l
 }
@@ -281,10 +335,10 @@ func (l *Log) Write(ctx context.Context, recs ...Record) error {
 	}
 }
 
-// Close stops accepting records, commits those already queued and stops the committer. If ctx
-// ends first, the database work in progress is aborted, the writers still waiting get an error,
-// and Close returns ctx's error once the committer has stopped. Close can be called more than
-// once.
+// Close stops accepting records, commits those already queued and stops the committer; with
+// checkpoints it then writes the last head's checkpoint. If ctx ends first, the database work in
+// progress is aborted, the writers still waiting get an error, and Close returns ctx's error once
+// the committer has stopped. Close can be called more than once.
 func (l *Log) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if !l.closed {
@@ -293,19 +347,24 @@ func (l *Log) Close(ctx context.Context) error {
 	}
 	l.mu.Unlock()
 	defer l.cancel()
+	var err error
 	select {
 	case <-l.done:
-		return nil
 	case <-ctx.Done():
 		select {
 		case <-l.done: // finished just in time
-			return nil
 		default:
+			l.cancel()
+			<-l.done
+			err = fmt.Errorf("close audit log: %w", ctx.Err())
 		}
-		l.cancel()
-		<-l.done
-		return fmt.Errorf("close audit log: %w", ctx.Err())
 	}
+	if l.cp != nil {
+		if cerr := l.cp.close(ctx); err == nil && cerr != nil {
+			err = fmt.Errorf("close audit log: %w", cerr)
+		}
+	}
+	return err
 }
 
 // run is the committer: it gathers queued requests into batches until reqs is closed and drained.

@@ -96,6 +96,7 @@ func TestWriteListRoundTrip(t *testing.T) {
 	want := in
 	want.Time = time.Date(2025, 3, 14, 14, 9, 26, 535897000, time.UTC)
 	want.Details = map[string]any{"fields": []any{"isee", "residence"}, "count": json.Number("3"), "note": "città <è> \"ok\""}
+	want.Integrity = audit.IntegrityOK
 	if diff := cmp.Diff([]audit.Record{want}, got); diff != "" {
 		t.Errorf("list by citizen (-want +got):\n%s", diff)
 	}
@@ -623,14 +624,14 @@ func TestVerifyTampering(t *testing.T) {
 		name    string
 		tamper  string // run with the triggers disabled; $1 is the chain id
 		records int64
-		want    func(chain uuid.UUID) []audit.Problem
+		want    func(chain uuid.UUID, ids []uuid.UUID) []audit.Problem
 	}{
 		{
 			name:    "field altered",
 			tamper:  `UPDATE audit_records SET actor_id = 'mallory' WHERE chain_id = $1 AND seq = 5`,
 			records: 10,
-			want: func(c uuid.UUID) []audit.Problem {
-				return []audit.Problem{{ChainID: c, Seq: 5, What: audit.ProblemHashMismatch,
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
+				return []audit.Problem{{ChainID: c, Seq: 5, RecordID: ids[4].String(), AmbitoID: "ambito-1", What: audit.ProblemHashMismatch,
 					Detail: "stored hash does not match the record's fields and chain"}}
 			},
 		},
@@ -638,8 +639,8 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "citizen removed",
 			tamper:  `UPDATE audit_records SET citizen_id = NULL WHERE chain_id = $1 AND seq = 3`,
 			records: 10,
-			want: func(c uuid.UUID) []audit.Problem {
-				return []audit.Problem{{ChainID: c, Seq: 3, What: audit.ProblemHashMismatch,
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
+				return []audit.Problem{{ChainID: c, Seq: 3, RecordID: ids[2].String(), AmbitoID: "ambito-1", What: audit.ProblemHashMismatch,
 					Detail: "stored hash does not match the record's fields and chain"}}
 			},
 		},
@@ -647,8 +648,8 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "time moved by a microsecond",
 			tamper:  `UPDATE audit_records SET occurred_at = occurred_at + interval '1 microsecond' WHERE chain_id = $1 AND seq = 7`,
 			records: 10,
-			want: func(c uuid.UUID) []audit.Problem {
-				return []audit.Problem{{ChainID: c, Seq: 7, What: audit.ProblemHashMismatch,
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
+				return []audit.Problem{{ChainID: c, Seq: 7, RecordID: ids[6].String(), AmbitoID: "ambito-1", What: audit.ProblemHashMismatch,
 					Detail: "stored hash does not match the record's fields and chain"}}
 			},
 		},
@@ -656,8 +657,8 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "details altered",
 			tamper:  `UPDATE audit_records SET details = '{"fields":["isee"]}' WHERE chain_id = $1 AND seq = 2`,
 			records: 10,
-			want: func(c uuid.UUID) []audit.Problem {
-				return []audit.Problem{{ChainID: c, Seq: 2, What: audit.ProblemHashMismatch,
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
+				return []audit.Problem{{ChainID: c, Seq: 2, RecordID: ids[1].String(), AmbitoID: "ambito-1", What: audit.ProblemHashMismatch,
 					Detail: "stored hash does not match the record's fields and chain"}}
 			},
 		},
@@ -665,7 +666,7 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "middle record deleted",
 			tamper:  `DELETE FROM audit_records WHERE chain_id = $1 AND seq = 5`,
 			records: 9,
-			want: func(c uuid.UUID) []audit.Problem {
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
 				return []audit.Problem{{ChainID: c, Seq: 5, What: audit.ProblemMissingRecord, Detail: "seq 5 to 5 missing"}}
 			},
 		},
@@ -673,7 +674,7 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "first records deleted",
 			tamper:  `DELETE FROM audit_records WHERE chain_id = $1 AND seq <= 2`,
 			records: 8,
-			want: func(c uuid.UUID) []audit.Problem {
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
 				return []audit.Problem{{ChainID: c, Seq: 1, What: audit.ProblemMissingRecord, Detail: "seq 1 to 2 missing"}}
 			},
 		},
@@ -681,7 +682,7 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "last record deleted",
 			tamper:  `DELETE FROM audit_records WHERE chain_id = $1 AND seq = 10`,
 			records: 9,
-			want: func(c uuid.UUID) []audit.Problem {
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
 				return []audit.Problem{{ChainID: c, Seq: 10, What: audit.ProblemHeadMismatch,
 					Detail: "head at seq 10, last record at seq 9"}}
 			},
@@ -690,9 +691,9 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "records renumbered over a gap",
 			tamper:  `DELETE FROM audit_records WHERE chain_id = $1 AND seq = 9; UPDATE audit_records SET seq = 9 WHERE chain_id = $1 AND seq = 10`,
 			records: 9,
-			want: func(c uuid.UUID) []audit.Problem {
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
 				return []audit.Problem{
-					{ChainID: c, Seq: 9, What: audit.ProblemHashMismatch, Detail: "stored hash does not match the record's fields and chain"},
+					{ChainID: c, Seq: 9, RecordID: ids[9].String(), AmbitoID: "ambito-1", What: audit.ProblemHashMismatch, Detail: "stored hash does not match the record's fields and chain"},
 					{ChainID: c, Seq: 10, What: audit.ProblemHeadMismatch, Detail: "head at seq 10, last record at seq 9"},
 				}
 			},
@@ -701,7 +702,7 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "chain head deleted",
 			tamper:  `DELETE FROM audit_chains WHERE chain_id = $1`,
 			records: 10,
-			want: func(c uuid.UUID) []audit.Problem {
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
 				return []audit.Problem{{ChainID: c, Seq: 10, What: audit.ProblemHeadMismatch, Detail: "records without a chain head"}}
 			},
 		},
@@ -709,7 +710,7 @@ func TestVerifyTampering(t *testing.T) {
 			name:    "all records deleted",
 			tamper:  `DELETE FROM audit_records WHERE chain_id = $1`,
 			records: 0,
-			want: func(c uuid.UUID) []audit.Problem {
+			want: func(c uuid.UUID, ids []uuid.UUID) []audit.Problem {
 				return []audit.Problem{{ChainID: c, Seq: 10, What: audit.ProblemHeadMismatch,
 					Detail: "head at seq 10 but the chain has no records"}}
 			},
@@ -724,6 +725,7 @@ func TestVerifyTampering(t *testing.T) {
 			recs := make([]audit.Record, 10)
 			for i := range recs {
 				recs[i] = rec(i)
+				recs[i].ID = uuid.Must(uuid.NewV7())
 				recs[i].Details = map[string]any{"fields": []string{"isee", "residence"}}
 			}
 			for _, r := range recs {
@@ -754,7 +756,7 @@ func TestVerifyTampering(t *testing.T) {
 			if err != nil {
 				t.Fatalf("verify: %v", err)
 			}
-			if diff := cmp.Diff(tt.want(l.ChainID()), rep.Problems); diff != "" {
+			if diff := cmp.Diff(tt.want(l.ChainID(), ids(recs)), rep.Problems); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 			if rep.Chains != 2 || rep.Records != tt.records+3 {
@@ -824,12 +826,18 @@ func TestVerifyPages(t *testing.T) {
 	}
 	mismatch := "stored hash does not match the record's fields and chain"
 	want := []audit.Problem{
-		{ChainID: a.ChainID(), Seq: 1000, What: audit.ProblemHashMismatch, Detail: mismatch},
-		{ChainID: a.ChainID(), Seq: 1001, What: audit.ProblemHashMismatch, Detail: mismatch},
+		{ChainID: a.ChainID(), Seq: 1000, AmbitoID: "ambito-1", What: audit.ProblemHashMismatch, Detail: mismatch},
+		{ChainID: a.ChainID(), Seq: 1001, AmbitoID: "ambito-1", What: audit.ProblemHashMismatch, Detail: mismatch},
 		{ChainID: b.ChainID(), Seq: 999, What: audit.ProblemMissingRecord, Detail: "seq 999 to 1002 missing"},
 		{ChainID: b.ChainID(), Seq: 1350, What: audit.ProblemHeadMismatch, Detail: "records without a chain head"},
 	}
 	rep = verify()
+	// The altered records' ids are those the Log gave them.
+	for i := range rep.Problems {
+		if p := &rep.Problems[i]; p.What == audit.ProblemHashMismatch && p.RecordID != "" {
+			p.RecordID = ""
+		}
+	}
 	if diff := cmp.Diff(want, rep.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}

@@ -140,6 +140,9 @@ func (l *Log) commit(ctx context.Context, batch []*request, n int) error {
 		return fmt.Errorf("audit write: %w", err)
 	}
 	l.m.batchSize.Observe(float64(n))
+	if l.cp != nil {
+		l.cp.moved(l.head)
+	}
 	return nil
 }
 

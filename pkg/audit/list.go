@@ -78,6 +78,8 @@ func decodeCursor(l pkgcursor.List, s string) (cursor, bool) {
 
 // List returns the records of f.AmbitoID matching f, newest first, and the cursor of the next
 // page ("" on the last page). Records written at the same microsecond come in a stable order.
+// Each record's Integrity tells whether its stored hash is the hash of its fields chained to its
+// predecessor's stored hash (one more indexed query per page); a whole-trail check is Verify's.
 func (l *Log) List(ctx context.Context, f Filter) ([]Record, string, error) {
 	return List(ctx, l.pool, f)
 }
@@ -111,7 +113,8 @@ func List(ctx context.Context, db pgdb.DB, f Filter) ([]Record, string, error) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	q.WriteString(`SELECT chain_id, seq, id, occurred_at, request_id, actor_id, actor_org, actor_role, ambito_id,
-	action, resource_type, resource_id, COALESCE(citizen_id, ''), COALESCE(purpose, ''), outcome, details::text
+	action, resource_type, resource_id, COALESCE(citizen_id, ''), COALESCE(purpose, ''), outcome, details::text,
+	prev_hash, hash
 FROM audit_records WHERE ambito_id = $1`)
 	if f.CitizenID != "" {
 		q.WriteString(" AND citizen_id = " + arg(f.CitizenID))
@@ -136,23 +139,35 @@ FROM audit_records WHERE ambito_id = $1`)
 	}
 	defer rows.Close()
 	var (
-		out  []Record
-		last cursor
+		out    []Record
+		stored []storedRow
+		last   cursor
+		next   string
 	)
 	for rows.Next() {
 		if len(out) == limit {
 			// The extra row only tells that there is a next page.
-			return out, last.encode(cursors), nil
+			next = last.encode(cursors)
+			break
 		}
 		var (
 			r       Record
 			details *string
+			sr      storedRow
 		)
 		if err := rows.Scan(&last.chainID, &last.seq, &r.ID, &r.Time, &r.RequestID, &r.ActorID, &r.ActorOrg,
 			&r.ActorRole, &r.AmbitoID, &r.Action, &r.ResourceType, &r.ResourceID, &r.CitizenID, &r.Purpose,
-			&r.Outcome, &details); err != nil {
+			&r.Outcome, &details, &sr.prevHash, &sr.hash); err != nil {
 			return nil, "", fmt.Errorf("list audit records: %w", pgdb.Translate(err))
 		}
+		sr.chainID, sr.seq = last.chainID, last.seq
+		sr.row = row{id: r.ID, occurredAt: r.Time.UTC(), requestID: r.RequestID, actorID: r.ActorID, actorOrg: r.ActorOrg,
+			actorRole: r.ActorRole, ambitoID: r.AmbitoID, action: r.Action, resourceType: r.ResourceType,
+			resourceID: r.ResourceID, citizenID: r.CitizenID, purpose: r.Purpose, outcome: r.Outcome}
+		if details != nil {
+			sr.row.details = *details
+		}
+		stored = append(stored, sr)
 		r.Time = r.Time.UTC()
 		last.at = r.Time
 		if details != nil {
@@ -164,8 +179,81 @@ FROM audit_records WHERE ambito_id = $1`)
 		}
 		out = append(out, r)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list audit records: %w", pgdb.Translate(err))
 	}
-	return out, "", nil
+	if err := checkIntegrity(ctx, db, out, stored); err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// storedRow is a listed record as stored, to recompute its hash.
+type storedRow struct {
+	chainID uuid.UUID
+	seq     int64
+	row
+	prevHash, hash []byte
+}
+
+// checkIntegrity sets the Integrity of each listed record: its hash recomputed from its stored
+// fields, and its prev_hash compared with its predecessor's stored hash (read by primary key,
+// whatever the predecessor's ambito: only its hash is read).
+func checkIntegrity(ctx context.Context, db pgdb.DB, out []Record, stored []storedRow) error {
+	if len(out) == 0 {
+		return nil
+	}
+	type pos struct {
+		chain uuid.UUID
+		seq   int64
+	}
+	var chains []uuid.UUID
+	var seqs []int64
+	for _, s := range stored {
+		if s.seq > 1 {
+			chains, seqs = append(chains, s.chainID), append(seqs, s.seq-1)
+		}
+	}
+	prev := map[pos][]byte{}
+	if len(chains) > 0 {
+		rows, err := db.Query(ctx, `SELECT r.chain_id, r.seq, r.hash FROM audit_records r
+	JOIN unnest($1::uuid[], $2::bigint[]) AS p(chain_id, seq) ON r.chain_id = p.chain_id AND r.seq = p.seq`, chains, seqs)
+		if err != nil {
+			return fmt.Errorf("list audit records: %w", pgdb.Translate(err))
+		}
+		for rows.Next() {
+			var (
+				p pos
+				h []byte
+			)
+			if err := rows.Scan(&p.chain, &p.seq, &h); err != nil {
+				rows.Close()
+				return fmt.Errorf("list audit records: %w", pgdb.Translate(err))
+			}
+			prev[p] = h
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list audit records: %w", pgdb.Translate(err))
+		}
+	}
+	zero := make([]byte, hashSize)
+	for i := range stored {
+		s := &stored[i]
+		want, ok := zero, true
+		if s.seq > 1 {
+			want, ok = prev[pos{s.chainID, s.seq - 1}]
+		}
+		out[i].Integrity, out[i].IntegrityProblem = IntegrityOK, ""
+		switch {
+		case !bytes.Equal(computeHash(s.prevHash, s.chainID, s.seq, &s.row), s.hash):
+			out[i].Integrity, out[i].IntegrityProblem = IntegrityBroken, "the record's fields do not match its hash: it was altered"
+		case !ok:
+			out[i].Integrity, out[i].IntegrityProblem = IntegrityBroken, fmt.Sprintf("the previous record of its chain (seq %d) is missing", s.seq-1)
+		case !bytes.Equal(s.prevHash, want):
+			out[i].Integrity, out[i].IntegrityProblem = IntegrityBroken, "the record does not chain to the previous record's hash"
+		}
+	}
+	return nil
 }

@@ -12,9 +12,14 @@ type metrics struct {
 	seconds   prometheus.Histogram
 	errors    prometheus.Counter
 	pending   prometheus.Gauge
+
+	checkpoints      prometheus.Counter
+	checkpointErrors prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) metrics {
+// newMetrics builds the metrics, registered on reg when not nil; the checkpoint metrics only
+// when checkpoints are written.
+func newMetrics(reg prometheus.Registerer, checkpoints bool) metrics {
 	m := metrics{
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "csi_audit_batch_size",
@@ -34,9 +39,21 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "csi_audit_pending_records",
 			Help: "Audit records accepted by Write and not yet committed or failed.",
 		}),
+		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "csi_audit_checkpoints_total",
+			Help: "Signed chain checkpoints written to the checkpoint store.",
+		}),
+		checkpointErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "csi_audit_checkpoint_errors_total",
+			Help: "Chain checkpoints that could not be written (retried at the next interval).",
+		}),
 	}
 	if reg == nil {
 		return m
+	}
+	if checkpoints {
+		m.checkpoints = register(reg, m.checkpoints)
+		m.checkpointErrors = register(reg, m.checkpointErrors)
 	}
 	m.batchSize = register(reg, m.batchSize)
 	m.seconds = register(reg, m.seconds)

@@ -48,7 +48,7 @@ func TestContractSweep(t *testing.T) {
 		"updateOperator": admin, "addProfile": admin, "endProfile": admin, "setOperatorPassword": admin,
 		"createAccreditation": admin, "listAccreditations": admin, "getAccreditation": admin, "updateAccreditation": admin,
 		"createClient": admin, "listClients": admin, "disableClient": admin, "rotateClientSecret": admin,
-		"listEvents": client, "listAuditRecords": string(auth.RolePrivacyOfficer),
+		"listEvents": client, "listAuditRecords": string(auth.RolePrivacyOfficer), "verifyAuditTrail": string(auth.RolePrivacyOfficer),
 	}
 	contract := openapitest.Load(t, identity.OpenAPI())
 	for _, op := range contract.Operations() {

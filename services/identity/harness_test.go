@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/csi-lombardia/csi/pkg/app"
+	"github.com/csi-lombardia/csi/pkg/app/apptest"
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
@@ -78,7 +79,7 @@ func newSuite(t *testing.T, opts ...option) *suite {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := app.New(app.Base{Service: "identity"}, log, prometheus.NewRegistry(), pool, sets...)
+	a := app.New(app.Base{Service: "identity", Audit: apptest.AuditConfig(t)}, log, prometheus.NewRegistry(), pool, sets...)
 	store := postgres.New(pool)
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
@@ -93,8 +94,11 @@ func newSuite(t *testing.T, opts ...option) *suite {
 	if err := keys.Rotate(ctx, time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
-	auditLog := audit.New(pool)
-	t.Cleanup(func() { _ = auditLog.Close(context.Background()) })
+	auditLog, err := a.OpenAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
 	svc := identity.NewService(store, keys, auditLog, places.Default(), cfg, log)
 	idem := idempotency.New(pool, log)
 	idem.MaxBody = identity.MaxImportBytes

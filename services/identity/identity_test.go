@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/csi-lombardia/csi/pkg/audit"
+	"github.com/csi-lombardia/csi/pkg/audit/audittest"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/services/identity"
 )
@@ -449,5 +450,47 @@ func TestPasswordPolicy(t *testing.T) {
 				t.Errorf("CheckPasswordPolicy(%q) = %v, want ok=%v", tt.pw, err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestAuditTamperingShows: the trail marks a record altered behind the service's back, and
+// GET /v1/audit:verify names it (both answers checked against the contract).
+func TestAuditTamperingShows(t *testing.T) {
+	s := newSuite(t)
+	po := s.tokens[auth.RolePrivacyOfficer]
+	var verified audit.VerifyResponse
+	s.must(200, s.do("GET", "/v1/audit:verify", po, nil, &verified))
+	if !verified.OK || verified.Records == 0 || !verified.Checkpoints.Enabled {
+		t.Fatalf("before tampering: %+v", verified)
+	}
+	var trail identity.Page[audit.Record]
+	s.must(200, s.do("GET", "/v1/audit?limit=500", po, nil, &trail))
+	if len(trail.Items) < 2 {
+		t.Fatalf("trail of %d records", len(trail.Items))
+	}
+	for _, r := range trail.Items {
+		if r.Integrity != audit.IntegrityOK {
+			t.Errorf("before tampering, record %s %s: integrity %q", r.ID, r.Action, r.Integrity)
+		}
+	}
+	altered := trail.Items[len(trail.Items)/2]
+	audittest.Tamper(t, s.app.Pool, fmt.Sprintf(`UPDATE audit_records SET outcome = 'failure' WHERE id = '%s'`, altered.ID))
+
+	s.must(200, s.do("GET", "/v1/audit?limit=500", po, nil, &trail))
+	for _, r := range trail.Items {
+		want := audit.IntegrityOK
+		if r.ID == altered.ID {
+			want = audit.IntegrityBroken
+		}
+		if r.Integrity != want {
+			t.Errorf("record %s %s: integrity %q (%q), want %q", r.ID, r.Action, r.Integrity, r.IntegrityProblem, want)
+		}
+	}
+	s.must(200, s.do("GET", "/v1/audit:verify", po, nil, &verified))
+	if verified.OK || len(verified.Problems) != 1 {
+		t.Fatalf("after tampering: %+v", verified)
+	}
+	if p := verified.Problems[0]; p.RecordID != altered.ID.String() || p.What != audit.ProblemHashMismatch || p.Scope != audit.ScopeAmbito {
+		t.Errorf("problem %+v, want a hash mismatch of record %s in the caller's ambito", p, altered.ID)
 	}
 }

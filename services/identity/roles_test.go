@@ -76,6 +76,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"create client", "POST", "/v1/clients", func() any { return map[string]any{"name": "X", "scopes": []string{"events:read"}} }, A, 201, 403, nil},
 		{"events feed", "GET", "/v1/events", nil, "nobody", 200, 200, nil},
 		{"audit trail", "GET", "/v1/audit", nil, "privacy", 200, 403, nil},
+		{"verify audit trail", "GET", "/v1/audit:verify", nil, "privacy", 200, 403, nil},
 	}
 	allowed := func(c call, role auth.Role) bool {
 		switch c.allowed {

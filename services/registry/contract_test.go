@@ -40,7 +40,7 @@ func TestContractSweep(t *testing.T) {
 		"mergeCitizen": string(auth.RoleServiceManager), "getCitizen": string(auth.RoleServiceManager),
 		"updateCitizen": string(auth.RoleServiceManager), "getHousehold": string(auth.RoleServiceManager),
 		"addHouseholdMember": string(auth.RoleServiceManager), "getPseudonym": "client:pseudonyms",
-		"getCitizenAudit": string(auth.RolePrivacyOfficer), "startImport": string(auth.RoleAdministrative),
+		"getCitizenAudit": string(auth.RolePrivacyOfficer), "verifyAuditTrail": string(auth.RolePrivacyOfficer), "startImport": string(auth.RoleAdministrative),
 		"getImport": string(auth.RoleAdministrative), "listEvents": "client:events",
 		"getHealth": "", "getReadiness": "", "getMetrics": "", "getOpenAPI": "",
 	}

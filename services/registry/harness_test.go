@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/csi-lombardia/csi/pkg/app"
+	"github.com/csi-lombardia/csi/pkg/app/apptest"
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/auth/authtest"
@@ -73,14 +74,17 @@ func newSuite(t testing.TB, o options) *suite {
 		logOut = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
-	a := app.New(app.Base{Service: "registry"}, log, prometheus.NewRegistry(), pool, sets...)
+	a := app.New(app.Base{Service: "registry", Audit: apptest.AuditConfig(t)}, log, prometheus.NewRegistry(), pool, sets...)
 	c, closeCache, err := cache.Open(ctx, o.redisURL, "registry-"+uuid.NewString()[:8], log, a.Registry) // as in main: the cache metrics on /metrics
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeCache() })
-	auditLog := audit.New(pool)
-	t.Cleanup(func() { _ = auditLog.Close(context.Background()) })
+	auditLog, err := a.OpenAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
 	cfg := registry.DefaultConfig()
 	for _, p := range []string{"reporting", "sinba", "research"} {
 		k := make([]byte, 32)

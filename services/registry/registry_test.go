@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/audit"
+	"github.com/csi-lombardia/csi/pkg/audit/audittest"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/events"
@@ -635,4 +636,52 @@ func TestMunicipalities(t *testing.T) {
 	}
 	s.must(400, s.do("GET", "/v1/municipalities", s.tokens[auth.RoleSocialWorker], nil, nil))
 	s.must(403, s.do("GET", "/v1/municipalities?q=x", s.tokens[auth.RoleEducator], nil, nil))
+}
+
+// TestAuditTamperingShows: a citizen's trail marks the record altered behind the service's back,
+// and GET /v1/audit:verify names it (both answers checked against the contract).
+func TestAuditTamperingShows(t *testing.T) {
+	s := newSuite(t, options{})
+	sw := s.tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(sw, citizenBody(t, milano))
+	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), sw, nil, nil))
+	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), sw, nil, nil))
+	po := s.tokens[auth.RolePrivacyOfficer]
+
+	var verified audit.VerifyResponse
+	s.must(200, s.do("GET", "/v1/audit:verify", po, nil, &verified))
+	if !verified.OK || verified.Records < 3 || !verified.Checkpoints.Enabled {
+		t.Fatalf("before tampering: %+v", verified)
+	}
+	var trail registry.Page[audit.Record]
+	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String()+"/audit", po, nil, &trail))
+	var read audit.Record
+	for _, r := range trail.Items {
+		if r.Integrity != audit.IntegrityOK {
+			t.Errorf("before tampering, record %s %s: integrity %q", r.ID, r.Action, r.Integrity)
+		}
+		if r.Action == "citizen.read" {
+			read = r
+		}
+	}
+	// Someone with the tables' owner rights hides who read the record.
+	audittest.Tamper(t, s.app.Pool, fmt.Sprintf(`UPDATE audit_records SET actor_id = 'nobody' WHERE id = '%s'`, read.ID))
+
+	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String()+"/audit", po, nil, &trail))
+	for _, r := range trail.Items {
+		want := audit.IntegrityOK
+		if r.ID == read.ID {
+			want = audit.IntegrityBroken
+		}
+		if r.Integrity != want || (want == audit.IntegrityBroken) != (r.IntegrityProblem != "") {
+			t.Errorf("record %s %s: integrity %q (%q), want %q", r.ID, r.Action, r.Integrity, r.IntegrityProblem, want)
+		}
+	}
+	s.must(200, s.do("GET", "/v1/audit:verify", po, nil, &verified))
+	if verified.OK || len(verified.Problems) != 1 {
+		t.Fatalf("after tampering: %+v", verified)
+	}
+	if p := verified.Problems[0]; p.RecordID != read.ID.String() || p.What != audit.ProblemHashMismatch || p.Scope != audit.ScopeAmbito {
+		t.Errorf("problem %+v, want a hash mismatch of record %s in the caller's ambito", p, read.ID)
+	}
 }

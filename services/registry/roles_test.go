@@ -57,6 +57,7 @@ func TestRoleMatrix(t *testing.T) {
 		}, W, 201, map[string]int{"writer": 201}, false},
 		{"pseudonym", "GET", "/v1/citizens/" + cid + "/pseudonyms/reporting", nil, NO, 200, map[string]int{"pseudonyms": 200}, false},
 		{"audit", "GET", "/v1/citizens/" + cid + "/audit", nil, PRV, 200, nil, false},
+		{"verify audit", "GET", "/v1/audit:verify", nil, PRV, 200, nil, false},
 		{"start import", "POST", "/v1/imports?istat_code=" + milano, func() any { return registerCSV(t, 0, 3, "") }, M, 202, map[string]int{"writer": 202}, false},
 		{"get import", "GET", "/v1/imports/" + im.ID.String(), nil, M, 200, map[string]int{"writer": 200}, false},
 		{"events", "GET", "/v1/events", nil, NO, 200, map[string]int{"events": 200}, false},

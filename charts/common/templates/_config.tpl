@@ -32,6 +32,21 @@ CSI_S3_REGION: {{ .region | quote }}
 CSI_S3_USE_TLS: {{ .useTLS | toString | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.audit }}
+CSI_AUDIT_VERIFY_INTERVAL: {{ .verifyInterval | quote }}
+{{- with .checkpoints }}
+{{- if .enabled }}
+CSI_AUDIT_CHECKPOINT_INTERVAL: {{ .interval | quote }}
+CSI_AUDIT_CHECKPOINT_S3_ENDPOINT: {{ .s3.endpoint | quote }}
+CSI_AUDIT_CHECKPOINT_S3_BUCKET: {{ .s3.bucket | quote }}
+CSI_AUDIT_CHECKPOINT_S3_REGION: {{ .s3.region | quote }}
+CSI_AUDIT_CHECKPOINT_S3_SECURE: {{ .s3.secure | toString | quote }}
+{{- with .previousKeys }}
+CSI_AUDIT_CHECKPOINT_PREVIOUS_KEYS: {{ join "," . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- range $k, $v := $c.env }}
 {{ $k }}: {{ $v | toString | quote }}
 {{- end }}
@@ -70,6 +85,23 @@ CSI_S3_USE_TLS: {{ .useTLS | toString | quote }}
       name: {{ $name }}
       key: s3-secret-key
 {{- end }}
+{{- end }}
+{{- if and $.Values.audit $.Values.audit.checkpoints.enabled }}
+- name: CSI_AUDIT_CHECKPOINT_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: audit-checkpoint-key
+- name: CSI_AUDIT_CHECKPOINT_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: audit-checkpoint-s3-access-key
+- name: CSI_AUDIT_CHECKPOINT_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: audit-checkpoint-s3-secret-key
 {{- end }}
 {{- end -}}
 

@@ -1,4 +1,4 @@
-{{/* Monitoring: Prometheus Operator ServiceMonitor and a Grafana dashboard. */}}
+{{/* Monitoring: Prometheus Operator ServiceMonitor and PrometheusRule, and a Grafana dashboard. */}}
 
 {{/* common.servicemonitor: scrapes /metrics (rendered only when enabled: the CRD may be absent). */}}
 {{- define "common.servicemonitor" -}}
@@ -25,6 +25,58 @@ spec:
       path: /metrics
       interval: {{ .Values.serviceMonitor.interval }}
       scrapeTimeout: {{ .Values.serviceMonitor.scrapeTimeout }}
+{{- end }}
+{{- end -}}
+
+{{/*
+common.prometheusrule: the alerts on the audit trail's periodic verification (rendered only when
+enabled: the CRD may be absent). AuditTrailBroken: the last verification of a pod found a
+problem. AuditVerificationNotRun: a pod has not completed a verification for two of its
+intervals (or not at all since it started). Both wait prometheusRule.for before firing.
+*/}}
+{{- define "common.prometheusrule" -}}
+{{- if .Values.prometheusRule.enabled }}
+{{- $sel := printf "namespace=\"%s\", service=\"%s\"" .Release.Namespace (include "common.fullname" .) }}
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+    {{- with .Values.prometheusRule.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  groups:
+    - name: {{ include "common.fullname" . }}-audit
+      rules:
+        - alert: AuditTrailBroken
+          expr: min by (namespace, service, pod) (csi_audit_verification_ok{ {{- $sel -}} }) == 0
+          for: {{ .Values.prometheusRule.for }}
+          labels:
+            severity: critical
+          annotations:
+            summary: The audit trail of {{ .Chart.Name }} failed verification
+            description: >-
+              Pod {{ "{{ $labels.pod }}" }} found {{ "{{ $value }}" }} problems in the audit trail. Run
+              `csictl audit verify` as a privacy officer to see the first broken record, and
+              look for who wrote to the audit tables outside the service.
+        - alert: AuditVerificationNotRun
+          expr: >-
+            (time() - max by (namespace, service, pod) (csi_audit_verification_last_run_timestamp_seconds{ {{- $sel -}} })
+            > 2 * max by (namespace, service, pod) (csi_audit_verification_interval_seconds{ {{- $sel -}} }))
+            or (max by (namespace, service, pod) (csi_audit_verification_interval_seconds{ {{- $sel -}} })
+            unless max by (namespace, service, pod) (csi_audit_verification_last_run_timestamp_seconds{ {{- $sel -}} }))
+          for: {{ .Values.prometheusRule.for }}
+          labels:
+            severity: warning
+          annotations:
+            summary: The audit trail of {{ .Chart.Name }} has not been verified for two intervals
+            description: >-
+              Pod {{ "{{ $labels.pod }}" }} has not completed a verification of the audit trail for
+              two verification intervals (csi_audit_verification_errors_total counts the
+              attempts that failed: database or checkpoint store unreachable).
 {{- end }}
 {{- end -}}
 

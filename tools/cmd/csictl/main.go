@@ -3,6 +3,7 @@
 //	csictl bootstrap          create the first ambito and its administrator on the database
 //	csictl token              print an access token
 //	csictl import-operators   import operators from a CSV file, in chunks
+//	csictl audit verify       verify the audit trail of one service or several
 //	csictl version            print the version
 //
 // Run 'csictl help' for the list and 'csictl <command> -h' for the flags of a command.
@@ -64,6 +65,7 @@ func commands() []command {
 		{"bootstrap", "create the first ambito, its azienda consortile and its administrator on the database", bootstrapCmd},
 		{"token", "sign in and print an access token", tokenCmd},
 		{"import-operators", "import operators from a CSV file through the identity service, in chunks", importCmd},
+		{"audit", "audit verify: verify the audit trail of one service or several", auditCmd},
 		{"version", "print the version", versionCmd},
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/services/identity"
 )
@@ -277,4 +278,22 @@ func (c *Client) Clients(ctx context.Context) ([]identity.Client, error) {
 func (c *Client) CreateClient(ctx context.Context, in identity.ClientInput) (identity.ClientWithSecret, error) {
 	var cl identity.ClientWithSecret
 	return cl, c.postJSON(ctx, "/v1/clients", in, &cl)
+}
+
+// VerifyAudit runs GET /v1/audit:verify. Every service that keeps an audit trail serves it, so
+// the client may point at any of them (New with that service's URL and SetToken).
+func (c *Client) VerifyAudit(ctx context.Context) (audit.VerifyResponse, error) {
+	var v audit.VerifyResponse
+	err := c.getJSON(ctx, "/v1/audit:verify", &v)
+	return v, err
+}
+
+// Health reads GET /healthz (open): the service's name and version.
+func (c *Client) Health(ctx context.Context) (service, version string, err error) {
+	var h struct {
+		Service string `json:"service"`
+		Version string `json:"version"`
+	}
+	err = c.getJSON(ctx, "/healthz", &h)
+	return h.Service, h.Version, err
 }

@@ -26,6 +26,9 @@ const (
 	// loads the demo citizens into the registry.
 	KeyFeedClientID     = "CSI_DEMO_FEED_CLIENT_ID"
 	KeyFeedClientSecret = "CSI_DEMO_FEED_CLIENT_SECRET"
+	// keyCheckpointKey signs every service's audit chain checkpoints (kept under .run/): a new
+	// one makes the checkpoints already written fail verification.
+	keyCheckpointKey = "CSI_AUDIT_CHECKPOINT_KEY"
 )
 
 const secretsHeader = `# Secrets of this checkout's 'csidev run' (make run), generated on the first run. Keep private.
@@ -110,8 +113,8 @@ func ensureSecrets(path string) (map[string]string, error) {
 	return secrets, saveSecrets(path, secrets)
 }
 
-// generatedKeys are the 32-byte keys csidev makes on the first run: identity's master key and
-// the registry's pseudonym keys, one per purpose (a pseudonym must stay stable while the
-// database lives, so these too are kept).
+// generatedKeys are the 32-byte keys csidev makes on the first run: identity's master key, the
+// registry's pseudonym keys, one per purpose (a pseudonym must stay stable while the database
+// lives, so these too are kept), and the seed of the audit checkpoint signing key.
 var generatedKeys = []string{keyMasterKey, "CSI_REGISTRY_PSEUDONYM_KEY_REPORTING", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA",
-	"CSI_REGISTRY_PSEUDONYM_KEY_RESEARCH"}
+	"CSI_REGISTRY_PSEUDONYM_KEY_RESEARCH", keyCheckpointKey}

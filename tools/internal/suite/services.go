@@ -40,6 +40,7 @@ func (s service) present(root string) bool {
 // config is the configuration of one suite that the services' environments come from.
 type config struct {
 	root      string
+	runDir    string // .run: logs, secrets, audit checkpoints
 	host      string
 	portBase  int
 	dbURLs    map[string]string // service name -> database URL
@@ -67,6 +68,9 @@ func (c config) env(s service, all []service) []string {
 		// Nothing balances load in front of a laptop: stop at once, and quickly.
 		"CSI_DRAIN_DELAY=0s",
 		"CSI_SHUTDOWN_GRACE=5s",
+		// Signed audit checkpoints in the run directory, every service under its own prefix.
+		"CSI_AUDIT_CHECKPOINT_KEY="+c.secrets[keyCheckpointKey],
+		"CSI_AUDIT_CHECKPOINT_DIR="+filepath.Join(c.runDir, "audit-checkpoints"),
 	)
 	if c.redisURL != "" {
 		env = append(env, "CSI_REDIS_URL="+c.redisURL)

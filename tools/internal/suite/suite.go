@@ -132,7 +132,7 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 			s.skipped = append(s.skipped, svc)
 		}
 	}
-	s.cfg = config{root: s.root, host: "127.0.0.1", portBase: o.PortBase, extra: o.Env}
+	s.cfg = config{root: s.root, runDir: s.runDir, host: "127.0.0.1", portBase: o.PortBase, extra: o.Env}
 	for _, svc := range s.present {
 		if busy(s.cfg.host, s.cfg.port(svc)) {
 			return nil, fmt.Errorf("port %d of %s is in use: another suite is running? (csidev stop, or -port-base)", s.cfg.port(svc), svc.name)

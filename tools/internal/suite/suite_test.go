@@ -122,9 +122,9 @@ func TestServiceTable(t *testing.T) {
 }
 
 func TestEnv(t *testing.T) {
-	c := config{host: "127.0.0.1", portBase: 9000,
+	c := config{host: "127.0.0.1", portBase: 9000, runDir: "/run/csi",
 		dbURLs:    map[string]string{"identity": "postgres://h/csi_identity", "registry": "postgres://h/csi_registry"},
-		secrets:   map[string]string{keyMasterKey: "KEY", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA": "PK"},
+		secrets:   map[string]string{keyMasterKey: "KEY", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA": "PK", keyCheckpointKey: "CPK"},
 		bootstrap: map[string]string{"CSI_BOOTSTRAP_AMBITO_CODE": "ambito-demo"}}
 	t.Setenv("CSI_HTTP_ADDR", ":1") // the suite's own values win
 	all := services[:2]
@@ -154,6 +154,9 @@ func TestEnv(t *testing.T) {
 		{"registry has no master key", reg, "CSI_IDENTITY_MASTER_KEY", ""},
 		{"registry gets its pseudonym keys", reg, "CSI_REGISTRY_PSEUDONYM_KEY_SINBA", "PK"},
 		{"identity does not", id, "CSI_REGISTRY_PSEUDONYM_KEY_SINBA", ""},
+		{"identity checkpoint key", id, "CSI_AUDIT_CHECKPOINT_KEY", "CPK"},
+		{"registry checkpoint key", reg, "CSI_AUDIT_CHECKPOINT_KEY", "CPK"},
+		{"checkpoints in the run directory", reg, "CSI_AUDIT_CHECKPOINT_DIR", "/run/csi/audit-checkpoints"},
 	} {
 		if got := tc.env[tc.key]; got != tc.want {
 			t.Errorf("%s: %s = %q, want %q", tc.name, tc.key, got, tc.want)

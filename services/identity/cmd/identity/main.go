@@ -64,8 +64,10 @@ func run(ctx context.Context) error {
 	if err := keys.Rotate(ctx, time.Now().UTC()); err != nil {
 		return err
 	}
-	auditLog := audit.New(a.Pool, audit.WithLogger(a.Log), audit.WithRegisterer(a.Registry))
-	defer auditLog.Close(context.Background())
+	auditLog, err := a.OpenAudit(ctx)
+	if err != nil {
+		return err
+	}
 	svc := identity.NewService(store, keys, auditLog, places.Default(), cfg, a.Log)
 
 	if boot.AmbitoCode != "" {
@@ -78,12 +80,14 @@ func run(ctx context.Context) error {
 		}
 	}
 
-	bg, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go keys.Run(bg, time.Minute, func(err error) { a.Log.Error("signing key rotation", "err", err) })
+	// Background jobs are owned by the skeleton: stopped after serving, before the audit log and
+	// the pool are closed.
+	a.Go(func(ctx context.Context) {
+		keys.Run(ctx, time.Minute, func(err error) { a.Log.Error("signing key rotation", "err", err) })
+	})
 	idem := idempotency.New(a.Pool, a.Log)
 	idem.MaxBody = identity.MaxImportBytes
-	go purge(bg, idem, a)
+	a.Go(func(ctx context.Context) { purge(ctx, idem, a) })
 
 	verifier := base.Verifier(keys)
 	h := a.Handler(verifier, func(mux *httpapi.Mux) {

@@ -66,10 +66,17 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer closeCache()
-	auditLog := audit.New(a.Pool, audit.WithLogger(a.Log), audit.WithRegisterer(a.Registry))
-	defer auditLog.Close(context.Background())
+	auditLog, err := a.OpenAudit(ctx)
+	if err != nil {
+		return err
+	}
 	svc := registry.NewService(postgres.New(a.Pool), auditLog, places.Default(), c, cfg, a.Log)
-	defer svc.Close()
+	// The service's import workers write to the pool and the audit log: they stop with the
+	// background jobs, after serving and before the audit log and the pool are closed.
+	a.Go(func(ctx context.Context) {
+		<-ctx.Done()
+		svc.Close()
+	})
 	idem := idempotency.New(a.Pool, a.Log)
 
 	verifier := base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))

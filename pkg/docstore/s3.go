@@ -1,0 +1,140 @@
+package docstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/csi-lombardia/csi/pkg/errs"
+)
+
+// S3Config locates a bucket of an S3-compatible object store.
+type S3Config struct {
+	Endpoint  string // host:port, no scheme
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	Secure    bool   // HTTPS
+	Region    string // optional
+}
+
+// S3 is a Store in a bucket of an S3-compatible object store (through minio-go).
+type S3 struct {
+	client *minio.Client
+	bucket string
+}
+
+// NewS3 returns a Store in the bucket of cfg. It does not contact the store: see EnsureBucket.
+func NewS3(cfg S3Config) (*S3, error) {
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		return nil, errors.New("docstore: S3 needs an endpoint and a bucket")
+	}
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.Secure,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("docstore: S3 client for %s: %w", cfg.Endpoint, err)
+	}
+	return &S3{client: c, bucket: cfg.Bucket}, nil
+}
+
+// EnsureBucket creates the bucket when it does not exist.
+func (s *S3) EnsureBucket(ctx context.Context) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return translate(err, "docstore: bucket %s", s.bucket)
+	}
+	if ok {
+		return nil
+	}
+	if err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{}); err != nil {
+		// Another replica may have created it meanwhile.
+		if ok, err2 := s.client.BucketExists(ctx, s.bucket); err2 == nil && ok {
+			return nil
+		}
+		return translate(err, "docstore: create bucket %s", s.bucket)
+	}
+	return nil
+}
+
+// Put implements Store.
+func (s *S3) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		return translate(err, "docstore put %s", key)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *S3) Get(ctx context.Context, key string) (Object, error) {
+	if err := ValidKey(key); err != nil {
+		return Object{}, err
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	o, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return Object{}, translate(err, "docstore get %s", key)
+	}
+	defer o.Close()
+	info, err := o.Stat()
+	if err != nil {
+		return Object{}, translate(err, "docstore get %s", key)
+	}
+	b, err := io.ReadAll(o)
+	if err != nil {
+		return Object{}, translate(err, "docstore get %s", key)
+	}
+	return Object{Key: key, Body: b, ContentType: info.ContentType}, nil
+}
+
+// List implements Store.
+func (s *S3) List(ctx context.Context, prefix string) ([]string, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	var keys []string
+	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			return nil, translate(o.Err, "docstore list %s", prefix)
+		}
+		keys = append(keys, o.Key)
+	}
+	return keys, nil // S3 lists in lexical (UTF-8 binary) order
+}
+
+// translate gives a missing object the NotFound kind and a failing or unreachable store the
+// Unavailable kind; a refusal (credentials, missing bucket) stays an internal error.
+func translate(err error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.Code {
+		case minio.NoSuchKey:
+			return errs.Wrap(errs.NotFound, err, "%s: not found", msg)
+		}
+		if resp.StatusCode >= 500 {
+			return errs.Wrap(errs.Unavailable, err, "%s: the object store is unavailable", msg)
+		}
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	return errs.Wrap(errs.Unavailable, err, "%s: the object store is unavailable", msg)
+}
