@@ -44,13 +44,14 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csictl ./tools/cmd/csictl
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csidev ./tools/cmd/csidev
 
-## lint: gofmt, go vet and staticcheck on every module
+## lint: gofmt, go vet and staticcheck on every module; Redocly CLI on every OpenAPI document
 lint:
 	@out=$$(gofmt -l $$($(GO) list -m -f '{{.Dir}}')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $(GO) vet ./...) || exit 1; done
 	@sc=$$(command -v staticcheck || echo $${CSI_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/csi}/bin/staticcheck); \
 	if [ ! -x "$$sc" ]; then GOBIN=$$(dirname $$sc) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || exit 1; fi; \
 	for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $$sc ./...) || exit 1; done
+	@redocly=$$(./scripts/redocly.sh) || exit 1; "$$redocly" lint --config redocly.yaml services/*/api/openapi.yaml
 
 fmt:
 	gofmt -w $$($(GO) list -m -f '{{.Dir}}')

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -86,8 +85,8 @@ func NewVerifier(pool *pgxpool.Pool, log *Log, cps *Checkpoints, reg prometheus.
 // Checkpoints are the checkpoints Verify compares with (nil when there are none).
 func (v *Verifier) Checkpoints() *Checkpoints { return v.checkpoints }
 
-// Verify runs Verify in one REPEATABLE READ, read-only transaction (one snapshot) and records the
-// result in the metrics. Verifications run one at a time.
+// Verify runs Verify against the checkpoints, if any, and records the result in the metrics.
+// Verifications run one at a time.
 func (v *Verifier) Verify(ctx context.Context) (Report, time.Duration, error) {
 	select {
 	case v.sem <- struct{}{}:
@@ -96,16 +95,15 @@ func (v *Verifier) Verify(ctx context.Context) (Report, time.Duration, error) {
 		return Report{}, 0, fmt.Errorf("verify audit chains: waiting for the verification in progress: %w", ctx.Err())
 	}
 	start := time.Now()
-	var rep Report
 	var opts []VerifyOption
 	if v.checkpoints != nil {
 		opts = append(opts, AgainstCheckpoints(v.checkpoints))
 	}
-	err := pgx.BeginTxFunc(ctx, v.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		rep, err = Verify(ctx, tx, opts...)
-		return err
-	})
+	// On the pool, not in one long REPEATABLE READ transaction: Verify needs no snapshot (it
+	// leaves out what was committed after it read the heads), and a long transaction would hold
+	// back pg_snapshot_xmin, and so the event feeds of every service on the server, for as long
+	// as the verification runs.
+	rep, err := Verify(ctx, v.pool, opts...)
 	took := time.Since(start)
 	if err != nil {
 		v.m.errors.Inc()
