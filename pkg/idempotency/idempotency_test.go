@@ -362,6 +362,7 @@ func TestClientGoneMidRequest(t *testing.T) {
 	firstDone := make(chan answer, 1)
 	go func() {
 		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/orders", strings.NewReader(`{"ref":"A"}`))
+		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set(idempotency.Header, "k")
 		r.Header.Set(callerHeader, "coop")
 		rec := httptest.NewRecorder()
