@@ -72,9 +72,10 @@ func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0,
 //
 // What is plausible is narrower still. People alive or on record were born from 1900 on and not
 // in the future (Birth). The suite did not exist before 2000 and plans nothing beyond 2100:
-// validity periods (profiles, accreditations, legal representatives, household relations,
-// consents, privacy notices) and the timestamps callers filter by fall in Suite. The other dates of a
-// person's life (a document's expiry, death, moving away) fall in Life.
+// the validity periods the suite itself records (profiles, accreditations, consents, privacy
+// notices) and the timestamps callers filter by fall in Suite. The other dates of a person's life
+// (a document's expiry, death, moving away, a household relation or a legal representative's
+// appointment, which can predate the suite by decades) fall in Life.
 var (
 	Stored = Range{Min: day(1, 1, 1), Max: day(9999, 12, 31), Says: "must be from 0001-01-01 to 9999-12-31"}
 	Suite  = Range{Min: day(2000, 1, 1), Max: day(2100, 12, 31), Says: "must be from 2000-01-01 to 2100-12-31"}

@@ -634,7 +634,7 @@ func (s *Service) AddMember(ctx context.Context, id uuid.UUID, in MemberInput) (
 	if in.ValidFrom == "" {
 		in.ValidFrom = s.today()
 	} else {
-		valid.Date(&f, "valid_from", in.ValidFrom, valid.Suite)
+		valid.Date(&f, "valid_from", in.ValidFrom, valid.Life) // a household or guardianship can predate the suite
 	}
 	if err := f.Err(); err != nil {
 		return Household{}, err

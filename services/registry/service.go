@@ -340,8 +340,8 @@ func (s *Service) validate(c *Citizen) error {
 		f.Check(slices.Contains(representatives, r.Kind), "legal_representative.kind", "%s", oneOf(representatives))
 		f.Check(r.CitizenID != nil || strings.TrimSpace(r.Name) != "", "legal_representative.name", "is required without a citizen_id")
 		valid.Line(&f, "legal_representative.name", r.Name, false, 200)
-		valid.Date(&f, "legal_representative.valid_from", r.ValidFrom, valid.Suite)
-		valid.OptDate(&f, "legal_representative.valid_to", r.ValidTo, valid.Suite)
+		valid.Date(&f, "legal_representative.valid_from", r.ValidFrom, valid.Life)
+		valid.OptDate(&f, "legal_representative.valid_to", r.ValidTo, valid.Life)
 		f.Check(r.CitizenID == nil || *r.CitizenID != c.ID, "legal_representative.citizen_id", "must be another citizen")
 	}
 	valid.OptDate(&f, "privacy.notice_given_on", c.Privacy.NoticeGivenOn, valid.Suite)
