@@ -188,6 +188,11 @@ Secret settings are read from the Secret "{{ include "common.secretName" . }}"
 {{- range $var, $key := .Values.secrets.env }}
   {{ $key }} -> {{ $var }}{{ if has $key ($.Values.secrets.optionalKeys | default list) }} (optional){{ end }}
 {{- end }}
+{{- if and .Values.audit .Values.audit.checkpoints.enabled }}
+  audit-checkpoint-key -> CSI_AUDIT_CHECKPOINT_KEY
+  audit-checkpoint-s3-access-key -> CSI_AUDIT_CHECKPOINT_S3_ACCESS_KEY
+  audit-checkpoint-s3-secret-key -> CSI_AUDIT_CHECKPOINT_S3_SECRET_KEY
+{{- end }}
 {{- end }}
 {{- if .Values.migrations.enabled }}
 
