@@ -19,10 +19,10 @@ import (
 // make test, or two checkouts) gets an error naming them, never the other's server.
 func TestPrivateServersAreNotShared(t *testing.T) {
 	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(m) == 0 {
-		t.Fatal("no PostgreSQL server binaries under /usr/lib/postgresql : run the tests with make test, which installs them")
+		t.Fatal("no PostgreSQL server binaries under /usr/lib/postgresql: run the tests with make test, which installs them")
 	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatal("no redis-server : run the tests with make test, which installs it")
+		t.Fatal("no redis-server: run the tests with make test, which installs it")
 	}
 	t.Setenv("CSI_DATABASE_URL", "")
 	t.Setenv("CSI_REDIS_URL", "")
