@@ -150,26 +150,38 @@ func (s *memberScanner) object(depth int) error {
 			return errStopScan
 		}
 		s.i++
-		s.path = append(s.path, pathSegment{name: name, index: -1})
-		if err := s.value(depth); err != nil {
+		last, err := s.element(pathSegment{name: name, index: -1}, depth, '}')
+		if err != nil {
 			return err
 		}
-		s.path = s.path[:len(s.path)-1]
-		s.space()
-		if s.i >= len(s.b) {
-			return errStopScan
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
+		if last {
 			s.names = s.names[:first]
 			return nil
-		default:
-			return errStopScan
 		}
 	}
+}
+
+// element scans one member value or array element under seg and what follows it: a comma
+// (last false) or the closing byte (last true, consumed).
+func (s *memberScanner) element(seg pathSegment, depth int, closing byte) (last bool, err error) {
+	s.path = append(s.path, seg)
+	if err := s.value(depth); err != nil {
+		return false, err
+	}
+	s.path = s.path[:len(s.path)-1]
+	s.space()
+	if s.i >= len(s.b) {
+		return false, errStopScan
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, errStopScan
 }
 
 func (s *memberScanner) array(depth int) error {
@@ -183,23 +195,9 @@ func (s *memberScanner) array(depth int) error {
 		return nil
 	}
 	for n := 0; ; n++ {
-		s.path = append(s.path, pathSegment{index: n})
-		if err := s.value(depth); err != nil {
+		last, err := s.element(pathSegment{index: n}, depth, ']')
+		if err != nil || last {
 			return err
-		}
-		s.path = s.path[:len(s.path)-1]
-		s.space()
-		if s.i >= len(s.b) {
-			return errStopScan
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errStopScan
 		}
 	}
 }
