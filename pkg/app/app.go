@@ -8,7 +8,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -108,8 +107,9 @@ type App struct {
 
 // Start builds the logger and registry, opens the pool and applies (or, with CSI_MIGRATE=false,
 // checks) the migrations. The pool does not need the database to be up: readiness says so.
-// With CSI_MIGRATE_ONLY=true it applies the migrations and ends the process with status 0 (the
-// Helm pre-install/pre-upgrade hook Job runs the service's own image that way).
+// With CSI_MIGRATE_ONLY=true it applies the migrations and returns ErrMigratedOnly, which main
+// turns into status 0 (ExitCode): the Helm pre-install/pre-upgrade hook Job runs the service's
+// own image that way.
 func Start(ctx context.Context, b Base, env *Env, sets ...pgdb.MigrationSet) (*App, error) {
 	log := logging.New(os.Stderr, b.LogFormat, b.LogLevel, b.Service, Version)
 	log.Info("starting", "commit", Commit, "config", env.Masked())
@@ -128,7 +128,7 @@ func Start(ctx context.Context, b Base, env *Env, sets ...pgdb.MigrationSet) (*A
 	if b.MigrateOnly {
 		log.Info("migrations applied; exiting (CSI_MIGRATE_ONLY=true)")
 		pool.Close()
-		os.Exit(0)
+		return nil, ErrMigratedOnly
 	}
 	return a, nil
 }
@@ -285,10 +285,4 @@ func (a *App) serveDebug(ctx context.Context) {
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.Log.Warn("debug server", "err", err)
 	}
-}
-
-// Fatal logs err and exits 1: the one place a main gives up.
-func Fatal(err error) {
-	fmt.Fprintln(os.Stderr, "fatal:", err)
-	os.Exit(1)
 }

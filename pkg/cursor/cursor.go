@@ -71,3 +71,27 @@ func (l List) Decode(c string) (string, error) {
 func invalid() error {
 	return errs.InvalidField("cursor", "is not a cursor returned by this list with these criteria")
 }
+
+// Page is a page of a list: its items and, when more follow, the cursor of the next page
+// (DESIGN.md "Lists").
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// PageOf cuts a page of limit items from items, read with limit+1 so that one more tells that a
+// next page exists, and makes that page's cursor with l from the position of the page's last
+// item. Items is never nil (an empty list is [] in JSON).
+func PageOf[T any](items []T, limit int, l List, position func(T) string) Page[T] {
+	p := Page[T]{Items: items}
+	if limit >= 0 && len(items) > limit {
+		p.Items = items[:limit]
+		if limit > 0 {
+			p.NextCursor = l.Encode(position(items[limit-1]))
+		}
+	}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	return p
+}

@@ -65,3 +65,33 @@ func asError(err error, e **errs.Error) bool {
 	*e = x
 	return ok
 }
+
+func TestPageOf(t *testing.T) {
+	l := For("numbers")
+	pos := func(n int) string { return string(rune('a' + n)) }
+	for _, tc := range []struct {
+		name      string
+		items     []int
+		limit     int
+		wantItems int
+		wantNext  bool
+	}{
+		{"empty", nil, 2, 0, false},
+		{"fewer than the limit", []int{1}, 2, 1, false},
+		{"exactly the limit", []int{1, 2}, 2, 2, false},
+		{"one more: a next page", []int{1, 2, 3}, 2, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := PageOf(tc.items, tc.limit, l, pos)
+			if p.Items == nil || len(p.Items) != tc.wantItems || (p.NextCursor != "") != tc.wantNext {
+				t.Fatalf("PageOf = %+v, want %d items, next %v", p, tc.wantItems, tc.wantNext)
+			}
+			if tc.wantNext {
+				got, err := l.Decode(p.NextCursor)
+				if err != nil || got != pos(tc.items[tc.limit-1]) {
+					t.Fatalf("next cursor decodes to %q, %v; want the last item's position", got, err)
+				}
+			}
+		})
+	}
+}

@@ -1,37 +1,28 @@
 package registry_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/csi-lombardia/csi/pkg/app"
-	"github.com/csi-lombardia/csi/pkg/app/apptest"
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/auth/authtest"
 	"github.com/csi-lombardia/csi/pkg/cache"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/events"
-	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/idempotency"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
-	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
 	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/registry"
 	"github.com/csi-lombardia/csi/services/registry/postgres"
 )
@@ -44,18 +35,13 @@ const (
 	bergamo = "016024"
 )
 
-// suite is a running registry on a fresh database, with a token per role.
+// suite is a running registry on a fresh database, with a token per role (servicetest).
 type suite struct {
-	t       testing.TB
-	srv     *httptest.Server
-	app     *app.App
+	*servicetest.Suite
 	svc     *registry.Service
-	iss     *authtest.Issuer
-	ambito  uuid.UUID
 	comune  uuid.UUID // Milano's organization
 	tokens  map[auth.Role]string
 	clients map[string]string // scope set name -> token
-	httpc   *http.Client
 }
 
 type options struct {
@@ -63,159 +49,57 @@ type options struct {
 	chunk    int64
 }
 
-// newSuite starts the service. With redisURL set the cache is Redis there (reachable or not),
-// otherwise the in-process cache.
+// newSuite starts the service through registry.Mount, as main does. With redisURL set the cache
+// is Redis there (reachable or not), otherwise the in-process cache.
 func newSuite(t testing.TB, o options) *suite {
 	t.Helper()
-	ctx := context.Background()
-	pool := pgtest.New(t, sets...)
-	var logOut io.Writer = io.Discard
-	if os.Getenv("CSI_TEST_LOG") != "" {
-		logOut = os.Stderr
-	}
-	log := slog.New(slog.NewTextHandler(logOut, nil))
-	a := app.New(app.Base{Service: "registry", Audit: apptest.AuditConfig(t)}, log, prometheus.NewRegistry(), pool, sets...)
-	c, closeCache, err := cache.Open(ctx, o.redisURL, "registry-"+uuid.NewString()[:8], log, a.Registry) // as in main: the cache metrics on /metrics
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = closeCache() })
-	auditLog, err := a.OpenAudit(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close(context.Background()) })
-	cfg := registry.DefaultConfig()
-	for _, p := range []string{"reporting", "sinba", "research"} {
-		k := make([]byte, 32)
-		_, _ = rand.Read(k)
-		cfg.PseudonymKeys[p] = k
-	}
-	if o.chunk > 0 {
-		cfg.ImportChunk = o.chunk
-	}
-	svc := registry.NewService(postgres.New(pool), auditLog, places.Default(), c, cfg, log)
-	t.Cleanup(svc.Close)
-	iss := authtest.New(t)
-	idem := idempotency.New(pool, log)
-	h := a.Handler(iss.Verifier(), func(mux *httpapi.Mux) {
-		registry.Routes(mux, registry.MakeEndpoints(svc), log, idem.Middleware)
-		mux.Handle("GET /v1/events", httpapi.NewServer(log, events.FeedEndpoint(pool), events.DecodeFeedRequest))
-	})
-	s := &suite{srv: httptest.NewServer(h), app: a, svc: svc, iss: iss, ambito: uuid.Must(uuid.NewV7()), comune: uuid.Must(uuid.NewV7()),
-		tokens: map[auth.Role]string{}, clients: map[string]string{}}
-	s.t = t
-	t.Cleanup(s.srv.Close)
-	azienda, coop, ats, region := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
-	orgOf := map[auth.Role][2]string{
-		auth.RoleAmbitoAdmin: {azienda, "azienda"}, auth.RoleServiceManager: {s.comune.String(), "comune"},
-		auth.RoleSocialWorker: {s.comune.String(), "comune"}, auth.RoleAdministrative: {s.comune.String(), "comune"},
-		auth.RolePlanningOffice: {azienda, "azienda"}, auth.RoleCoopCoordinator: {coop, "cooperativa"},
-		auth.RoleEducator: {coop, "cooperativa"}, auth.RoleASA: {coop, "cooperativa"}, auth.RoleOSS: {coop, "cooperativa"},
-		auth.RoleATSMonitor: {ats, "ats"}, auth.RoleRegionMonitor: {region, "region"}, auth.RolePrivacyOfficer: {azienda, "azienda"},
-	}
-	for role, org := range orgOf {
-		istat := ""
-		if org[1] == "comune" {
-			istat = milano
-		}
-		s.tokens[role] = s.operator(role, org[0], org[1], istat)
-	}
-	for name, scopes := range clientScopes {
-		s.clients[name] = iss.Token(t, auth.Claims{Subject: uuid.NewString(), Kind: auth.KindClient, AmbitoID: s.ambito.String(),
-			Role: auth.RoleClient, Scopes: scopes})
-	}
+	s := &suite{}
+	s.Suite = servicetest.New(t, servicetest.Config{Service: "registry", Sets: sets, OpenAPI: registry.OpenAPI(), Clients: clientScopes,
+		Mount: func(ctx context.Context, a *app.App, iss *authtest.Issuer) (http.Handler, error) {
+			c, closeCache, err := cache.Open(ctx, o.redisURL, "registry-"+uuid.NewString()[:8], a.Log, a.Registry) // as in main: the cache metrics on /metrics
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { _ = closeCache() })
+			cfg := registry.DefaultConfig()
+			for _, p := range []string{"reporting", "sinba", "research"} {
+				k := make([]byte, 32)
+				_, _ = rand.Read(k)
+				cfg.PseudonymKeys[p] = k
+			}
+			if o.chunk > 0 {
+				cfg.ImportChunk = o.chunk
+			}
+			svc, h, err := registry.Mount(ctx, a, registry.Parts{Store: postgres.New(a.Pool), Cache: c, Places: places.Default(),
+				Config: cfg, Verifier: iss.Verifier()})
+			s.svc = svc
+			return h, err
+		}})
+	s.comune, s.tokens, s.clients = s.Comune, s.Tokens, s.Clients
 	return s
 }
 
 // operator returns a token of an operator with role in an organization of the ambito.
 // A comune's operator's token carries the comune's ISTAT code.
 func (s *suite) operator(role auth.Role, org, kind, istat string) string {
-	return s.iss.Token(s.tb(), auth.Claims{Subject: uuid.NewString(), Kind: auth.KindOperator, AmbitoID: s.ambito.String(),
-		OrgID: org, OrgKind: kind, ISTATCode: istat, Role: role, ProfileID: uuid.NewString()})
+	return s.Operator(role, uuid.MustParse(org), kind, istat)
 }
 
-func (s *suite) tb() testing.TB { return s.t }
+func (s *suite) tb() testing.TB { return s.T }
 
-// do sends a request and decodes the JSON answer into out (when not nil).
 func (s *suite) do(method, path, token string, body any, out any, headers ...string) *http.Response {
-	t := s.tb()
-	t.Helper()
-	var rd io.Reader
-	ctype := "application/json"
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd, ctype = strings.NewReader(b), "text/csv"
-	case []byte:
-		rd, ctype = bytes.NewReader(b), "text/csv"
-	case io.Reader:
-		rd, ctype = b, "text/csv"
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, s.srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := s.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body = io.NopCloser(bytes.NewReader(data))
-	if out != nil && len(data) > 0 && resp.StatusCode < 300 {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
-		}
-	}
-	return resp
-}
-
-func (s *suite) client() *http.Client {
-	if s.httpc == nil {
-		if t, ok := s.t.(*testing.T); ok {
-			s.httpc = contractClient(t, s.srv.Client())
-		} else {
-			c := *s.srv.Client()
-			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-			s.httpc = &c
-		}
-	}
-	return s.httpc
+	s.T.Helper()
+	return s.Do(method, path, token, body, out, headers...)
 }
 
 func (s *suite) must(status int, resp *http.Response) {
-	t := s.tb()
-	t.Helper()
-	if resp.StatusCode != status {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("%s %s = %d, want %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, status, b)
-	}
+	s.T.Helper()
+	s.Must(status, resp)
 }
 
 func (s *suite) count(query string, args ...any) int {
-	t := s.tb()
-	t.Helper()
-	var n int
-	if err := s.app.Pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	s.T.Helper()
+	return s.Count(query, args...)
 }
 
 var seq atomic.Int64
@@ -291,27 +175,6 @@ var clientScopes = map[string][]string{
 	"coop": {"visits:write", "authorizations:read"},
 }
 
-// problem is an RFC 9457 answer.
-type problem struct {
-	Type, Title, Detail string
-	Status              int
-	Errors              []struct{ Field, Message string }
-	ExistingID          string `json:"existing_id"`
-}
+type problem = servicetest.Problem
 
-func (p problem) fields() []string {
-	var out []string
-	for _, e := range p.Errors {
-		out = append(out, e.Field)
-	}
-	return out
-}
-
-func decodeProblem(t testing.TB, resp *http.Response) problem {
-	t.Helper()
-	var p problem
-	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-		t.Fatalf("decode problem: %v", err)
-	}
-	return p
-}
+func decodeProblem(t testing.TB, resp *http.Response) problem { return servicetest.DecodeProblem(t, resp) }

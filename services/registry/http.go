@@ -13,8 +13,12 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 
+	"github.com/csi-lombardia/csi/pkg/app"
+	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/cache"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/places"
 )
 
 //go:embed api/openapi.yaml
@@ -82,17 +86,41 @@ func survivorURI(ctx context.Context, m *MergedError) string {
 	return "/v1/citizens/" + m.MergedInto.String()
 }
 
+// Parts are what the service is composed of: from the configuration in main, from fixtures in
+// the tests.
+type Parts struct {
+	Store    Store
+	Cache    cache.Cache
+	Places   *places.Catalog
+	Config   Config
+	Verifier *auth.Verifier
+}
+
+// Mount composes the service on a started App, the one path main and the tests share: the audit
+// log, the service (its import workers stop with the App's background jobs, before the audit log
+// and the pool close), and its routes on the skeleton (app.App.Mount).
+func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, error) {
+	auditLog, err := a.OpenAudit(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := NewService(p.Store, auditLog, p.Places, p.Cache, p.Config, a.Log)
+	a.Go(func(ctx context.Context) {
+		<-ctx.Done()
+		svc.Close()
+	})
+	return svc, a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, Routes: func(mux *httpapi.Mux, idem httpapi.Middleware) {
+		Routes(mux, MakeEndpoints(svc), a.Log, idem)
+	}}), nil
+}
+
 // Routes registers the service's routes on mux. idem wraps the POSTs that clients retry
 // (Idempotency-Key).
-func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Handler) http.Handler) {
+func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middleware) {
 	srv := func(ep func(context.Context, any) (any, error), dec kithttp.DecodeRequestFunc) http.Handler {
 		return httpapi.NewServer(log, ep, dec, kithttp.ServerBefore(kithttp.PopulateRequestContext),
 			kithttp.ServerErrorEncoder(errorEncoder(log)))
 	}
-	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openAPI)
-	})
 	mux.Handle("GET /v1/municipalities", srv(e.Municipalities, decodeMunicipalities))
 
 	mux.Handle("POST /v1/citizens", idem(srv(e.CreateCitizen, httpapi.DecodeBody[CitizenInput])))

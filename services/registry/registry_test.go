@@ -59,7 +59,7 @@ func TestCodiceFiscale(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			resp := s.do("POST", "/v1/citizens", tok, c.body, nil)
 			s.must(400, resp)
-			if got := decodeProblem(t, resp).fields(); !cmp.Equal(got, c.fields) {
+			if got := decodeProblem(t, resp).Fields(); !cmp.Equal(got, c.fields) {
 				t.Errorf("fields = %v, want %v", got, c.fields)
 			}
 		})
@@ -139,7 +139,7 @@ func TestUpdateAndHistory(t *testing.T) {
 	// Bad input: 400 naming the field, nothing written.
 	resp := s.do("PATCH", path, tok, map[string]any{"status": "deceased"}, nil, "If-Match", `"2"`)
 	s.must(400, resp)
-	if got := decodeProblem(t, resp).fields(); !cmp.Equal(got, []string{"death_date"}) {
+	if got := decodeProblem(t, resp).Fields(); !cmp.Equal(got, []string{"death_date"}) {
 		t.Errorf("fields = %v", got)
 	}
 	var again registry.Citizen
@@ -275,7 +275,7 @@ func TestSearchByName(t *testing.T) {
 			t.Errorf("%s: search = %d, want 400", tc.name, resp.StatusCode)
 			continue
 		}
-		if got := decodeProblem(t, resp).fields(); !slices.Equal(got, []string{"cursor"}) {
+		if got := decodeProblem(t, resp).Fields(); !slices.Equal(got, []string{"cursor"}) {
 			t.Errorf("%s: fields %v, want [cursor]", tc.name, got)
 		}
 	}
@@ -455,7 +455,7 @@ func TestMergedRecordRoutes(t *testing.T) {
 					t.Errorf("detail = %q, want it to say the record was merged", p.Detail)
 				}
 			case 400:
-				if !slices.Contains(p.fields(), tc.wantField) || !strings.Contains(fmt.Sprint(p.Errors), sid) {
+				if !slices.Contains(p.Fields(), tc.wantField) || !strings.Contains(fmt.Sprint(p.Errors), sid) {
 					t.Errorf("errors = %+v, want %s naming the survivor %s", p.Errors, tc.wantField, sid)
 				}
 			}
@@ -467,8 +467,8 @@ func TestMergedRecordRoutes(t *testing.T) {
 
 	// A client that follows redirects (Go's default) re-sends the POST, body included, to the
 	// survivor's route: the member joins the household the survivor took over.
-	follow := s.srv.Client()
-	req, err := http.NewRequest("POST", s.srv.URL+"/v1/citizens/"+mid+"/household/members",
+	follow := s.Srv.Client()
+	req, err := http.NewRequest("POST", s.Srv.URL+"/v1/citizens/"+mid+"/household/members",
 		strings.NewReader(fmt.Sprintf(`{"citizen_id": %q, "relationship": "child"}`, newcomer.ID)))
 	if err != nil {
 		t.Fatal(err)
@@ -665,7 +665,7 @@ func TestAuditTamperingShows(t *testing.T) {
 		}
 	}
 	// Someone with the tables' owner rights hides who read the record.
-	audittest.Tamper(t, s.app.Pool, fmt.Sprintf(`UPDATE audit_records SET actor_id = 'nobody' WHERE id = '%s'`, read.ID))
+	audittest.Tamper(t, s.App.Pool, fmt.Sprintf(`UPDATE audit_records SET actor_id = 'nobody' WHERE id = '%s'`, read.ID))
 
 	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String()+"/audit", po, nil, &trail))
 	audittest.CheckMarks(t, trail.Items, read.ID)

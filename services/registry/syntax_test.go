@@ -60,7 +60,7 @@ func TestAmbiguousRequestsAreRefused(t *testing.T) {
 			if tc.body != "" {
 				body = strings.NewReader(tc.body)
 			}
-			req, err := http.NewRequest(tc.method, s.srv.URL+tc.path, body)
+			req, err := http.NewRequest(tc.method, s.Srv.URL+tc.path, body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,9 +70,9 @@ func TestAmbiguousRequestsAreRefused(t *testing.T) {
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
-			client := s.client() // the answer is checked against the contract
+			client := s.Client() // the answer is checked against the contract
 			if strings.Contains(req.URL.Path, "/.") || strings.Contains(req.URL.Path, "//") {
-				client = s.srv.Client() // not a path of the contract
+				client = s.Srv.Client() // not a path of the contract
 			}
 			resp, err := client.Do(req)
 			if err != nil {
@@ -87,8 +87,8 @@ func TestAmbiguousRequestsAreRefused(t *testing.T) {
 			if err := json.Unmarshal(data, &p); err != nil {
 				t.Fatalf("problem %s: %v", data, err)
 			}
-			if !slices.Equal(p.fields(), []string{tc.field}) {
-				t.Errorf("problem fields %v, want [%s]: %s", p.fields(), tc.field, data)
+			if !slices.Equal(p.Fields(), []string{tc.field}) {
+				t.Errorf("problem fields %v, want [%s]: %s", p.Fields(), tc.field, data)
 			}
 		})
 	}

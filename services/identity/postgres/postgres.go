@@ -25,53 +25,44 @@ var migrationFiles embed.FS
 var Migrations = pgdb.Embedded("identity", migrationFiles, "migrations")
 
 // Store implements identity.Store.
-type Store struct {
-	pool *pgxpool.Pool
-	db   pgdb.DB
-	tx   pgx.Tx
-}
+type Store struct{ pgdb.Base }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, db: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pgdb.NewBase(pool)} }
 
 var _ identity.Store = (*Store)(nil)
 
 // InTx implements identity.Store; nested calls join the outer transaction.
 func (s *Store) InTx(ctx context.Context, fn func(identity.Store) error) error {
-	if s.tx != nil {
-		return fn(s)
-	}
-	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(&Store{pool: s.pool, db: tx, tx: tx})
-	})
+	return s.Base.InTx(ctx, func(b pgdb.Base) error { return fn(&Store{b}) })
 }
 
 // AppendEvents implements identity.Store.
 func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
-	return events.Append(ctx, s.db, evs...)
+	return events.Append(ctx, s.DB, evs...)
 }
 
 // ---- ambiti ----
 
 func (s *Store) CreateAmbito(ctx context.Context, a identity.Ambito) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO ambiti (id, code, name, created_at) VALUES ($1, $2, $3, $4)`, a.ID, a.Code, a.Name, a.CreatedAt)
+	_, err := s.DB.Exec(ctx, `INSERT INTO ambiti (id, code, name, created_at) VALUES ($1, $2, $3, $4)`, a.ID, a.Code, a.Name, a.CreatedAt)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) GetAmbito(ctx context.Context, id uuid.UUID) (identity.Ambito, error) {
 	var a identity.Ambito
-	err := s.db.QueryRow(ctx, `SELECT id, code, name, created_at FROM ambiti WHERE id = $1`, id).Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt)
+	err := s.DB.QueryRow(ctx, `SELECT id, code, name, created_at FROM ambiti WHERE id = $1`, id).Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt)
 	return a, pgdb.NotFound(err, "ambito")
 }
 
 func (s *Store) AmbitoByCode(ctx context.Context, code string) (identity.Ambito, error) {
 	var a identity.Ambito
-	err := s.db.QueryRow(ctx, `SELECT id, code, name, created_at FROM ambiti WHERE code = $1`, code).Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt)
+	err := s.DB.QueryRow(ctx, `SELECT id, code, name, created_at FROM ambiti WHERE code = $1`, code).Scan(&a.ID, &a.Code, &a.Name, &a.CreatedAt)
 	return a, pgdb.NotFound(err, "ambito")
 }
 
 func (s *Store) ListAmbiti(ctx context.Context) ([]identity.Ambito, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, code, name, created_at FROM ambiti ORDER BY code`)
+	rows, err := s.DB.Query(ctx, `SELECT id, code, name, created_at FROM ambiti ORDER BY code`)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
@@ -86,46 +77,28 @@ func scanOrg(r pgx.Row, o *identity.Organization) error {
 	return r.Scan(&o.ID, &o.AmbitoID, &o.Kind, &o.Name, &o.ISTATCode, &o.TaxCode, &o.Email, &o.Active, &o.Version, &o.CreatedAt, &o.UpdatedAt)
 }
 
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
 
 func (s *Store) CreateOrganization(ctx context.Context, o identity.Organization) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO organizations (id, ambito_id, kind, name, istat_code, tax_code, email, active, version, created_at, updated_at)
+	_, err := s.DB.Exec(ctx, `INSERT INTO organizations (id, ambito_id, kind, name, istat_code, tax_code, email, active, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		o.ID, o.AmbitoID, o.Kind, o.Name, nullable(o.ISTATCode), nullable(o.TaxCode), nullable(o.Email), o.Active, o.Version, o.CreatedAt, o.UpdatedAt)
+		o.ID, o.AmbitoID, o.Kind, o.Name, pgdb.Nullable(o.ISTATCode), pgdb.Nullable(o.TaxCode), pgdb.Nullable(o.Email), o.Active, o.Version, o.CreatedAt, o.UpdatedAt)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) GetOrganization(ctx context.Context, ambitoID, id uuid.UUID) (identity.Organization, error) {
 	var o identity.Organization
-	err := scanOrg(s.db.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE ambito_id = $1 AND id = $2`, ambitoID, id), &o)
+	err := scanOrg(s.DB.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE ambito_id = $1 AND id = $2`, ambitoID, id), &o)
 	return o, pgdb.NotFound(err, "organization")
 }
 
-// versioned runs an UPDATE ... WHERE version = expected RETURNING; no row means either gone
-// (404) or changed since it was read (412).
-func (s *Store) versioned(ctx context.Context, exists string, id uuid.UUID, what string, err error) error {
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return pgdb.Translate(err)
-	}
-	var one int
-	if e := s.db.QueryRow(ctx, `SELECT 1 FROM `+exists+` WHERE id = $1`, id).Scan(&one); errors.Is(e, pgx.ErrNoRows) {
-		return errs.E(errs.NotFound, "%s not found", what)
-	}
-	return errs.E(errs.PreconditionFailed, "the %s was changed by someone else; read it again", what)
-}
 
 func (s *Store) UpdateOrganization(ctx context.Context, o identity.Organization, expected int64) (identity.Organization, error) {
 	var out identity.Organization
-	err := scanOrg(s.db.QueryRow(ctx, `UPDATE organizations SET name = $4, email = $5, active = $6, version = version + 1, updated_at = now()
+	err := scanOrg(s.DB.QueryRow(ctx, `UPDATE organizations SET name = $4, email = $5, active = $6, version = version + 1, updated_at = now()
 		WHERE ambito_id = $1 AND id = $2 AND version = $3 RETURNING `+orgCols,
-		o.AmbitoID, o.ID, expected, o.Name, nullable(o.Email), o.Active), &out)
+		o.AmbitoID, o.ID, expected, o.Name, pgdb.Nullable(o.Email), o.Active), &out)
 	if err != nil {
-		return out, s.versioned(ctx, "organizations", o.ID, "organization", err)
+		return out, s.Versioned(ctx, err, "organizations", o.ID, "organization")
 	}
 	return out, nil
 }
@@ -139,7 +112,7 @@ func (s *Store) ListOrganizations(ctx context.Context, ambitoID uuid.UUID, kind 
 		}
 		afterID = &id
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+orgCols+` FROM organizations
+	rows, err := s.DB.Query(ctx, `SELECT `+orgCols+` FROM organizations
 		WHERE ambito_id = $1 AND ($2 = '' OR kind = $2) AND ($3::uuid IS NULL OR id > $3)
 		ORDER BY id LIMIT $4`, ambitoID, string(kind), afterID, limit)
 	if err != nil {
@@ -171,46 +144,46 @@ func (s *Store) CreateOperator(ctx context.Context, o identity.Operator) error {
 	b.Queue(`INSERT INTO operators (id, ambito_id, fiscal_code, given_name, family_name, email, phone, status, password_hash,
 		password_set_at, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $9::text IS NULL THEN NULL ELSE now() END, $10, $11, $12)`,
-		o.ID, o.AmbitoID, o.FiscalCode, o.GivenName, o.FamilyName, o.Email, nullable(o.Phone), o.Status,
-		nullable(identity.PasswordHash(o)), o.Version, o.CreatedAt, o.UpdatedAt)
+		o.ID, o.AmbitoID, o.FiscalCode, o.GivenName, o.FamilyName, o.Email, pgdb.Nullable(o.Phone), o.Status,
+		pgdb.Nullable(identity.PasswordHash(o)), o.Version, o.CreatedAt, o.UpdatedAt)
 	for _, p := range o.Profiles {
 		b.Queue(`INSERT INTO profiles (id, operator_id, organization_id, role, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)`,
 			p.ID, o.ID, p.OrganizationID, p.Role, p.ValidFrom, p.ValidTo)
 	}
-	return pgdb.Translate(s.db.SendBatch(ctx, b).Close())
+	return pgdb.Translate(s.DB.SendBatch(ctx, b).Close())
 }
 
 func (s *Store) GetOperator(ctx context.Context, ambitoID, id uuid.UUID) (identity.Operator, error) {
 	var o identity.Operator
-	err := scanOp(s.db.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE o.ambito_id = $1 AND o.id = $2`, ambitoID, id), &o)
+	err := scanOp(s.DB.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE o.ambito_id = $1 AND o.id = $2`, ambitoID, id), &o)
 	return o, pgdb.NotFound(err, "operator")
 }
 
 func (s *Store) OperatorForSignIn(ctx context.Context, id uuid.UUID) (identity.Operator, error) {
 	var o identity.Operator
-	err := scanOp(s.db.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE o.id = $1`, id), &o)
+	err := scanOp(s.DB.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE o.id = $1`, id), &o)
 	return o, pgdb.NotFound(err, "operator")
 }
 
 func (s *Store) OperatorByEmail(ctx context.Context, email string) (identity.Operator, error) {
 	var o identity.Operator
-	err := scanOp(s.db.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE lower(o.email) = lower($1)`, email), &o)
+	err := scanOp(s.DB.QueryRow(ctx, `SELECT `+opCols+` FROM operators o WHERE lower(o.email) = lower($1)`, email), &o)
 	return o, pgdb.NotFound(err, "operator")
 }
 
 func (s *Store) UpdateOperator(ctx context.Context, o identity.Operator, expected int64) (identity.Operator, error) {
 	var id uuid.UUID
-	err := s.db.QueryRow(ctx, `UPDATE operators SET given_name = $4, family_name = $5, email = $6, phone = $7, status = $8,
+	err := s.DB.QueryRow(ctx, `UPDATE operators SET given_name = $4, family_name = $5, email = $6, phone = $7, status = $8,
 		version = version + 1, updated_at = now() WHERE ambito_id = $1 AND id = $2 AND version = $3 RETURNING id`,
-		o.AmbitoID, o.ID, expected, o.GivenName, o.FamilyName, o.Email, nullable(o.Phone), o.Status).Scan(&id)
+		o.AmbitoID, o.ID, expected, o.GivenName, o.FamilyName, o.Email, pgdb.Nullable(o.Phone), o.Status).Scan(&id)
 	if err != nil {
-		return identity.Operator{}, s.versioned(ctx, "operators", o.ID, "operator", err)
+		return identity.Operator{}, s.Versioned(ctx, err, "operators", o.ID, "operator")
 	}
 	return s.GetOperator(ctx, o.AmbitoID, o.ID)
 }
 
 func (s *Store) SetPassword(ctx context.Context, operatorID uuid.UUID, hash string) error {
-	_, err := s.db.Exec(ctx, `UPDATE operators SET password_hash = $2, password_set_at = now(), updated_at = now() WHERE id = $1`, operatorID, hash)
+	_, err := s.DB.Exec(ctx, `UPDATE operators SET password_hash = $2, password_set_at = now(), updated_at = now() WHERE id = $1`, operatorID, hash)
 	return pgdb.Translate(err)
 }
 
@@ -220,7 +193,7 @@ func (s *Store) ListOperators(ctx context.Context, f identity.OperatorFilter) ([
 	if f.After != nil {
 		af, ag, aid = &f.After.FamilyName, &f.After.GivenName, &f.After.ID
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+opCols+` FROM operators o
+	rows, err := s.DB.Query(ctx, `SELECT `+opCols+` FROM operators o
 		WHERE o.ambito_id = $1
 		  AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM profiles p WHERE p.operator_id = o.id AND p.organization_id = $2))
 		  AND (NOT $8 OR NOT EXISTS (SELECT 1 FROM profiles p WHERE p.operator_id = o.id AND p.organization_id <> $2))
@@ -246,13 +219,13 @@ func escapeLike(s string) string {
 }
 
 func (s *Store) AddProfile(ctx context.Context, operatorID uuid.UUID, p identity.Profile) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO profiles (id, operator_id, organization_id, role, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := s.DB.Exec(ctx, `INSERT INTO profiles (id, operator_id, organization_id, role, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)`,
 		p.ID, operatorID, p.OrganizationID, p.Role, p.ValidFrom, p.ValidTo)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) EndProfile(ctx context.Context, operatorID, profileID uuid.UUID, day identity.Date) error {
-	tag, err := s.db.Exec(ctx, `UPDATE profiles SET valid_to = GREATEST(valid_from - 1, $3::date - 1)
+	tag, err := s.DB.Exec(ctx, `UPDATE profiles SET valid_to = GREATEST(valid_from - 1, $3::date - 1)
 		WHERE id = $1 AND operator_id = $2 AND (valid_to IS NULL OR valid_to >= $3::date)`, profileID, operatorID, day)
 	if err != nil {
 		return pgdb.Translate(err)
@@ -273,7 +246,7 @@ func scanAcc(r pgx.Row, a *identity.Accreditation) error {
 }
 
 func (s *Store) CreateAccreditation(ctx context.Context, a identity.Accreditation) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO accreditations (id, ambito_id, cooperative_id, service_type, valid_from, valid_to, hourly_tariff_cents, version, created_at, updated_at)
+	_, err := s.DB.Exec(ctx, `INSERT INTO accreditations (id, ambito_id, cooperative_id, service_type, valid_from, valid_to, hourly_tariff_cents, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		a.ID, a.AmbitoID, a.CooperativeID, a.ServiceType, a.ValidFrom, a.ValidTo, a.HourlyTariffCents, a.Version, a.CreatedAt, a.UpdatedAt)
 	return pgdb.Translate(err)
@@ -281,17 +254,17 @@ func (s *Store) CreateAccreditation(ctx context.Context, a identity.Accreditatio
 
 func (s *Store) GetAccreditation(ctx context.Context, ambitoID, id uuid.UUID) (identity.Accreditation, error) {
 	var a identity.Accreditation
-	err := scanAcc(s.db.QueryRow(ctx, `SELECT `+accCols+` FROM accreditations a JOIN organizations g ON g.id = a.cooperative_id
+	err := scanAcc(s.DB.QueryRow(ctx, `SELECT `+accCols+` FROM accreditations a JOIN organizations g ON g.id = a.cooperative_id
 		WHERE a.ambito_id = $1 AND a.id = $2`, ambitoID, id), &a)
 	return a, pgdb.NotFound(err, "accreditation")
 }
 
 func (s *Store) UpdateAccreditation(ctx context.Context, a identity.Accreditation, expected int64) (identity.Accreditation, error) {
 	var id uuid.UUID
-	err := s.db.QueryRow(ctx, `UPDATE accreditations SET valid_to = $4, hourly_tariff_cents = $5, version = version + 1, updated_at = now()
+	err := s.DB.QueryRow(ctx, `UPDATE accreditations SET valid_to = $4, hourly_tariff_cents = $5, version = version + 1, updated_at = now()
 		WHERE ambito_id = $1 AND id = $2 AND version = $3 RETURNING id`, a.AmbitoID, a.ID, expected, a.ValidTo, a.HourlyTariffCents).Scan(&id)
 	if err != nil {
-		return identity.Accreditation{}, s.versioned(ctx, "accreditations", a.ID, "accreditation", err)
+		return identity.Accreditation{}, s.Versioned(ctx, err, "accreditations", a.ID, "accreditation")
 	}
 	return s.GetAccreditation(ctx, a.AmbitoID, a.ID)
 }
@@ -309,7 +282,7 @@ func (s *Store) ListAccreditations(ctx context.Context, ambitoID uuid.UUID, coop
 	if on != "" {
 		onDate = &on
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+accCols+` FROM accreditations a JOIN organizations g ON g.id = a.cooperative_id
+	rows, err := s.DB.Query(ctx, `SELECT `+accCols+` FROM accreditations a JOIN organizations g ON g.id = a.cooperative_id
 		WHERE a.ambito_id = $1 AND ($2::uuid IS NULL OR a.cooperative_id = $2) AND ($3 = '' OR a.service_type = $3)
 		  AND ($4::date IS NULL OR (a.valid_from <= $4::date AND (a.valid_to IS NULL OR a.valid_to >= $4::date)))
 		  AND ($5::uuid IS NULL OR a.id > $5)
@@ -332,19 +305,19 @@ func scanClient(r pgx.Row, c *identity.Client) error {
 }
 
 func (s *Store) CreateClient(ctx context.Context, c identity.Client) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO clients (id, ambito_id, organization_id, name, scopes, secret_hash, active, created_at)
+	_, err := s.DB.Exec(ctx, `INSERT INTO clients (id, ambito_id, organization_id, name, scopes, secret_hash, active, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.ID, c.AmbitoID, c.OrganizationID, c.Name, c.Scopes, identity.SecretHash(c), c.Active, c.CreatedAt)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) GetClient(ctx context.Context, id uuid.UUID) (identity.Client, error) {
 	var c identity.Client
-	err := scanClient(s.db.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id), &c)
+	err := scanClient(s.DB.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id), &c)
 	return c, pgdb.NotFound(err, "client")
 }
 
 func (s *Store) ListClients(ctx context.Context, ambitoID uuid.UUID) ([]identity.Client, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+clientCols+` FROM clients WHERE ambito_id = $1 ORDER BY name, id`, ambitoID)
+	rows, err := s.DB.Query(ctx, `SELECT `+clientCols+` FROM clients WHERE ambito_id = $1 ORDER BY name, id`, ambitoID)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
@@ -352,19 +325,19 @@ func (s *Store) ListClients(ctx context.Context, ambitoID uuid.UUID) ([]identity
 }
 
 func (s *Store) UpdateClientSecret(ctx context.Context, id uuid.UUID, hash []byte) error {
-	_, err := s.db.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = now() WHERE id = $1`, id, hash)
+	_, err := s.DB.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = now() WHERE id = $1`, id, hash)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) SetClientActive(ctx context.Context, id uuid.UUID, active bool) error {
-	_, err := s.db.Exec(ctx, `UPDATE clients SET active = $2, updated_at = now() WHERE id = $1`, id, active)
+	_, err := s.DB.Exec(ctx, `UPDATE clients SET active = $2, updated_at = now() WHERE id = $1`, id, active)
 	return pgdb.Translate(err)
 }
 
 // ---- refresh tokens ----
 
 func (s *Store) SaveRefreshToken(ctx context.Context, t identity.RefreshToken) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, family_id, operator_id, profile_id, issued_at, expires_at)
+	_, err := s.DB.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, family_id, operator_id, profile_id, issued_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, t.Hash, t.FamilyID, t.OperatorID, t.ProfileID, t.IssuedAt, t.ExpiresAt)
 	return pgdb.Translate(err)
 }
@@ -372,14 +345,14 @@ func (s *Store) SaveRefreshToken(ctx context.Context, t identity.RefreshToken) e
 func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, now time.Time) (identity.RefreshToken, error) {
 	var t identity.RefreshToken
 	// Lock the row: two concurrent uses of one token must not both succeed.
-	err := s.db.QueryRow(ctx, `SELECT token_hash, family_id, operator_id, profile_id, issued_at, expires_at, used_at, revoked_at
+	err := s.DB.QueryRow(ctx, `SELECT token_hash, family_id, operator_id, profile_id, issued_at, expires_at, used_at, revoked_at
 		FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
 		Scan(&t.Hash, &t.FamilyID, &t.OperatorID, &t.ProfileID, &t.IssuedAt, &t.ExpiresAt, &t.UsedAt, &t.RevokedAt)
 	if err != nil {
 		return t, pgdb.NotFound(err, "refresh token")
 	}
 	if t.UsedAt == nil {
-		if _, err := s.db.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash, now); err != nil {
+		if _, err := s.DB.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash, now); err != nil {
 			return t, pgdb.Translate(err)
 		}
 	}
@@ -387,12 +360,12 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, now time.Time)
 }
 
 func (s *Store) RevokeFamily(ctx context.Context, familyID uuid.UUID, now time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, familyID, now)
+	_, err := s.DB.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, familyID, now)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) RevokeOperatorTokens(ctx context.Context, operatorID uuid.UUID, now time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL`, operatorID, now)
+	_, err := s.DB.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL`, operatorID, now)
 	return pgdb.Translate(err)
 }
 
@@ -401,7 +374,7 @@ func (s *Store) RevokeOperatorTokens(ctx context.Context, operatorID uuid.UUID, 
 func (s *Store) SignInFailures(ctx context.Context, username string) (int, *time.Time, error) {
 	var n int
 	var until *time.Time
-	err := s.db.QueryRow(ctx, `SELECT failures, locked_until FROM sign_in_failures WHERE username = $1`, username).Scan(&n, &until)
+	err := s.DB.QueryRow(ctx, `SELECT failures, locked_until FROM sign_in_failures WHERE username = $1`, username).Scan(&n, &until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil, nil
 	}
@@ -410,7 +383,7 @@ func (s *Store) SignInFailures(ctx context.Context, username string) (int, *time
 
 func (s *Store) RecordSignInFailure(ctx context.Context, username string, now time.Time, lockedUntil *time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRow(ctx, `INSERT INTO sign_in_failures (username, failures, last_failure, locked_until) VALUES ($1, 1, $2, $3)
+	err := s.DB.QueryRow(ctx, `INSERT INTO sign_in_failures (username, failures, last_failure, locked_until) VALUES ($1, 1, $2, $3)
 		ON CONFLICT (username) DO UPDATE SET failures = sign_in_failures.failures + 1, last_failure = $2,
 			locked_until = COALESCE($3, sign_in_failures.locked_until)
 		RETURNING failures`, username, now, lockedUntil).Scan(&n)
@@ -418,20 +391,20 @@ func (s *Store) RecordSignInFailure(ctx context.Context, username string, now ti
 }
 
 func (s *Store) ClearSignInFailures(ctx context.Context, username string) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM sign_in_failures WHERE username = $1`, username)
+	_, err := s.DB.Exec(ctx, `DELETE FROM sign_in_failures WHERE username = $1`, username)
 	return pgdb.Translate(err)
 }
 
 // ---- signing keys ----
 
 func (s *Store) SaveSigningKey(ctx context.Context, kid string, public ed25519.PublicKey, sealed []byte, createdAt time.Time) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO signing_keys (kid, public_key, sealed_private_key, created_at) VALUES ($1, $2, $3, $4)`,
+	_, err := s.DB.Exec(ctx, `INSERT INTO signing_keys (kid, public_key, sealed_private_key, created_at) VALUES ($1, $2, $3, $4)`,
 		kid, []byte(public), sealed, createdAt)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) SigningKeys(ctx context.Context) ([]identity.StoredKey, error) {
-	rows, err := s.db.Query(ctx, `SELECT kid, public_key, sealed_private_key, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC`)
+	rows, err := s.DB.Query(ctx, `SELECT kid, public_key, sealed_private_key, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC`)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
@@ -444,12 +417,12 @@ func (s *Store) SigningKeys(ctx context.Context) ([]identity.StoredKey, error) {
 }
 
 func (s *Store) RetireSigningKeys(ctx context.Context, exceptKID string, now time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL`, exceptKID, now)
+	_, err := s.DB.Exec(ctx, `UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL`, exceptKID, now)
 	return pgdb.Translate(err)
 }
 
 func (s *Store) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM signing_keys WHERE retired_at < $1`, t)
+	_, err := s.DB.Exec(ctx, `DELETE FROM signing_keys WHERE retired_at < $1`, t)
 	return pgdb.Translate(err)
 }
 
@@ -457,9 +430,9 @@ func (s *Store) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time)
 const keyRotationLock = 0x637369_6b657973
 
 func (s *Store) LockKeyRotation(ctx context.Context) error {
-	if s.tx == nil {
+	if !s.InTransaction() {
 		return errs.E(errs.Internal, "LockKeyRotation needs a transaction")
 	}
-	_, err := s.db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(keyRotationLock))
+	_, err := s.DB.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(keyRotationLock))
 	return pgdb.Translate(err)
 }

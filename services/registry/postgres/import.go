@@ -14,7 +14,7 @@ import (
 
 // CreateImport implements registry.Store.
 func (s *Store) CreateImport(ctx context.Context, im registry.Import) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := s.DB.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		im.ID, im.AmbitoID, im.ISTATCode, im.Status, im.CreatedBy, im.CreatedAt)
 	return pgdb.Translate(err)
 }
@@ -50,7 +50,7 @@ func (s *Store) StageRows(ctx context.Context, importID uuid.UUID, rows func(yie
 		next, stop := iter.Pull(iter.Seq[registry.ImportRow](rows))
 		defer stop()
 		var err error
-		n, err = s.db.CopyFrom(ctx, pgx.Identifier{"import_rows"}, []string{"import_id", "line", "id", "fiscal_code", "canonical",
+		n, err = s.DB.CopyFrom(ctx, pgx.Identifier{"import_rows"}, []string{"import_id", "line", "id", "fiscal_code", "canonical",
 			"family_name", "given_name", "sex", "birth_date", "birth_place", "birth_place_name", "foreign_birth", "citizenship",
 			"address", "postal_code", "family_number", "relationship"}, &rowSource{next: next, stop: stop, id: importID})
 		if err != nil {
@@ -58,7 +58,7 @@ func (s *Store) StageRows(ctx context.Context, importID uuid.UUID, rows func(yie
 		}
 	}
 	if len(rowErrs) > 0 {
-		_, err := s.db.CopyFrom(ctx, pgx.Identifier{"import_errors"}, []string{"import_id", "line", "field", "message"},
+		_, err := s.DB.CopyFrom(ctx, pgx.Identifier{"import_errors"}, []string{"import_id", "line", "field", "message"},
 			pgx.CopyFromSlice(len(rowErrs), func(i int) ([]any, error) {
 				e := rowErrs[i]
 				return []any{importID, e.Line, e.Field, e.Message}, nil
@@ -72,14 +72,14 @@ func (s *Store) StageRows(ctx context.Context, importID uuid.UUID, rows func(yie
 
 // SetImportTotals implements registry.Store.
 func (s *Store) SetImportTotals(ctx context.Context, id uuid.UUID, total, invalid int64) error {
-	_, err := s.db.Exec(ctx, `UPDATE imports SET rows_total = $2, rows_invalid = $3 WHERE id = $1`, id, total, invalid)
+	_, err := s.DB.Exec(ctx, `UPDATE imports SET rows_total = $2, rows_invalid = $3 WHERE id = $1`, id, total, invalid)
 	return pgdb.Translate(err)
 }
 
 // MaxStagedLine implements registry.Store.
 func (s *Store) MaxStagedLine(ctx context.Context, id uuid.UUID) (int64, error) {
 	var n int64
-	err := s.db.QueryRow(ctx, `SELECT coalesce(max(line), -1) FROM import_rows WHERE import_id = $1`, id).Scan(&n)
+	err := s.DB.QueryRow(ctx, `SELECT coalesce(max(line), -1) FROM import_rows WHERE import_id = $1`, id).Scan(&n)
 	return n, pgdb.Translate(err)
 }
 
@@ -126,7 +126,7 @@ SELECT id, fiscal_code, inserted FROM up`
 func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality string, from, to int64, today registry.Date) (registry.ChunkResult, error) {
 	var res registry.ChunkResult
 	var staged int64
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM import_rows WHERE import_id = $1 AND line BETWEEN $2 AND $3`, im.ID, from, to).Scan(&staged); err != nil {
+	if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM import_rows WHERE import_id = $1 AND line BETWEEN $2 AND $3`, im.ID, from, to).Scan(&staged); err != nil {
 		return res, pgdb.Translate(err)
 	}
 	if staged == 0 {
@@ -136,20 +136,20 @@ func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality
 	// loops (autovacuum lags behind a bulk load). Once for the staged rows; once more after the
 	// first chunk has filled the tables (later chunks only make them bigger).
 	if from == 0 {
-		if _, err := s.db.Exec(ctx, `ANALYZE import_rows`); err != nil {
+		if _, err := s.DB.Exec(ctx, `ANALYZE import_rows`); err != nil {
 			return res, pgdb.Translate(err)
 		}
 	}
 	// A chunk is a batch job: it may outlast the pool's statement timeout, and its statements
 	// over 25,000 rows are where JIT compilation (off for the services' short statements) pays.
-	if _, err := s.db.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+	if _, err := s.DB.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
 		return res, pgdb.Translate(err)
 	}
-	if _, err := s.db.Exec(ctx, `SET LOCAL jit = on`); err != nil {
+	if _, err := s.DB.Exec(ctx, `SET LOCAL jit = on`); err != nil {
 		return res, pgdb.Translate(err)
 	}
 	now := time.Now().UTC()
-	rows, err := s.db.Query(ctx, upsert, im.AmbitoID, im.ID, im.ISTATCode, municipality, from, to, now)
+	rows, err := s.DB.Query(ctx, upsert, im.AmbitoID, im.ID, im.ISTATCode, municipality, from, to, now)
 	if err != nil {
 		return res, pgdb.Translate(err)
 	}
@@ -175,7 +175,7 @@ func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality
 	}
 	res.Unchanged = staged - res.Created - res.Updated
 	if from == 0 {
-		if _, err := s.db.Exec(ctx, `ANALYZE citizens, households, household_members`); err != nil {
+		if _, err := s.DB.Exec(ctx, `ANALYZE citizens, households, household_members`); err != nil {
 			return res, pgdb.Translate(err)
 		}
 	}
@@ -183,7 +183,7 @@ func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality
 	// Households from the register's family numbers: create the missing ones, end memberships
 	// that moved, add or correct the current ones.
 	// The batch is prepared before it runs: the temporary table must exist first.
-	if _, err := s.db.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS import_members (citizen_id uuid, household_id uuid, relationship text) ON COMMIT DROP`); err != nil {
+	if _, err := s.DB.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS import_members (citizen_id uuid, household_id uuid, relationship text) ON COMMIT DROP`); err != nil {
 		return res, pgdb.Translate(err)
 	}
 	b := &pgx.Batch{}
@@ -222,7 +222,7 @@ func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality
 		SELECT count(*) FROM changed`, im.AmbitoID, im.ID, now)
 	b.Queue(`DROP TABLE import_members`)
 	b.Queue(`DELETE FROM import_rows WHERE import_id = $1 AND line BETWEEN $2 AND $3`, im.ID, from, to)
-	br := s.db.SendBatch(ctx, b)
+	br := s.DB.SendBatch(ctx, b)
 	for i := 0; i < 6; i++ {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
@@ -244,7 +244,7 @@ func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality
 
 // ProgressImport implements registry.Store.
 func (s *Store) ProgressImport(ctx context.Context, id uuid.UUID, processed int64, r registry.ChunkResult) error {
-	_, err := s.db.Exec(ctx, `UPDATE imports SET rows_processed = $2, created = created + $3, updated = updated + $4,
+	_, err := s.DB.Exec(ctx, `UPDATE imports SET rows_processed = $2, created = created + $3, updated = updated + $4,
 		unchanged = unchanged + $5, households = households + $6 WHERE id = $1`, id, processed, r.Created, r.Updated, r.Unchanged, r.Households)
 	return pgdb.Translate(err)
 }
@@ -255,9 +255,9 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, failure string) 
 	if failure != "" {
 		status = registry.ImportFailed
 	}
-	_, err := s.db.Exec(ctx, `UPDATE imports SET status = $2, failure = $3, finished_at = now() WHERE id = $1`, id, status, nullable(failure))
+	_, err := s.DB.Exec(ctx, `UPDATE imports SET status = $2, failure = $3, finished_at = now() WHERE id = $1`, id, status, pgdb.Nullable(failure))
 	if err == nil && failure != "" {
-		_, err = s.db.Exec(ctx, `DELETE FROM import_rows WHERE import_id = $1`, id)
+		_, err = s.DB.Exec(ctx, `DELETE FROM import_rows WHERE import_id = $1`, id)
 	}
 	return pgdb.Translate(err)
 }
@@ -266,7 +266,7 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, failure string) 
 func (s *Store) GetImport(ctx context.Context, ambitoID, id uuid.UUID) (registry.Import, error) {
 	var im registry.Import
 	var failure *string
-	err := s.db.QueryRow(ctx, `SELECT id, ambito_id, istat_code, status, rows_total, rows_invalid, rows_processed, created, updated,
+	err := s.DB.QueryRow(ctx, `SELECT id, ambito_id, istat_code, status, rows_total, rows_invalid, rows_processed, created, updated,
 		unchanged, households, failure, created_by, created_at, finished_at FROM imports WHERE ambito_id = $1 AND id = $2`, ambitoID, id).
 		Scan(&im.ID, &im.AmbitoID, &im.ISTATCode, &im.Status, &im.RowsTotal, &im.RowsInvalid, &im.RowsProcessed, &im.Created, &im.Updated,
 			&im.Unchanged, &im.Households, &failure, &im.CreatedBy, &im.CreatedAt, &im.FinishedAt)
@@ -276,7 +276,7 @@ func (s *Store) GetImport(ctx context.Context, ambitoID, id uuid.UUID) (registry
 	if failure != nil {
 		im.Failure = *failure
 	}
-	rows, err := s.db.Query(ctx, `SELECT line, field, message FROM import_errors WHERE import_id = $1 ORDER BY line, field LIMIT 1000`, id)
+	rows, err := s.DB.Query(ctx, `SELECT line, field, message FROM import_errors WHERE import_id = $1 ORDER BY line, field LIMIT 1000`, id)
 	if err != nil {
 		return im, pgdb.Translate(err)
 	}

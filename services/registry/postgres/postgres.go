@@ -27,38 +27,23 @@ var migrationFiles embed.FS
 var Migrations = pgdb.Embedded("registry", migrationFiles, "migrations")
 
 // Store implements registry.Store.
-type Store struct {
-	pool *pgxpool.Pool
-	db   pgdb.DB
-	tx   pgx.Tx
-}
+type Store struct{ pgdb.Base }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, db: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pgdb.NewBase(pool)} }
 
 var _ registry.Store = (*Store)(nil)
 
 // InTx implements registry.Store; nested calls join the outer transaction.
 func (s *Store) InTx(ctx context.Context, fn func(registry.Store) error) error {
-	if s.tx != nil {
-		return fn(s)
-	}
-	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(&Store{pool: s.pool, db: tx, tx: tx})
-	})
+	return s.Base.InTx(ctx, func(b pgdb.Base) error { return fn(&Store{b}) })
 }
 
 // AppendEvents implements registry.Store.
 func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
-	return events.Append(ctx, s.db, evs...)
+	return events.Append(ctx, s.DB, evs...)
 }
 
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
 
 // data is the jsonb form of a citizen: the record without what columns and tables hold.
 func data(c registry.Citizen) ([]byte, error) {
@@ -120,13 +105,13 @@ func (s *Store) CreateCitizen(ctx context.Context, c registry.Citizen, reason st
 	b.Queue(`INSERT INTO citizens (id, ambito_id, fiscal_code, fiscal_code_canonical, family_name, given_name, sex, birth_date,
 		birth_belfiore, residence_istat, status, data, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		c.ID, c.AmbitoID, nullable(c.FiscalCode), nullable(c.FiscalCodeCanonical), c.FamilyName, c.GivenName, c.Sex, c.BirthDate,
+		c.ID, c.AmbitoID, pgdb.Nullable(c.FiscalCode), pgdb.Nullable(c.FiscalCodeCanonical), c.FamilyName, c.GivenName, c.Sex, c.BirthDate,
 		birthplace(c), residence(c), c.Status, d, c.Version, c.CreatedAt, c.UpdatedAt)
 	if c.FiscalCode != "" {
 		b.Queue(`INSERT INTO citizen_fiscal_codes (citizen_id, fiscal_code, reason, assigned_at) VALUES ($1, $2, $3, $4)`,
 			c.ID, c.FiscalCode, reason, c.CreatedAt)
 	}
-	return pgdb.Translate(s.db.SendBatch(ctx, b).Close())
+	return pgdb.Translate(s.DB.SendBatch(ctx, b).Close())
 }
 
 // GetCitizen implements registry.Store.
@@ -136,20 +121,20 @@ func (s *Store) GetCitizen(ctx context.Context, ambitoID, id uuid.UUID, forUpdat
 		q += ` FOR UPDATE OF c`
 	}
 	var c registry.Citizen
-	err := scanCitizen(s.db.QueryRow(ctx, q, ambitoID, id), &c)
+	err := scanCitizen(s.DB.QueryRow(ctx, q, ambitoID, id), &c)
 	return c, pgdb.NotFound(err, "citizen")
 }
 
 // CitizenIDByFiscalCode implements registry.Store.
 func (s *Store) CitizenIDByFiscalCode(ctx context.Context, ambitoID uuid.UUID, code string) (uuid.UUID, error) {
 	var id uuid.UUID
-	err := s.db.QueryRow(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code = $2 AND merged_into IS NULL`, ambitoID, code).Scan(&id)
+	err := s.DB.QueryRow(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code = $2 AND merged_into IS NULL`, ambitoID, code).Scan(&id)
 	return id, pgdb.NotFound(err, "citizen")
 }
 
 // CitizenIDsByCanonical implements registry.Store.
 func (s *Store) CitizenIDsByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code_canonical = $2 AND merged_into IS NULL ORDER BY id`,
+	rows, err := s.DB.Query(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code_canonical = $2 AND merged_into IS NULL ORDER BY id`,
 		ambitoID, canonical)
 	if err != nil {
 		return nil, pgdb.Translate(err)
@@ -165,14 +150,14 @@ func (s *Store) UpdateCitizen(ctx context.Context, c registry.Citizen, expected 
 		return registry.Citizen{}, err
 	}
 	var now time.Time
-	err = s.db.QueryRow(ctx, `UPDATE citizens SET fiscal_code = $4, fiscal_code_canonical = $5, family_name = $6, given_name = $7,
+	err = s.DB.QueryRow(ctx, `UPDATE citizens SET fiscal_code = $4, fiscal_code_canonical = $5, family_name = $6, given_name = $7,
 		sex = $8, birth_date = $9, birth_belfiore = $10, residence_istat = $11, status = $12, data = $13, version = version + 1,
 		updated_at = now() WHERE ambito_id = $1 AND id = $2 AND version = $3 RETURNING updated_at`,
-		c.AmbitoID, c.ID, expected, nullable(c.FiscalCode), nullable(c.FiscalCodeCanonical), c.FamilyName, c.GivenName, c.Sex,
+		c.AmbitoID, c.ID, expected, pgdb.Nullable(c.FiscalCode), pgdb.Nullable(c.FiscalCodeCanonical), c.FamilyName, c.GivenName, c.Sex,
 		c.BirthDate, birthplace(c), residence(c), c.Status, d).Scan(&now)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var one int
-		if e := s.db.QueryRow(ctx, `SELECT 1 FROM citizens WHERE ambito_id = $1 AND id = $2`, c.AmbitoID, c.ID).Scan(&one); errors.Is(e, pgx.ErrNoRows) {
+		if e := s.DB.QueryRow(ctx, `SELECT 1 FROM citizens WHERE ambito_id = $1 AND id = $2`, c.AmbitoID, c.ID).Scan(&one); errors.Is(e, pgx.ErrNoRows) {
 			return registry.Citizen{}, errs.E(errs.NotFound, "citizen not found")
 		}
 		return registry.Citizen{}, errs.E(errs.PreconditionFailed, "the citizen was changed by someone else; read it again")
@@ -181,10 +166,10 @@ func (s *Store) UpdateCitizen(ctx context.Context, c registry.Citizen, expected 
 		return registry.Citizen{}, pgdb.Translate(err)
 	}
 	if newCodeReason != "" {
-		if _, err := s.db.Exec(ctx, `UPDATE citizen_fiscal_codes SET replaced_at = $2 WHERE citizen_id = $1 AND replaced_at IS NULL`, c.ID, now); err != nil {
+		if _, err := s.DB.Exec(ctx, `UPDATE citizen_fiscal_codes SET replaced_at = $2 WHERE citizen_id = $1 AND replaced_at IS NULL`, c.ID, now); err != nil {
 			return registry.Citizen{}, pgdb.Translate(err)
 		}
-		if _, err := s.db.Exec(ctx, `INSERT INTO citizen_fiscal_codes (citizen_id, fiscal_code, reason, assigned_at) VALUES ($1, $2, $3, $4)`,
+		if _, err := s.DB.Exec(ctx, `INSERT INTO citizen_fiscal_codes (citizen_id, fiscal_code, reason, assigned_at) VALUES ($1, $2, $3, $4)`,
 			c.ID, c.FiscalCode, newCodeReason, now); err != nil {
 			return registry.Citizen{}, pgdb.Translate(err)
 		}
@@ -194,7 +179,7 @@ func (s *Store) UpdateCitizen(ctx context.Context, c registry.Citizen, expected 
 
 // MarkMerged implements registry.Store.
 func (s *Store) MarkMerged(ctx context.Context, ambitoID, mergedID, survivorID uuid.UUID) error {
-	_, err := s.db.Exec(ctx, `UPDATE citizens SET merged_into = $3, version = version + 1, updated_at = now()
+	_, err := s.DB.Exec(ctx, `UPDATE citizens SET merged_into = $3, version = version + 1, updated_at = now()
 		WHERE ambito_id = $1 AND id = $2`, ambitoID, mergedID, survivorID)
 	return pgdb.Translate(err)
 }
@@ -202,7 +187,7 @@ func (s *Store) MarkMerged(ctx context.Context, ambitoID, mergedID, survivorID u
 // TakeOverMembership implements registry.Store.
 func (s *Store) TakeOverMembership(ctx context.Context, ambitoID, from, to, memberID uuid.UUID, on registry.Date) (*uuid.UUID, error) {
 	var hid *uuid.UUID
-	err := s.db.QueryRow(ctx, `WITH ended AS (
+	err := s.DB.QueryRow(ctx, `WITH ended AS (
 			UPDATE household_members m SET valid_to = greatest(m.valid_from, $4::date)
 			FROM households h
 			WHERE h.id = m.household_id AND h.ambito_id = $1 AND m.citizen_id = $2 AND m.valid_to IS NULL
@@ -228,7 +213,7 @@ func (s *Store) Search(ctx context.Context, f registry.SearchFilter) ([]registry
 	if f.Name != "" {
 		return s.searchName(ctx, f, birth)
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+citizenCols+`,
+	rows, err := s.DB.Query(ctx, `SELECT `+citizenCols+`,
 			1 + CASE WHEN $2 <> '' AND c.fiscal_code = $2 THEN 1 ELSE 0 END AS score
 		FROM citizens c
 		WHERE c.ambito_id = $1 AND c.merged_into IS NULL
@@ -266,7 +251,7 @@ func (s *Store) searchName(ctx context.Context, f registry.SearchFilter, birth *
 		sim  float32
 	}
 	// pg_trgm's default similarity threshold (0.3) bounds the words near a word given.
-	rows, err := s.db.Query(ctx, `WITH t AS (
+	rows, err := s.DB.Query(ctx, `WITH t AS (
 			SELECT w, min(i) AS i FROM unnest(string_to_array(registry_normalize($1), ' ')) WITH ORDINALITY AS t(w, i)
 			WHERE w <> '' GROUP BY w ORDER BY 2 LIMIT $2)
 		SELECT t.i::int, d.word, similarity(d.word, t.w), (SELECT count(*) FROM t)::int
@@ -317,7 +302,7 @@ func (s *Store) searchName(ctx context.Context, f registry.SearchFilter, birth *
 	if f.FiscalCode == "" && birth == nil && f.Residence == "" {
 		inner = " ORDER BY 2 DESC, 1 LIMIT $6::int + $7::int"
 	}
-	rows, err = s.db.Query(ctx, `WITH `+with.String()+`,
+	rows, err = s.DB.Query(ctx, `WITH `+with.String()+`,
 		hits AS (SELECT citizen_id, (`+score.String()+fmt.Sprintf(`) / %d AS score FROM `, len(terms))+from.String()+
 		` GROUP BY citizen_id`+inner+`)
 		SELECT `+citizenCols+`, hits.score + CASE WHEN $2 <> '' AND c.fiscal_code = $2 THEN 1 ELSE 0 END AS score
@@ -341,7 +326,7 @@ func (s *Store) ListResidents(ctx context.Context, f registry.ListFilter) ([]reg
 	if f.After != nil {
 		af, ag, aid = &f.After.FamilyName, &f.After.GivenName, &f.After.ID
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+citizenCols+` FROM citizens c
+	rows, err := s.DB.Query(ctx, `SELECT `+citizenCols+` FROM citizens c
 		WHERE c.ambito_id = $1 AND c.residence_istat = $2 AND c.merged_into IS NULL
 		  AND ($3::text IS NULL OR (c.family_name, c.given_name, c.id) > ($3, $4, $5))
 		ORDER BY c.family_name, c.given_name, c.id LIMIT $6`, f.AmbitoID, f.Residence, af, ag, aid, f.Limit)
@@ -354,7 +339,7 @@ func (s *Store) ListResidents(ctx context.Context, f registry.ListFilter) ([]reg
 // LikelyDuplicates implements registry.Store: similar names, the same birth date and, when
 // both are known, the same birthplace.
 func (s *Store) LikelyDuplicates(ctx context.Context, c registry.Citizen) ([]registry.Match, error) {
-	rows, err := s.db.Query(ctx, `WITH q AS (SELECT registry_normalize($2 || ' ' || $3) AS name)
+	rows, err := s.DB.Query(ctx, `WITH q AS (SELECT registry_normalize($2 || ' ' || $3) AS name)
 		SELECT c.id, similarity(c.name_norm, q.name) FROM citizens c, q
 		WHERE c.ambito_id = $1 AND c.merged_into IS NULL AND c.birth_date = $4::date AND c.name_norm % q.name
 		  AND ($5::text IS NULL OR c.birth_belfiore IS NULL OR c.birth_belfiore = $5)
@@ -371,7 +356,7 @@ func (s *Store) GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID)
 	h := registry.Household{Members: []registry.Member{}}
 	var id uuid.UUID
 	var fn *string
-	err := s.db.QueryRow(ctx, `SELECT h.id, h.family_number FROM household_members m JOIN households h ON h.id = m.household_id
+	err := s.DB.QueryRow(ctx, `SELECT h.id, h.family_number FROM household_members m JOIN households h ON h.id = m.household_id
 		WHERE h.ambito_id = $1 AND m.citizen_id = $2 AND m.valid_to IS NULL`, ambitoID, citizenID).Scan(&id, &fn)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return h, nil
@@ -383,7 +368,7 @@ func (s *Store) GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID)
 	if fn != nil {
 		h.FamilyNumber = *fn
 	}
-	rows, err := s.db.Query(ctx, `SELECT m.citizen_id, c.family_name, c.given_name, c.birth_date::text, m.relationship,
+	rows, err := s.DB.Query(ctx, `SELECT m.citizen_id, c.family_name, c.given_name, c.birth_date::text, m.relationship,
 		m.valid_from::text, m.valid_to::text
 		FROM household_members m JOIN citizens c ON c.id = m.citizen_id
 		WHERE m.household_id = $1 ORDER BY m.valid_to NULLS FIRST, m.relationship = 'head' DESC, c.birth_date, c.id`, id)
@@ -399,7 +384,7 @@ func (s *Store) GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID)
 // AddMember implements registry.Store.
 func (s *Store) AddMember(ctx context.Context, ambitoID, citizenID, memberID uuid.UUID, relationship string, from registry.Date) (uuid.UUID, error) {
 	var hid uuid.UUID
-	err := s.db.QueryRow(ctx, `SELECT m.household_id FROM household_members m JOIN households h ON h.id = m.household_id
+	err := s.DB.QueryRow(ctx, `SELECT m.household_id FROM household_members m JOIN households h ON h.id = m.household_id
 		WHERE h.ambito_id = $1 AND m.citizen_id = $2 AND m.valid_to IS NULL`, ambitoID, citizenID).Scan(&hid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		hid = uuid.Must(uuid.NewV7())
@@ -408,7 +393,7 @@ func (s *Store) AddMember(ctx context.Context, ambitoID, citizenID, memberID uui
 			hid, ambitoID, citizenID)
 		b.Queue(`INSERT INTO household_members (id, household_id, citizen_id, relationship, valid_from) VALUES ($1, $2, $3, 'head', $4)`,
 			uuid.Must(uuid.NewV7()), hid, citizenID, from)
-		if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+		if err := s.DB.SendBatch(ctx, b).Close(); err != nil {
 			return uuid.Nil, pgdb.Translate(err)
 		}
 	} else if err != nil {
@@ -416,7 +401,7 @@ func (s *Store) AddMember(ctx context.Context, ambitoID, citizenID, memberID uui
 	}
 	// The member's current household, locked so that two adds of one member queue up.
 	var current uuid.UUID
-	err = s.db.QueryRow(ctx, `SELECT household_id FROM household_members WHERE citizen_id = $1 AND valid_to IS NULL FOR UPDATE`,
+	err = s.DB.QueryRow(ctx, `SELECT household_id FROM household_members WHERE citizen_id = $1 AND valid_to IS NULL FOR UPDATE`,
 		memberID).Scan(&current)
 	switch {
 	case err == nil && current == hid:
@@ -428,5 +413,5 @@ func (s *Store) AddMember(ctx context.Context, ambitoID, citizenID, memberID uui
 	b.Queue(`UPDATE household_members SET valid_to = greatest(valid_from, $2::date) WHERE citizen_id = $1 AND valid_to IS NULL`, memberID, from)
 	b.Queue(`INSERT INTO household_members (id, household_id, citizen_id, relationship, valid_from) VALUES ($1, $2, $3, $4, $5)`,
 		uuid.Must(uuid.NewV7()), hid, memberID, relationship, from)
-	return hid, pgdb.Translate(s.db.SendBatch(ctx, b).Close())
+	return hid, pgdb.Translate(s.DB.SendBatch(ctx, b).Close())
 }

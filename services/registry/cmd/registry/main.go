@@ -15,7 +15,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/cache"
 	"github.com/csi-lombardia/csi/pkg/events"
-	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/idempotency"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/services/registry"
@@ -31,10 +30,9 @@ var pseudonymKeys = []struct{ purpose, env string }{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		app.Fatal(err)
-	}
+	code := app.ExitCode(run(ctx))
+	stop()
+	os.Exit(code)
 }
 
 func run(ctx context.Context) error {
@@ -66,24 +64,11 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer closeCache()
-	auditLog, err := a.OpenAudit(ctx)
+	_, h, err := registry.Mount(ctx, a, registry.Parts{Store: postgres.New(a.Pool), Cache: c, Places: places.Default(), Config: cfg,
+		Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))})
 	if err != nil {
 		return err
 	}
-	svc := registry.NewService(postgres.New(a.Pool), auditLog, places.Default(), c, cfg, a.Log)
-	// The service's import workers write to the pool and the audit log: they stop with the
-	// background jobs, after serving and before the audit log and the pool are closed.
-	a.Go(func(ctx context.Context) {
-		<-ctx.Done()
-		svc.Close()
-	})
-	idem := idempotency.New(a.Pool, a.Log)
-
-	verifier := base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))
-	h := a.Handler(verifier, func(mux *httpapi.Mux) {
-		registry.Routes(mux, registry.MakeEndpoints(svc), a.Log, idem.Middleware)
-		mux.Handle("GET /v1/events", httpapi.NewServer(a.Log, events.FeedEndpoint(a.Pool), events.DecodeFeedRequest))
-	})
 	return a.Serve(ctx, h)
 }
 
