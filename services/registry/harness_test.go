@@ -177,4 +177,6 @@ var clientScopes = map[string][]string{
 
 type problem = servicetest.Problem
 
-func decodeProblem(t testing.TB, resp *http.Response) problem { return servicetest.DecodeProblem(t, resp) }
+func decodeProblem(t testing.TB, resp *http.Response) problem {
+	return servicetest.DecodeProblem(t, resp)
+}

@@ -77,7 +77,6 @@ func scanOrg(r pgx.Row, o *identity.Organization) error {
 	return r.Scan(&o.ID, &o.AmbitoID, &o.Kind, &o.Name, &o.ISTATCode, &o.TaxCode, &o.Email, &o.Active, &o.Version, &o.CreatedAt, &o.UpdatedAt)
 }
 
-
 func (s *Store) CreateOrganization(ctx context.Context, o identity.Organization) error {
 	_, err := s.DB.Exec(ctx, `INSERT INTO organizations (id, ambito_id, kind, name, istat_code, tax_code, email, active, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -90,7 +89,6 @@ func (s *Store) GetOrganization(ctx context.Context, ambitoID, id uuid.UUID) (id
 	err := scanOrg(s.DB.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE ambito_id = $1 AND id = $2`, ambitoID, id), &o)
 	return o, pgdb.NotFound(err, "organization")
 }
-
 
 func (s *Store) UpdateOrganization(ctx context.Context, o identity.Organization, expected int64) (identity.Organization, error) {
 	var out identity.Organization

@@ -44,7 +44,6 @@ func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
 	return events.Append(ctx, s.DB, evs...)
 }
 
-
 // data is the jsonb form of a citizen: the record without what columns and tables hold.
 func data(c registry.Citizen) ([]byte, error) {
 	c.FiscalCodeHistory, c.MergedInto, c.Version = nil, nil, 0

@@ -21,10 +21,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		app.Fatal(err)
-	}
+	code := app.ExitCode(run(ctx))
+	stop()
+	os.Exit(code)
 }
 
 func run(ctx context.Context) error {
