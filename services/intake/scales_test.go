@@ -240,14 +240,6 @@ func fieldsOf(t *testing.T, err error) []errs.FieldError {
 	return e.Fields
 }
 
-func fieldNames(fields []errs.FieldError) []string {
-	var names []string
-	for _, f := range fields {
-		names = append(names, f.Field)
-	}
-	return names
-}
-
 func TestScoreRefused(t *testing.T) {
 	adl, _ := intake.LookupScale("adl", 1)
 	iadl, _ := intake.LookupScale("iadl", 2)
