@@ -42,6 +42,13 @@ const (
 	FeedClientName = "Demo population register feed"
 )
 
+// IntakeClientName names the intake service's own machine client: intake checks citizens
+// through the registry's API with its token (client credentials).
+const IntakeClientName = "Intake service"
+
+// IntakeClientScopes are the scopes of the intake service's client.
+var IntakeClientScopes = []string{"citizens:read"}
+
 // FeedClientScopes are the scopes of the demo population-register feed.
 var FeedClientScopes = []string{"citizens:read", "citizens:write"}
 

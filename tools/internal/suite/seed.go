@@ -25,9 +25,10 @@ var seedSteps = []seedStep{
 	{"registry", seedRegistry},
 }
 
-// seed runs the seed steps of the running services.
+// seed runs the seed steps of the running services but the first (identity's, run as soon as
+// identity is up: Start).
 func (s *Suite) seed(ctx context.Context) error {
-	for _, st := range seedSteps {
+	for _, st := range seedSteps[1:] {
 		if s.proc(st.service) == nil {
 			continue
 		}
@@ -61,7 +62,10 @@ func seedIdentity(ctx context.Context, s *Suite) error {
 	if s.client, err = s.keepSecret(res.Client.ID.String(), res.ClientSecret, KeyClientID, KeyClientSecret); err != nil {
 		return err
 	}
-	s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret)
+	if s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret); err != nil {
+		return err
+	}
+	_, err = s.keepSecret(res.IntakeClient.ID.String(), res.IntakeClientSecret, KeyIntakeClientID, KeyIntakeClientSecret)
 	return err
 }
 

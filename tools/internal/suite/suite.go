@@ -203,6 +203,14 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 		if err := p.waitReady(ctx, readyTimeout); err != nil {
 			return s, err
 		}
+		// identity's demo data first, before the services that need a machine client of theirs
+		// (intake's, handed to it through the secrets) start.
+		if svc.name == seedSteps[0].service && o.Seed {
+			s.step("loading the demo data of %s", svc.name)
+			if err := seedSteps[0].load(ctx, s); err != nil {
+				return s, err
+			}
+		}
 	}
 
 	if o.Seed {
