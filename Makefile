@@ -4,7 +4,11 @@
 
 SHELL := /bin/bash
 GO ?= go
-SERVICES := identity registry
+# The suite's services and their ports: services/services.tsv (name<TAB>port, # comments), the
+# one list. SERVICES are those whose command this checkout has (as make run's launcher does).
+SERVICE_LIST := services/services.tsv
+ALL_SERVICES := $(shell awk -F'\t' '!/^\#/ && NF == 2 {print $$1}' $(SERVICE_LIST))
+SERVICES := $(foreach s,$(ALL_SERVICES),$(if $(wildcard services/$(s)/cmd/$(s)/main.go),$(s)))
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/csi-lombardia/csi/pkg/app.Version=$(VERSION) -X github.com/csi-lombardia/csi/pkg/app.Commit=$(COMMIT)
@@ -73,8 +77,9 @@ clean: stop
 	@for l in .run/pg .run/*/pg; do if [ -L "$$l" ]; then rm -rf "$$(readlink "$$l")"; fi; done
 	rm -rf bin .run
 
-# Charts and images (charts/, Dockerfile). The service charts and their listen ports.
-CHART_SERVICES := identity registry
+# Charts and images (charts/, Dockerfile). Every service of services/services.tsv has a chart
+# (charts/test checks it); csicharts writes the ports and the schemas into the charts.
+CHART_SERVICES := $(ALL_SERVICES)
 IMAGE_REPO ?= ghcr.io/csi-lombardia
 
 .PHONY: charts images
@@ -100,8 +105,8 @@ images:
 	@if ! docker info >/dev/null 2>&1; then \
 		echo "images: SKIPPED - no Docker engine here ('docker info' failed); build them where one runs"; exit 0; \
 	fi; \
-	for s in $(CHART_SERVICES); do \
-		case $$s in identity) port=8081 ;; registry) port=8082 ;; *) echo "images: no port for $$s"; exit 1 ;; esac; \
+	for s in $(SERVICES); do \
+		port=$$(awk -F'\t' -v s=$$s '!/^#/ && $$1 == s {print $$2}' $(SERVICE_LIST)); \
 		echo "docker build $(IMAGE_REPO)/csi-$$s:$(VERSION)"; \
 		docker build --build-arg SERVICE=$$s --build-arg PORT=$$port --build-arg VERSION=$(VERSION) \
 			--build-arg COMMIT=$(COMMIT) -t $(IMAGE_REPO)/csi-$$s:$(VERSION) . || exit 1; \
