@@ -48,7 +48,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csictl ./tools/cmd/csictl
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csidev ./tools/cmd/csidev
 
-## lint: gofmt, go vet and staticcheck on every module; Redocly CLI on every OpenAPI document
+## lint: gofmt, go vet and staticcheck on every module; Redocly CLI on every OpenAPI document; the charts in sync (csicharts -check)
 lint:
 	@out=$$(gofmt -l $$($(GO) list -m -f '{{.Dir}}')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $(GO) vet ./...) || exit 1; done
@@ -56,6 +56,7 @@ lint:
 	if [ ! -x "$$sc" ]; then GOBIN=$$(dirname $$sc) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || exit 1; fi; \
 	for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $$sc ./...) || exit 1; done
 	@redocly=$$(./scripts/redocly.sh) || exit 1; "$$redocly" lint --config redocly.yaml services/*/api/openapi.yaml
+	@$(GO) run ./tools/cmd/csicharts -check
 
 fmt:
 	gofmt -w $$($(GO) list -m -f '{{.Dir}}')
@@ -82,7 +83,11 @@ clean: stop
 CHART_SERVICES := $(ALL_SERVICES)
 IMAGE_REPO ?= ghcr.io/csi-lombardia
 
-.PHONY: charts images
+.PHONY: charts charts-sync images
+
+## charts-sync: write into the charts what they take from services/services.tsv and the schema parts (csicharts)
+charts-sync:
+	$(GO) run ./tools/cmd/csicharts
 
 ## charts: helm lint --strict and helm template on every chart, default and production values
 charts:
