@@ -22,7 +22,7 @@ run:
 	$(GO) build -o bin/csidev ./tools/cmd/csidev
 	./bin/csidev run
 
-## test: every module's tests with -race, against real servers, plus short fuzz runs
+## test: every module's tests with -race, against real servers, plus short fuzz runs, then make lint
 test:
 	./scripts/test.sh
 
@@ -48,7 +48,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csictl ./tools/cmd/csictl
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csidev ./tools/cmd/csidev
 
-## lint: gofmt, go vet and staticcheck on every module; Redocly CLI on every OpenAPI document; the charts in sync (csicharts -check)
+## lint: gofmt, go vet and staticcheck on every module; Redocly CLI on every OpenAPI document; the dependency rule (csideps); the charts in sync (csicharts -check)
 lint:
 	@out=$$(gofmt -l $$($(GO) list -m -f '{{.Dir}}')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $(GO) vet ./...) || exit 1; done
@@ -56,6 +56,7 @@ lint:
 	if [ ! -x "$$sc" ]; then GOBIN=$$(dirname $$sc) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || exit 1; fi; \
 	for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $$sc ./...) || exit 1; done
 	@redocly=$$(./scripts/redocly.sh) || exit 1; "$$redocly" lint --config redocly.yaml services/*/api/openapi.yaml
+	@$(GO) run ./tools/cmd/csideps
 	@$(GO) run ./tools/cmd/csicharts -check
 
 fmt:
