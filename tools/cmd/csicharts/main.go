@@ -67,5 +67,8 @@ func run(args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("%d chart files do not match services/services.tsv and the schema parts: run make charts-sync (go run ./tools/cmd/csicharts) and commit the result", len(stale))
 	}
+	if *check {
+		fmt.Fprintf(stdout, "csicharts: the %d generated chart files match services/services.tsv and the schema parts\n", len(files))
+	}
 	return nil
 }
