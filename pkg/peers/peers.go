@@ -12,7 +12,8 @@
 //   - 404 or 410: errs.NotFound;
 //   - 401: the token is invalidated and the call made once more with a new one; a second 401
 //     is errs.Internal;
-//   - 403: errs.Internal (the service's machine client lacks a scope: a deployment mistake), logged;
+//   - 403: errs.Internal (the service's machine client lacks a scope, or is bound to no ambito:
+//     a deployment mistake), logged as a warning;
 //   - any other 4xx: errs.Internal (a request the peer refuses is a bug of the caller).
 //
 // The cause of each error is a *Problem with the peer's answer, for the log. Adapters that want
@@ -137,6 +138,10 @@ func NewTransport() *http.Transport {
 // Name returns the peer's name.
 func (c *Client) Name() string { return c.cfg.Name }
 
+// Timeout returns the bound of one call. An adapter that makes several calls for one answer
+// (following a redirect) bounds them all with it.
+func (c *Client) Timeout() time.Duration { return c.cfg.Timeout }
+
 // EncodeFunc builds the request of one call to the instance at base (scheme and host, no
 // path). The Authorization, X-Request-Id and (unless set) Accept headers are added after it.
 type EncodeFunc func(ctx context.Context, base *url.URL, request any) (*http.Request, error)
@@ -205,9 +210,9 @@ func (c *Client) decode(dec DecodeFunc) httptransport.DecodeResponseFunc {
 			tok, _ := strings.CutPrefix(resp.Request.Header.Get("Authorization"), "Bearer ")
 			return nil, &rejected{token: tok, problem: p}
 		case s == http.StatusForbidden:
-			c.cfg.Log.WarnContext(ctx, "a peer refused the service's client: it lacks a scope", "peer", c.cfg.Name,
-				"method", p.Method, "path", p.Path, "detail", p.Detail, "peer_request_id", p.RequestID)
-			return nil, errs.Wrap(errs.Internal, p, "the service's client lacks a scope the %s service requires", c.cfg.Name)
+			c.cfg.Log.WarnContext(ctx, "a peer refused the service's client: a scope it lacks, or an ambito it is not bound to",
+				"peer", c.cfg.Name, "method", p.Method, "path", p.Path, "detail", p.Detail, "peer_request_id", p.RequestID)
+			return nil, errs.Wrap(errs.Internal, p, "the service's client is not allowed this call of the %s service (a missing scope?)", c.cfg.Name)
 		case s == http.StatusNotFound || s == http.StatusGone:
 			return nil, errs.Wrap(errs.NotFound, p, "not found in the %s service", c.cfg.Name)
 		case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:

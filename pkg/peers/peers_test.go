@@ -390,7 +390,7 @@ func TestMissingScope(t *testing.T) {
 	p := newPeer(t, "a", f.iss)
 	_, err := getThing(f.client(t, static(p.srv.URL), time.Second))(context.Background(), "t1")
 	var e *errs.Error
-	if !errors.As(err, &e) || e.Kind != errs.Internal || !strings.Contains(e.Message, "lacks a scope") {
+	if !errors.As(err, &e) || e.Kind != errs.Internal || !strings.Contains(e.Message, "missing scope") {
 		t.Fatalf("token without the scope: error = %v, want kind internal saying a scope is missing", err)
 	}
 	if logs := f.logs.String(); !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "requires scope things:read") {
