@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -97,7 +98,7 @@ func Seed(ctx context.Context, c *idclient.Client, d Data, opt Options) (Result,
 	for _, o := range ops {
 		known[strings.ToLower(o.Email)] = true
 	}
-	for _, u := range d.DemoUsers {
+	for _, u := range append(slices.Clone(d.DemoUsers), d.ComuneWorkers...) {
 		if known[strings.ToLower(u.Email)] {
 			continue
 		}
