@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"net"
 	"os"
@@ -76,6 +77,8 @@ type Suite struct {
 	data       demo.Data
 	client     ClientInfo
 	feedClient ClientInfo
+	// cooperatives are the ids of the demo cooperatives (identity's demo data).
+	cooperatives []uuid.UUID
 
 	mu    sync.Mutex
 	procs []*proc // in start order
