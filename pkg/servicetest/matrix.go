@@ -49,7 +49,8 @@ func (c Call) body() any {
 	return c.Body()
 }
 
-// caller returns the token of the call's first admitted caller, minted for ambito.
+// caller returns the token of the call's first admitted caller: the suite's own (Tokens,
+// Clients) in the suite's ambito, one minted for another ambito.
 func (s *Suite) caller(c Call, ambito uuid.UUID) string {
 	who := c.Caller
 	if who == "" && len(c.Roles) > 0 {
@@ -63,11 +64,16 @@ func (s *Suite) caller(c Call, ambito uuid.UUID) string {
 		slices.Sort(names)
 		who = "client:" + names[0]
 	}
-	if name, ok := strings.CutPrefix(who, "client:"); ok {
-		return s.ClientToken(ambito, s.ClientScopes[name])
-	}
-	if who == "" {
+	name, client := strings.CutPrefix(who, "client:")
+	switch {
+	case who == "":
 		return ""
+	case client && ambito == s.Ambito:
+		return s.Clients[name]
+	case client:
+		return s.ClientToken(ambito, s.ClientScopes[name])
+	case ambito == s.Ambito:
+		return s.Tokens[auth.Role(who)]
 	}
 	cl := s.Claims(auth.Role(who))
 	cl.AmbitoID = ambito.String()

@@ -29,11 +29,6 @@ type (
 		ID      uuid.UUID
 		Purpose string
 	}
-	updateRequest struct {
-		ID      uuid.UUID
-		Version int64
-		Patch   CitizenPatch
-	}
 	listRequest struct {
 		ISTAT  string
 		Limit  int
@@ -97,7 +92,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return etagged(s.GetCitizen(ctx, r.ID, r.Purpose))
 		}),
 		UpdateCitizen: guard(writers, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateRequest)
+			r := req.(httpapi.Patch[CitizenPatch])
 			return etagged(s.UpdateCitizen(ctx, r.ID, r.Version, r.Patch))
 		}),
 		ListCitizens: guard(readers, func(ctx context.Context, req any) (any, error) {

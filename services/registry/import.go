@@ -17,13 +17,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
-// Import statuses.
-const (
-	ImportProcessing = "processing"
-	ImportCompleted  = "completed"
-	ImportFailed     = "failed"
-)
-
 // ImportColumns are the columns of a population-register extract; the first five are required.
 var ImportColumns = []string{"fiscal_code", "family_name", "given_name", "sex", "birth_date",
 	"birth_place", "citizenship", "address", "postal_code", "family_number", "relationship"}
