@@ -23,6 +23,15 @@ type Refusal struct {
 	Members map[string]string
 }
 
+// JSON is v encoded, for a Refusal's body to be edited ("a member given twice").
+func JSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
 // Refused sends every request and checks its answer (against the contract too, when its path is
 // one of the contract's: a path with dot or empty segments is not); rows counts what they could
 // have written, and must not change.

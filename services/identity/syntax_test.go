@@ -1,7 +1,6 @@
 package identity_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -17,10 +16,7 @@ import (
 func TestAmbiguousRequestsAreRefused(t *testing.T) {
 	s := newSuite(t)
 	admin, educator := s.users[auth.RoleAmbitoAdmin], s.users[auth.RoleEducator]
-	op := func(edit func(string) string) string {
-		b, _ := json.Marshal(s.operatorBody(s.coopA.ID, auth.RoleEducator, false))
-		return edit(string(b))
-	}
+	op := servicetest.JSON(s.operatorBody(s.coopA.ID, auth.RoleEducator, false))
 	const form, jsonType = "application/x-www-form-urlencoded", "application/json"
 	oauth := map[string]string{"error": "invalid_request"} // the RFC 6749 code the token endpoint adds
 	imp := "/v1/operators:import?organization_id=" + s.coopA.ID.String() + "&role=educator"
@@ -43,13 +39,13 @@ func TestAmbiguousRequestsAreRefused(t *testing.T) {
 			Status: 400, Field: "token", Members: map[string]string{"error": ""}},
 		{Name: "revoke: no content type", Method: "POST", Path: "/v1/oauth/revoke", Token: s.admin, Body: `{"token":"a"}`, Status: 415, Field: "Content-Type"},
 		{Name: "operator: repeated member", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: jsonType,
-			Body: op(func(b string) string { return strings.Replace(b, `{`, `{"given_name":"Eva",`, 1) }), Status: 400, Field: "given_name"},
+			Body: strings.Replace(op, `{`, `{"given_name":"Eva",`, 1), Status: 400, Field: "given_name"},
 		{Name: "operator: repeated member in an array of objects", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: jsonType,
-			Body: op(func(b string) string { return strings.Replace(b, `"role":`, `"role":"asa","role":`, 1) }), Status: 400, Field: "profiles[0].role"},
+			Body: strings.Replace(op, `"role":`, `"role":"asa","role":`, 1), Status: 400, Field: "profiles[0].role"},
 		{Name: "operator: unpaired surrogate", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: jsonType,
-			Body: op(func(b string) string { return strings.Replace(b, `"given_name":"`, `"given_name":"\udc00`, 1) }), Status: 400, Field: "given_name"},
-		{Name: "operator: no content type", Method: "POST", Path: "/v1/operators", Token: s.admin, Body: op(strings.TrimSpace), Status: 415, Field: "Content-Type"},
-		{Name: "operator: text/plain", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: "text/plain", Body: op(strings.TrimSpace), Status: 415, Field: "Content-Type"},
+			Body: strings.Replace(op, `"given_name":"`, `"given_name":"\udc00`, 1), Status: 400, Field: "given_name"},
+		{Name: "operator: no content type", Method: "POST", Path: "/v1/operators", Token: s.admin, Body: op, Status: 415, Field: "Content-Type"},
+		{Name: "operator: text/plain", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: "text/plain", Body: op, Status: 415, Field: "Content-Type"},
 		{Name: "import: no content type", Method: "POST", Path: imp, Token: s.admin, Body: "fiscal_code,given_name,family_name,email\n", Status: 415, Field: "Content-Type"},
 		{Name: "import: text/plain", Method: "POST", Path: imp, Token: s.admin, ContentType: "text/plain", Body: "fiscal_code,given_name,family_name,email\n", Status: 415, Field: "Content-Type"},
 		{Name: "path with a dot segment", Method: "GET", Path: "/v1/./operators", Token: s.admin, Status: 400, Field: "path"},
