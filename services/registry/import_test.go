@@ -1,14 +1,19 @@
 package registry_test
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/cursor"
+	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
 	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/registry"
 )
@@ -121,5 +126,74 @@ func TestImport(t *testing.T) {
 	}
 	if n := s.Count(`SELECT count(*) FROM outbox WHERE type = 'citizen.updated'`); n != 30 {
 		t.Errorf("%d citizen.updated events, want 30", n)
+	}
+}
+
+// TestInterruptedImport: the service stopped in the middle of two imports (their chunks held up
+// by a lock on the citizens) stops its import workers before the audit log and the pool, and
+// leaves both imports processing. Started again, it resumes the one whose staged rows are all
+// there, which then completes with every row applied once and its audit record, and marks
+// failed, saying why, the one whose staged rows the database lost (the staging table is
+// unlogged: a database crash empties it).
+func TestInterruptedImport(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.NewURL(t)
+	first := newSuite(t, options{dbURL: dbURL, chunk: 7})
+	tok := first.Tokens[auth.RoleAdministrative]
+	db, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	lock, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `LOCK TABLE citizens IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	var kept, lost registry.Import
+	first.Must(202, first.Do("POST", "/v1/imports?istat_code="+milano, tok, registerCSV(t, 0, 30, ""), &kept))
+	first.Must(202, first.Do("POST", "/v1/imports?istat_code="+milano, tok, registerCSV(t, 100, 30, ""), &lost))
+	closed := make(chan error, 1)
+	go func() { closed <- first.App.Close(ctx) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("closing the App: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the App did not close: its import workers did not stop")
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	rows, _ := db.Query(ctx, `SELECT status FROM imports ORDER BY created_at`)
+	statuses, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || !slices.Equal(statuses, []string{"processing", "processing"}) {
+		t.Fatalf("imports after the stop: %v, %v; want both processing", statuses, err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM import_rows WHERE import_id = $1`, lost.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	again := newSuite(t, options{dbURL: dbURL, chunk: 7, ambito: first.Ambito})
+	tok = again.Tokens[auth.RoleAdministrative]
+	done := again.waitImport(tok, kept.ID.String())
+	if done.Status != registry.ImportCompleted || done.RowsProcessed != 30 || done.Created != 30 || done.Updated+done.Unchanged != 0 {
+		t.Errorf("the resumed import = %+v, want completed with 30 citizens created", done)
+	}
+	failed := again.waitImport(tok, lost.ID.String())
+	if failed.Status != registry.ImportFailed || !strings.Contains(failed.Failure, "staged rows were lost") ||
+		!strings.Contains(failed.Failure, "import the file again") {
+		t.Errorf("the import without its rows = %+v, want failed saying why", failed)
+	}
+	if n := again.Count(`SELECT count(*) FROM citizens`); n != 30 {
+		t.Errorf("%d citizens, want the 30 of the resumed import", n)
+	}
+	if n := again.Count(`SELECT count(*) FROM audit_records WHERE action = 'citizen.import' AND resource_id = $1 AND actor_role = 'administrative'`,
+		kept.ID.String()); n != 1 {
+		t.Errorf("%d audit records of the resumed import by its administrator, want 1", n)
 	}
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/csi-lombardia/csi/pkg/app"
 	"github.com/csi-lombardia/csi/pkg/auth"
@@ -23,7 +24,8 @@ type Parts struct {
 
 // Mount composes the service on a started App, the one path main and the tests share: the audit
 // log, the service (its import workers stop with the App's background jobs, before the audit log
-// and the pool close), and its routes on the skeleton (app.App.Mount).
+// and the pool close), the imports a stop interrupted (ResumeImports), and its routes on the
+// skeleton (app.App.Mount).
 func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, error) {
 	auditLog, err := a.OpenAudit(ctx)
 	if err != nil {
@@ -34,7 +36,27 @@ func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, er
 		<-ctx.Done()
 		svc.Close()
 	})
+	// The imports a stop interrupted, before serving; with the database not there yet, as soon
+	// as it is.
+	if err := svc.ResumeImports(ctx); err != nil {
+		a.Log.Warn("interrupted imports not resumed yet", "err", err)
+		a.Go(func(ctx context.Context) {
+			for err != nil && sleep(ctx, 10*time.Second) {
+				err = svc.ResumeImports(ctx)
+			}
+		})
+	}
 	return svc, a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, Routes: func(mux *httpapi.Mux, idem httpapi.Middleware) {
 		Routes(mux, MakeEndpoints(svc), a.Log, idem)
 	}}), nil
+}
+
+// sleep waits for d, or for ctx to end (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }

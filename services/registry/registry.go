@@ -348,8 +348,11 @@ type Import struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
 
-	AmbitoID  uuid.UUID `json:"-"`
-	CreatedBy string    `json:"-"`
+	// Who started the import: the subject, in which organization and role.
+	AmbitoID                               uuid.UUID `json:"-"`
+	CreatedBy, CreatedByOrg, CreatedByRole string    `json:"-"`
+	// Staged is the number of rows still staged (ProcessingImports).
+	Staged int64 `json:"-"`
 }
 
 // ChunkResult is what applying a range of staged rows did.
@@ -394,8 +397,17 @@ type Store interface {
 	SetImportTotals(ctx context.Context, id uuid.UUID, total, invalid int64) error
 	// ApplyChunk upserts the staged rows with lines in [from, to] and builds their households.
 	ApplyChunk(ctx context.Context, im Import, municipality string, from, to int64, today Date) (ChunkResult, error)
-	ProgressImport(ctx context.Context, id uuid.UUID, processed int64, r ChunkResult) error
-	FinishImport(ctx context.Context, id uuid.UUID, failure string) error
+	// LockImport locks an import's row until the end of the transaction (two workers of one
+	// import, on two replicas, apply its chunks one at a time) and returns its status.
+	LockImport(ctx context.Context, id uuid.UUID) (string, error)
+	// ProgressImport adds what a chunk did to the import's counts.
+	ProgressImport(ctx context.Context, id uuid.UUID, r ChunkResult) error
+	// FinishImport ends a processing import, completed (failure "") or failed; it reports
+	// whether this call ended it.
+	FinishImport(ctx context.Context, id uuid.UUID, failure string) (bool, error)
 	GetImport(ctx context.Context, ambitoID, id uuid.UUID) (Import, error)
 	MaxStagedLine(ctx context.Context, id uuid.UUID) (int64, error)
+	// ProcessingImports are the imports of every ambito still processing, each with the number
+	// of its rows still staged, read together.
+	ProcessingImports(ctx context.Context) ([]Import, error)
 }
