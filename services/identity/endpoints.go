@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/go-kit/kit/endpoint"
@@ -122,7 +123,7 @@ func MakeEndpoints(s *Service) Endpoints {
 		ListOperators: guard(operatorMgr, func(ctx context.Context, req any) (any, error) { return s.ListOperators(ctx, req.(OperatorQuery)) }),
 		ImportOperators: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {
 			r := req.(importRequest)
-			rep, err := s.ImportOperators(ctx, bytesReader(r.Body), r.Defaults)
+			rep, err := s.ImportOperators(ctx, bytes.NewReader(r.Body), r.Defaults)
 			return httpapi.Created{Body: rep}, err
 		}),
 		AddProfile: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {

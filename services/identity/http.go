@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -160,8 +159,6 @@ func decodeImport(_ context.Context, r *http.Request) (any, error) {
 	}
 	return importRequest{Body: body, Defaults: def}, f.Err()
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // decodeToken reads an OAuth2 token request: form-encoded as RFC 6749 says (JSON is accepted
 // too), client credentials from HTTP Basic or the form.

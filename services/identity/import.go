@@ -12,6 +12,7 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // ImportColumns are the columns of an operator import, in any order; role and organization_id
@@ -166,11 +167,7 @@ func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput,
 			p.ValidTo = &v
 		}
 		if v := get(rec, "organization_id"); v != "" {
-			id, err := uuid.Parse(v)
-			if err != nil {
-				f.Add(rowName+"organization_id", "is not an id")
-			}
-			p.OrganizationID = id
+			p.OrganizationID, _ = valid.ID(&f, rowName+"organization_id", v)
 		} else if def.OrganizationID != nil {
 			p.OrganizationID = *def.OrganizationID
 		}

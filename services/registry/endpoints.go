@@ -120,7 +120,7 @@ func MakeEndpoints(s *Service) Endpoints {
 		StartImport: guard(importers, func(ctx context.Context, req any) (any, error) {
 			r := req.(importRequest)
 			im, err := s.StartImport(ctx, r.ISTAT, r.Body)
-			return accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
+			return httpapi.Accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
 		}),
 		GetImport: guard(importers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),
 	}

@@ -26,18 +26,6 @@ func OpenAPI() []byte { return openAPI }
 // MaxImportBytes bounds an import file (250,000 rows of a register extract).
 const MaxImportBytes = 128 << 20
 
-// accepted is a 202 response with a Location header.
-type accepted struct {
-	Body     any
-	Location string
-}
-
-func (accepted) StatusCode() int { return http.StatusAccepted }
-
-func (a accepted) Headers() http.Header { return http.Header{"Location": {a.Location}} }
-
-func (a accepted) MarshalJSON() ([]byte, error) { return json.Marshal(a.Body) }
-
 // Moved is the body of the answer to a request for a merged record: an RFC 9457 problem (type
 // urn:csi:problem:merged, status 308) naming the record asked for and the one it was merged into.
 type Moved struct {
