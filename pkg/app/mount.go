@@ -69,6 +69,32 @@ func (a *App) Mount(w Wiring) http.Handler {
 	})
 }
 
+// Eventually runs fn now (at Mount, before serving: work a start owes, like resuming interrupted
+// jobs); when it fails (the database is not there yet: readiness says so), it logs the error and
+// tries again every interval, as a background job of the App, until fn succeeds or the App
+// closes.
+func (a *App) Eventually(ctx context.Context, what string, interval time.Duration, fn func(context.Context) error) {
+	err := fn(ctx)
+	if err == nil {
+		return
+	}
+	a.Log.Warn(what+": will try again", "err", err)
+	a.Go(func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err = fn(ctx); err != nil {
+				a.Log.Warn(what+": will try again", "err", err)
+			}
+		}
+	})
+}
+
 // purgeIdempotency drops the idempotency keys older than IdempotencyTTL, at start and every
 // interval.
 func (a *App) purgeIdempotency(ctx context.Context, idem *idempotency.Store, interval time.Duration) {

@@ -36,27 +36,8 @@ func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, er
 		<-ctx.Done()
 		svc.Close()
 	})
-	// The imports a stop interrupted, before serving; with the database not there yet, as soon
-	// as it is.
-	if err := svc.ResumeImports(ctx); err != nil {
-		a.Log.Warn("interrupted imports not resumed yet", "err", err)
-		a.Go(func(ctx context.Context) {
-			for err != nil && sleep(ctx, 10*time.Second) {
-				err = svc.ResumeImports(ctx)
-			}
-		})
-	}
+	a.Eventually(ctx, "resuming interrupted imports", 10*time.Second, svc.ResumeImports)
 	return svc, a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, Routes: func(mux *httpapi.Mux, idem httpapi.Middleware) {
 		Routes(mux, MakeEndpoints(svc), a.Log, idem)
 	}}), nil
-}
-
-// sleep waits for d, or for ctx to end (false).
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
 }
