@@ -10,7 +10,7 @@ import (
 )
 
 // Bootstrap is the first ambito and its administrator, created from configuration on the first
-// start (and by csictl).
+// start (and by the binary's bootstrap subcommand, cmd/identity).
 type Bootstrap struct {
 	AmbitoCode, AmbitoName    string
 	AziendaName               string

@@ -1,5 +1,8 @@
 // Command identity serves the identity service. Configuration is read from CSI_...
 // environment variables (see the README's configuration section).
+//
+//	identity                  serve
+//	identity bootstrap -h     create the first ambito and its administrator on the database, and exit
 package main
 
 import (
@@ -13,7 +16,12 @@ import (
 	"github.com/csi-lombardia/csi/services/identity/postgres"
 )
 
-func main() { os.Exit(app.Run(run)) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "bootstrap" {
+		os.Exit(bootstrapMain(os.Args[2:]))
+	}
+	os.Exit(app.Run(run))
+}
 
 func run(ctx context.Context) error {
 	env := &app.Env{}
