@@ -1,12 +1,13 @@
 // Command csictl administers a CSI installation.
 //
-//	csictl bootstrap          create the first ambito and its administrator on the database
 //	csictl token              print an access token
 //	csictl import-operators   import operators from a CSV file, in chunks
 //	csictl audit verify       verify the audit trail of one service or several
 //	csictl version            print the version
 //
-// Run 'csictl help' for the list and 'csictl <command> -h' for the flags of a command.
+// Run 'csictl help' for the list and 'csictl <command> -h' for the flags of a command. The first
+// ambito and its administrator are created by the identity service's own binary, on its
+// database: 'identity bootstrap -h'.
 package main
 
 import (
@@ -62,7 +63,6 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"bootstrap", "create the first ambito, its azienda consortile and its administrator on the database", bootstrapCmd},
 		{"token", "sign in and print an access token", tokenCmd},
 		{"import-operators", "import operators from a CSV file through the identity service, in chunks", importCmd},
 		{"audit", "audit verify: verify the audit trail of one service or several", auditCmd},
@@ -94,6 +94,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 		}
 	}
 	fmt.Fprintf(std.err, "csictl: unknown command %q\n\n", args[0])
+	if args[0] == "bootstrap" {
+		fmt.Fprint(std.err, "The first ambito is created by the identity service's binary: identity bootstrap -h\n\n")
+	}
 	usage(std.err)
 	return errUsage
 }

@@ -166,7 +166,7 @@ func (d Data) Admin() DemoUser {
 }
 
 // Bootstrap returns the bootstrap that creates the demo ambito, its azienda and the demo
-// administrator (CSI_BOOTSTRAP_... of the identity service, or csictl bootstrap).
+// administrator (CSI_BOOTSTRAP_... of the identity service, or identity bootstrap).
 func (d Data) Bootstrap() identity.Bootstrap {
 	a := d.Admin()
 	return identity.Bootstrap{AmbitoCode: AmbitoCode, AmbitoName: AmbitoName, AziendaName: d.Azienda.Name,
