@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
@@ -220,4 +221,15 @@ func Caller(ctx context.Context) (Claims, error) {
 		return Claims{}, errs.E(errs.Unauthenticated, "authentication required")
 	}
 	return c, nil
+}
+
+// Ambito returns the ambito the claims are bound to, or a Forbidden error for a token bound to
+// none (a suite-wide service client) or to something that is not an id: every operational row
+// carries its ambito_id, so a request without one reaches nothing.
+func (c Claims) Ambito() (uuid.UUID, error) {
+	id, err := uuid.Parse(c.AmbitoID)
+	if err != nil {
+		return uuid.Nil, errs.E(errs.Forbidden, "this token is not bound to an ambito")
+	}
+	return id, nil
 }

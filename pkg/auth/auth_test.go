@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
@@ -311,4 +312,25 @@ func flipFirst(s string) string {
 		b[0] = 'A'
 	}
 	return string(b)
+}
+
+func TestClaimsAmbito(t *testing.T) {
+	id := uuid.New()
+	for _, tc := range []struct {
+		name   string
+		ambito string
+		want   uuid.UUID
+		kind   errs.Kind
+	}{
+		{"bound", id.String(), id, 0},
+		{"suite-wide", "", uuid.Nil, errs.Forbidden},
+		{"not an id", "x", uuid.Nil, errs.Forbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := auth.Claims{AmbitoID: tc.ambito}.Ambito()
+			if got != tc.want || (err == nil) != (tc.kind == 0) || err != nil && errs.KindOf(err) != tc.kind {
+				t.Errorf("Ambito() = %v, %v; want %v, kind %v", got, err, tc.want, tc.kind)
+			}
+		})
+	}
 }
