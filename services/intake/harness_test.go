@@ -169,7 +169,7 @@ func assessmentBody(iadlVersion int) map[string]any {
 		"invalidity": map[string]any{"status": "partial_74_99", "percent": 80}, "disability": "l104_art3_c3",
 		"benefits_received": []string{"attendance_allowance"}, "current_condition": secretCondition, "aids": []string{"walker"},
 		"needs": map[string]any{"health": []string{"controllo pressorio"}, "social": []string{"aiuto per l'igiene personale"}},
-		"adl": map[string]any{"answers": adlAnswers}, "iadl": iadl}
+		"adl":   map[string]any{"answers": adlAnswers}, "iadl": iadl}
 }
 
 // planBody is a plan with a SAD service whose preferred cooperative is coop.

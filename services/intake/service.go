@@ -122,8 +122,8 @@ func (s *Service) scopeOf(ctx context.Context) (scope, error) {
 		sc.reserved = slices.Contains(caseWorkers, c.Role)
 	case slices.Contains(coopRoles, c.Role):
 		sc.coop = c.OrgID
-	case c.Role == auth.RoleAmbitoAdmin:
-		// the taxonomy only: the endpoints admit them nowhere else.
+	case c.Role == auth.RoleAmbitoAdmin, c.Role == auth.RolePrivacyOfficer:
+		// the taxonomy, the audit trail: the endpoints admit them nowhere else.
 	default:
 		return scope{}, errs.E(errs.Forbidden, "this profile has no access to intake's records")
 	}
@@ -290,8 +290,8 @@ func (s *Service) taxonomy(ctx context.Context, ambitoID uuid.UUID, version int)
 // recordTaxonomy is the taxonomy a record is coded with: the version it names (field), or the
 // latest; an unknown version is an invalid field.
 func (s *Service) recordTaxonomy(ctx context.Context, ambitoID uuid.UUID, field string, version int) (Taxonomy, error) {
-	if version < 0 {
-		return Taxonomy{}, errs.InvalidField(field, "must be at least 1")
+	if version < 0 || version > maxTaxonomyVersion {
+		return Taxonomy{}, errs.InvalidField(field, "must be from 1 to %d", maxTaxonomyVersion)
 	}
 	t, err := s.taxonomy(ctx, ambitoID, version)
 	if errs.Is(err, errs.NotFound) {
