@@ -148,4 +148,3 @@ func TestRoleMatrix(t *testing.T) {
 	s := newSuite(t)
 	s.RoleMatrix(t, roleTable(t, s))
 }
-
