@@ -4,7 +4,11 @@
 
 SHELL := /bin/bash
 GO ?= go
-SERVICES := identity registry
+# The suite's services and their ports: services/services.tsv (name<TAB>port, # comments), the
+# one list. SERVICES are those whose command this checkout has (as make run's launcher does).
+SERVICE_LIST := services/services.tsv
+ALL_SERVICES := $(shell awk -F'\t' '!/^\#/ && NF == 2 {print $$1}' $(SERVICE_LIST))
+SERVICES := $(foreach s,$(ALL_SERVICES),$(if $(wildcard services/$(s)/cmd/$(s)/main.go),$(s)))
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/csi-lombardia/csi/pkg/app.Version=$(VERSION) -X github.com/csi-lombardia/csi/pkg/app.Commit=$(COMMIT)
@@ -18,7 +22,7 @@ run:
 	$(GO) build -o bin/csidev ./tools/cmd/csidev
 	./bin/csidev run
 
-## test: every module's tests with -race, against real servers, plus short fuzz runs
+## test: every module's tests with -race, against real servers, plus short fuzz runs, then make lint
 test:
 	./scripts/test.sh
 
@@ -44,7 +48,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csictl ./tools/cmd/csictl
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/csidev ./tools/cmd/csidev
 
-## lint: gofmt, go vet and staticcheck on every module; Redocly CLI on every OpenAPI document
+## lint: gofmt, go vet and staticcheck on every module; Redocly CLI on every OpenAPI document; the dependency rule (csideps); the charts in sync (csicharts -check)
 lint:
 	@out=$$(gofmt -l $$($(GO) list -m -f '{{.Dir}}')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $(GO) vet ./...) || exit 1; done
@@ -52,6 +56,8 @@ lint:
 	if [ ! -x "$$sc" ]; then GOBIN=$$(dirname $$sc) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || exit 1; fi; \
 	for d in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$d && $$sc ./...) || exit 1; done
 	@redocly=$$(./scripts/redocly.sh) || exit 1; "$$redocly" lint --config redocly.yaml services/*/api/openapi.yaml
+	@$(GO) run ./tools/cmd/csideps
+	@$(GO) run ./tools/cmd/csicharts -check
 
 fmt:
 	gofmt -w $$($(GO) list -m -f '{{.Dir}}')
@@ -73,11 +79,16 @@ clean: stop
 	@for l in .run/pg .run/*/pg; do if [ -L "$$l" ]; then rm -rf "$$(readlink "$$l")"; fi; done
 	rm -rf bin .run
 
-# Charts and images (charts/, Dockerfile). The service charts and their listen ports.
-CHART_SERVICES := identity registry
+# Charts and images (charts/, Dockerfile). Every service of services/services.tsv has a chart
+# (charts/test checks it); csicharts writes the ports and the schemas into the charts.
+CHART_SERVICES := $(ALL_SERVICES)
 IMAGE_REPO ?= ghcr.io/csi-lombardia
 
-.PHONY: charts images
+.PHONY: charts charts-sync images
+
+## charts-sync: write into the charts what they take from services/services.tsv and the schema parts (csicharts)
+charts-sync:
+	$(GO) run ./tools/cmd/csicharts
 
 ## charts: helm lint --strict and helm template on every chart, default and production values
 charts:
@@ -100,8 +111,8 @@ images:
 	@if ! docker info >/dev/null 2>&1; then \
 		echo "images: SKIPPED - no Docker engine here ('docker info' failed); build them where one runs"; exit 0; \
 	fi; \
-	for s in $(CHART_SERVICES); do \
-		case $$s in identity) port=8081 ;; registry) port=8082 ;; *) echo "images: no port for $$s"; exit 1 ;; esac; \
+	for s in $(SERVICES); do \
+		port=$$(awk -F'\t' -v s=$$s '!/^#/ && $$1 == s {print $$2}' $(SERVICE_LIST)); \
 		echo "docker build $(IMAGE_REPO)/csi-$$s:$(VERSION)"; \
 		docker build --build-arg SERVICE=$$s --build-arg PORT=$$port --build-arg VERSION=$(VERSION) \
 			--build-arg COMMIT=$(COMMIT) -t $(IMAGE_REPO)/csi-$$s:$(VERSION) . || exit 1; \

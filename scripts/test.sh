@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make test: start (or reuse) the real servers the tests need, then run every module's tests
-# with the race detector, then short fuzz runs. Safe to run from a fresh clone on a fresh
+# with the race detector, then short fuzz runs, then make lint. Safe to run from a fresh clone on a fresh
 # Debian/Ubuntu machine as root (it installs what is missing), or as a user with PostgreSQL
 # and Redis installed. The servers are make test's own (.run/test, scripts/lib.sh), never
 # make run's.
@@ -39,5 +39,10 @@ fuzz services/identity . FuzzDecode
 fuzz services/identity . FuzzParseImport
 fuzz services/registry . FuzzDecode
 fuzz services/registry . FuzzImportRows
+
+# make lint last, whatever the tests said (so that one run reports both): gofmt, vet,
+# staticcheck, Redocly, the dependency rule, the charts in sync.
+log "make lint"
+make -C "$ROOT" --no-print-directory lint || status=1
 
 exit $status

@@ -5,6 +5,7 @@ go 1.26.7
 require (
 	github.com/csi-lombardia/csi/pkg v0.0.0
 	github.com/csi-lombardia/csi/services/identity v0.0.0
+	github.com/csi-lombardia/csi/services/intake v0.0.0
 	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -65,6 +66,7 @@ require (
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/exp v0.0.0-20261109185158-a52e3aef5920 // indirect
 	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/oauth2 v0.37.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
@@ -74,4 +76,5 @@ require (
 replace (
 	github.com/csi-lombardia/csi/pkg => ../pkg
 	github.com/csi-lombardia/csi/services/identity => ../services/identity
+	github.com/csi-lombardia/csi/services/intake => ../services/intake
 )

@@ -200,7 +200,7 @@ func TestUmbrellaInstallUpgradeUninstall(t *testing.T) {
 	cs, _ := kubeClient(t)
 	rel := releaseName("csi")
 	chart := chartPath(t, umbrella)
-	helmKube(t, "install", rel, chart, "--no-hooks", "--timeout", "2m",
+	out := helmKube(t, "install", rel, chart, "--no-hooks", "--timeout", "2m",
 		"--set", "identity.secrets.inline.database-url=postgres://identity:x@db:5432/identity",
 		"--set", "identity.secrets.inline.master-key=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
 	t.Cleanup(func() {
@@ -209,34 +209,45 @@ func TestUmbrellaInstallUpgradeUninstall(t *testing.T) {
 		}
 	})
 
-	id := deployment(t, cs, rel+"-identity")
-	reg := deployment(t, cs, rel+"-registry")
-	if id.Spec.Replicas == nil || *id.Spec.Replicas != 2 {
-		t.Errorf("identity replicas %v after install, want 2", id.Spec.Replicas)
-	}
-	for _, d := range []*appsv1.Deployment{id, reg} {
-		c := d.Spec.Template.Spec.Containers[0]
-		if !strings.HasSuffix(c.Image, ":0.1.0") {
+	// Every service of services/services.tsv, its Deployment at the appVersion tag, its
+	// address in the notes.
+	deployments := map[string]*appsv1.Deployment{}
+	for _, s := range suiteServices(t) {
+		d := deployment(t, cs, rel+"-"+s.name)
+		deployments[s.name] = d
+		if c := d.Spec.Template.Spec.Containers[0]; !strings.HasSuffix(c.Image, ":0.1.0") {
 			t.Errorf("%s image %s, want the appVersion tag", d.Name, c.Image)
 		}
+		if want := fmt.Sprintf("http://%s-%s.%s.svc:%d", rel, s.name, testNamespace, s.port); !strings.Contains(out, want) {
+			t.Errorf("the notes do not list %s:\n%s", want, out)
+		}
+	}
+	if id := deployments["identity"]; id.Spec.Replicas == nil || *id.Spec.Replicas != 2 {
+		t.Errorf("identity replicas %v after install, want 2", id.Spec.Replicas)
 	}
 
 	// Upgrade one service's value alone: only its Deployment changes.
 	helmKube(t, "upgrade", rel, chart, "--no-hooks", "--reuse-values", "--set", "identity.replicaCount=3", "--timeout", "2m")
-	id2 := deployment(t, cs, rel+"-identity")
-	reg2 := deployment(t, cs, rel+"-registry")
-	if id2.Spec.Replicas == nil || *id2.Spec.Replicas != 3 {
-		t.Errorf("identity replicas %v after the upgrade, want 3", id2.Spec.Replicas)
-	}
-	if reg2.Generation != reg.Generation {
-		t.Errorf("registry Deployment changed by an identity-only upgrade: generation %d -> %d", reg.Generation, reg2.Generation)
+	for name, before := range deployments {
+		after := deployment(t, cs, rel+"-"+name)
+		if name == "identity" {
+			if after.Spec.Replicas == nil || *after.Spec.Replicas != 3 {
+				t.Errorf("identity replicas %v after the upgrade, want 3", after.Spec.Replicas)
+			}
+		} else if after.Generation != before.Generation {
+			t.Errorf("%s Deployment changed by an identity-only upgrade: generation %d -> %d", name, before.Generation, after.Generation)
+		}
 	}
 
-	before := leftovers(t, rel)
-	for _, want := range []string{"deployments/" + rel + "-identity", "secrets/" + rel + "-identity", "poddisruptionbudgets/" + rel + "-registry",
-		"networkpolicies/" + rel + "-registry", "horizontalpodautoscalers/" + rel + "-registry", "serviceaccounts/" + rel + "-identity"} {
-		if !slices.Contains(before, want) {
-			t.Errorf("%s not found by the release's label before uninstall; found %v", want, before)
+	left := leftovers(t, rel)
+	want := []string{"deployments/" + rel + "-identity", "secrets/" + rel + "-identity"}
+	for _, s := range suiteServices(t) {
+		want = append(want, "serviceaccounts/"+rel+"-"+s.name, "poddisruptionbudgets/"+rel+"-"+s.name, "networkpolicies/"+rel+"-"+s.name)
+	}
+	want = append(want, "horizontalpodautoscalers/"+rel+"-registry", "horizontalpodautoscalers/"+rel+"-intake")
+	for _, w := range want {
+		if !slices.Contains(left, w) {
+			t.Errorf("%s not found by the release's label before uninstall; found %v", w, left)
 		}
 	}
 	helmKube(t, "uninstall", rel, "--timeout", "2m")

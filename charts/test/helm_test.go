@@ -21,9 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// serviceCharts are the service charts; umbrella is the chart that installs them all.
-var serviceCharts = []string{"identity", "registry"}
-
+// umbrella is the chart that installs every service chart (serviceCharts, services_test.go).
 const umbrella = "csi"
 
 // helmPath is the Helm CLI named by CSI_HELM (scripts/helm.sh installs it).
@@ -52,6 +50,7 @@ var (
 func charts(t testing.TB) string {
 	t.Helper()
 	helm := helmPath(t)
+	names := append(serviceCharts(t), umbrella)
 	chartsOnce.Do(func() {
 		var tmp string
 		tmp, chartsErr = os.MkdirTemp("", "csi-charts-")
@@ -63,7 +62,7 @@ func charts(t testing.TB) string {
 		if chartsErr = copyCharts("..", chartsDir); chartsErr != nil {
 			return
 		}
-		for _, c := range append(append([]string{}, serviceCharts...), umbrella) {
+		for _, c := range names {
 			if _, chartsErr = runHelm(helm, "dependency", "build", "--skip-refresh", filepath.Join(chartsDir, c)); chartsErr != nil {
 				return
 			}
@@ -147,7 +146,7 @@ type valuesCase struct {
 // umbrella's values-production.yaml, and its sections for each service chart alone).
 func renderCases(t testing.TB) []valuesCase {
 	cases := []valuesCase{{name: "csi/default", chart: umbrella}, {name: "csi/production", chart: umbrella, files: []string{"csi/values-production.yaml"}}}
-	for _, c := range serviceCharts {
+	for _, c := range serviceCharts(t) {
 		cases = append(cases,
 			valuesCase{name: c + "/default", chart: c},
 			valuesCase{name: c + "/production", chart: c, files: []string{productionValues(t, c)}},

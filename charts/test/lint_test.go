@@ -45,6 +45,11 @@ func TestSchemaRejectsWrongValues(t *testing.T) {
 		{"checkpoints without a store", "identity", []string{"audit.checkpoints.enabled=true"}, []string{"endpoint", "bucket"}},
 		{"audit interval", "registry", []string{"audit.verifyInterval=hourly"}, []string{"verifyInterval"}},
 		{"prometheusRule unknown key", "identity", []string{"prometheusRule.severity=page"}, []string{"severity"}},
+		{"peer URL not HTTP", "intake", []string{"config.registryURL=registry:8082"}, []string{"registryURL"}},
+		{"peer URL on a chart without the peer", "registry", []string{"config.intakeURL=http://intake"}, []string{"intakeURL"}},
+		{"intake unknown key", "intake", []string{"config.registryUrl=http://r"}, []string{"registryUrl"}},
+		{"umbrella Secret of no service", umbrella, []string{"global.existingSecrets.billing=s"}, []string{"billing"}},
+		{"umbrella intake wrong type", umbrella, []string{"intake.enabled=maybe"}, []string{"intake", "enabled"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -60,7 +65,7 @@ func TestSchemaRejectsWrongValues(t *testing.T) {
 		})
 	}
 	// The control: the same charts render with their defaults.
-	for _, chart := range append([]string{umbrella}, serviceCharts...) {
+	for _, chart := range append([]string{umbrella}, serviceCharts(t)...) {
 		if _, err := template(t, "csi", valuesCase{chart: chart}); err != nil {
 			t.Errorf("%s with default values: %v", filepath.Base(chart), err)
 		}

@@ -2,6 +2,7 @@ package charttest
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"maps"
 	"os"
@@ -399,13 +400,15 @@ func checkPrometheusRule(t *testing.T, pr *unstructured.Unstructured) {
 	}
 }
 
+var updateDashboardMetrics = flag.Bool("update-dashboard-metrics", false, "write testdata/<chart>-dashboard-metrics.txt from the dashboards")
+
 // TestDashboardQueriesTheServiceMetrics reads the Grafana dashboard of each service chart,
 // extracts the metric names of every query (histogram series by their family name) and compares
 // them with testdata/<chart>-dashboard-metrics.txt. Each service's own tests read that file and
 // check that its /metrics serves every name in it (TestDashboardMetricsServed), so a panel
-// cannot query a metric its service never exports.
+// cannot query a metric its service never exports. -update-dashboard-metrics writes the files.
 func TestDashboardQueriesTheServiceMetrics(t *testing.T) {
-	for _, chart := range serviceCharts {
+	for _, chart := range serviceCharts(t) {
 		t.Run(chart, func(t *testing.T) {
 			r := renderStrict(t, valuesCase{chart: chart, set: []string{"dashboard.enabled=true"}})
 			var cm *corev1.ConfigMap
@@ -457,13 +460,18 @@ func TestDashboardQueriesTheServiceMetrics(t *testing.T) {
 				}
 			}
 			golden := filepath.Join("testdata", chart+"-dashboard-metrics.txt")
+			got := slices.Sorted(maps.Keys(names))
+			if *updateDashboardMetrics {
+				if err := os.WriteFile(golden, []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			data, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%v (go test -run TestDashboardQueriesTheServiceMetrics -update-dashboard-metrics writes it)", err)
 			}
-			want := strings.Fields(string(data))
-			if got := slices.Sorted(maps.Keys(names)); !slices.Equal(got, want) {
-				t.Errorf("the dashboard queries %v; %s lists %v: update the file (one name a line), and the service's /metrics must serve each", got, golden, want)
+			if want := strings.Fields(string(data)); !slices.Equal(got, want) {
+				t.Errorf("the dashboard queries %v; %s lists %v: update the file (go test -run TestDashboardQueriesTheServiceMetrics -update-dashboard-metrics), and the service's /metrics must serve each", got, golden, want)
 			}
 		})
 	}

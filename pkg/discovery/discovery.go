@@ -1,7 +1,7 @@
 // Package discovery registers a service in Consul and finds the base URLs of its peers, either in
 // Consul (go-kit's Consul instancer, kept current by blocking queries) or in the configuration
 // (Kubernetes service DNS names). cmd/<service>/main.go chooses: with CSI_CONSUL_ADDR set it
-// calls Register and NewConsul, otherwise NewStatic with the CSI_PEER_<NAME>_URL values.
+// calls Register and NewConsul, otherwise NewStatic with the CSI_<NAME>_URL values (pkg/peers.LoadSettings).
 package discovery
 
 import (

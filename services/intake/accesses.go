@@ -230,9 +230,11 @@ func (s *Service) CreateAccess(ctx context.Context, in AccessInput) (Access, err
 		return Access{}, errs.E(errs.Forbidden, "summary is reserved text: only social workers and service managers write it")
 	}
 	if a.CitizenID != nil {
-		if _, err := s.citizen(ctx, "citizen_id", *a.CitizenID); err != nil {
+		cs, err := s.citizen(ctx, "citizen_id", *a.CitizenID)
+		if err != nil {
 			return Access{}, err
 		}
+		a.CitizenID = &cs.ID // a merged record's survivor
 	}
 	err = s.store.InTx(ctx, func(tx Store) error {
 		if err := tx.CreateAccess(ctx, a); err != nil {
@@ -398,9 +400,11 @@ func (s *Service) UpdateAccess(ctx context.Context, id uuid.UUID, version int64,
 		return Access{}, err
 	}
 	if link {
-		if _, err := s.citizen(ctx, "citizen_id", *a.CitizenID); err != nil {
+		cs, err := s.citizen(ctx, "citizen_id", *a.CitizenID)
+		if err != nil {
 			return Access{}, err
 		}
+		a.CitizenID = &cs.ID // a merged record's survivor
 	}
 	var out Access
 	err = s.store.InTx(ctx, func(tx Store) error {

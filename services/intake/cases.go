@@ -150,6 +150,7 @@ func (s *Service) OpenCase(ctx context.Context, in CaseInput) (Case, error) {
 	if citizen.Status == "deceased" {
 		return Case{}, errs.InvalidField("citizen_id", "is a deceased citizen")
 	}
+	c.CitizenID = citizen.ID // a merged record's survivor
 	c.StatusHistory = []StatusChange{{Status: StatusOpen, Reason: "presa in carico", On: c.OpenedOn, By: sc.operator(), At: now}}
 	var access *Access
 	err = s.store.InTx(ctx, func(tx Store) error {

@@ -55,25 +55,6 @@ type Operator struct {
 	OrgID string `json:"org_id"`
 }
 
-// CitizenSummary is what intake shows of a registry citizen.
-type CitizenSummary struct {
-	ID             uuid.UUID `json:"id"`
-	FiscalCode     string    `json:"fiscal_code,omitempty"`
-	FamilyName     string    `json:"family_name"`
-	GivenName      string    `json:"given_name"`
-	Sex            string    `json:"sex"`
-	BirthDate      string    `json:"birth_date"`
-	ResidenceISTAT string    `json:"residence_istat,omitempty"`
-	Status         string    `json:"status"`
-}
-
-// Registry is the part of the registry service intake needs. Citizen answers errs.NotFound
-// when the citizen does not exist (in the token's ambito), errs.Unavailable (with RetryAfter)
-// when registry cannot be reached in time.
-type Registry interface {
-	Citizen(ctx context.Context, id uuid.UUID) (CitizenSummary, error)
-}
-
 // ---- phase A: access ----
 
 // Referrer is who sent the person: a referrer code, and the referring body's name.

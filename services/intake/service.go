@@ -194,6 +194,9 @@ func (s *Service) citizen(ctx context.Context, field string, id uuid.UUID) (Citi
 	c, err := s.registry.Citizen(ctx, id)
 	switch {
 	case err == nil:
+		if c.ID == uuid.Nil {
+			c.ID = id
+		}
 		return c, nil
 	case errs.Is(err, errs.NotFound):
 		return CitizenSummary{}, errs.InvalidField(field, "is not a citizen of the registry")

@@ -4,6 +4,20 @@ the migration Job, which runs before the ConfigMap exists); the secret ones are 
 Secret key by key.
 */}}
 
+{{/*
+common.port: the port of the service named by the argument, from the table of
+services/services.tsv (_services.tpl): include "common.port" "identity".
+*/}}
+{{- define "common.port" -}}
+{{- $name := . -}}
+{{- $port := 0 -}}
+{{- range include "common.services" . | fromYamlArray }}
+{{- if eq .name $name }}{{ $port = int .port }}{{ end }}
+{{- end }}
+{{- if not $port }}{{ fail (printf "common.port: no service %q in services/services.tsv" $name) }}{{ end }}
+{{- $port -}}
+{{- end -}}
+
 {{/* common.configData: the non-secret settings as YAML key: "value" lines. */}}
 {{- define "common.configData" -}}
 {{- $g := .Values.global | default dict -}}
@@ -19,7 +33,14 @@ CSI_SHUTDOWN_GRACE: {{ printf "%ds" (int .Values.shutdown.graceSeconds) | quote 
 CSI_CONSUL_ADDR: {{ . | quote }}
 {{- end }}
 {{- if hasKey $c "jwksURL" }}
-CSI_JWKS_URL: {{ tpl (coalesce $c.jwksURL $g.jwksURL "http://identity:8081/.well-known/jwks.json") $ | quote }}
+CSI_JWKS_URL: {{ tpl (coalesce $c.jwksURL $g.jwksURL (printf "http://identity:%s/.well-known/jwks.json" (include "common.port" "identity"))) $ | quote }}
+{{- end }}
+{{- /* A peer's URL, for the charts whose schema has config.<peer>URL. */}}
+{{- range include "common.services" . | fromYamlArray }}
+{{- $key := printf "%sURL" .name }}
+{{- if hasKey $c $key }}
+CSI_{{ upper .name }}_URL: {{ tpl (coalesce (index $c $key) (index $g $key) (printf "http://%s:%d" .name (int .port))) $ | quote }}
+{{- end }}
 {{- end }}
 {{- with $c.debugAddr }}
 CSI_DEBUG_ADDR: {{ . | quote }}

@@ -21,7 +21,7 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 	fs := flag.NewFlagSet("csidev run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	noSeed := fs.Bool("no-seed", false, "do not load the demo data")
-	portBase := fs.Int("port-base", 8081, "port of identity; registry, intake, interventions, fna and reporting take the next five")
+	portBase := fs.Int("port-base", 0, "port of identity; every other service keeps its distance from it in services/services.tsv (default: the ports of that file, identity 8081)")
 	dbPrefix := fs.String("db-prefix", "csi_", "prefix of the services' database names (csi_identity, ...)")
 	tail := fs.Bool("tail", false, "also copy the services' logs to the terminal, each line behind its service's name")
 	seed := fs.Uint64("seed", demo.DefaultSeed, "seed of the demo data")

@@ -42,6 +42,13 @@ const (
 	FeedClientName = "Demo population register feed"
 )
 
+// IntakeClientName names the intake service's own machine client: intake checks citizens
+// through the registry's API with its token (client credentials).
+const IntakeClientName = "Intake service"
+
+// IntakeClientScopes are the scopes of the intake service's client.
+var IntakeClientScopes = []string{"citizens:read"}
+
 // FeedClientScopes are the scopes of the demo population-register feed.
 var FeedClientScopes = []string{"citizens:read", "citizens:write"}
 
@@ -116,6 +123,9 @@ type Data struct {
 	Operators []Person
 	// DemoUsers has one sign-in per role, in the order of auth.Roles.
 	DemoUsers []DemoUser
+	// ComuneWorkers has a social worker sign-in of every comune, in the order of Comuni
+	// (ComuneWorkerEmail).
+	ComuneWorkers []DemoUser
 }
 
 // Orgs returns every organization, azienda included: the comuni, the azienda, the
@@ -192,6 +202,12 @@ var demoUserSpecs = []demoUserSpec{
 // DemoEmail returns the e-mail of the demo sign-in of a role: social.worker@demo.csi.example.
 func DemoEmail(role auth.Role) string {
 	return strings.ReplaceAll(string(role), "_", ".") + "@" + EmailDomain
+}
+
+// ComuneWorkerEmail is the e-mail of the demo social worker of comune c:
+// social.worker.<comune>@demo.csi.example.
+func ComuneWorkerEmail(c Org) string {
+	return "social.worker." + slug(strings.TrimPrefix(c.Name, "Comune di "), "-") + "@" + EmailDomain
 }
 
 // gen holds the state of one generation.
@@ -289,6 +305,18 @@ func Generate(seed uint64, cat *places.Catalog) (Data, error) {
 			{auth.RoleASA, asa}, {auth.RoleOSS, rest - educators - asa}}); err != nil {
 			return Data{}, err
 		}
+	}
+	// A social worker sign-in in every comune (made last, so that the people above do not
+	// change with them): the intake demo data is recorded by them, each in their comune.
+	for _, c := range d.Comuni {
+		p, err := g.person(c, auth.RoleSocialWorker)
+		if err != nil {
+			return Data{}, err
+		}
+		delete(g.emails, p.Email)
+		p.Email = ComuneWorkerEmail(c)
+		g.emails[p.Email] = true
+		d.ComuneWorkers = append(d.ComuneWorkers, DemoUser{Person: p, Password: Password})
 	}
 	return d, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -36,11 +37,14 @@ type Result struct {
 	// FeedClient is the demo population-register feed (FeedClientName); its secret likewise.
 	FeedClient       identity.Client
 	FeedClientSecret string
+	// IntakeClient is the intake service's client (IntakeClientName); its secret likewise.
+	IntakeClient       identity.Client
+	IntakeClientSecret string
 }
 
 // Created reports whether this run created anything.
 func (r Result) Created() bool {
-	return r.Organizations+r.Accreditations+r.DemoUsers+r.Operators > 0 || r.ClientSecret != "" || r.FeedClientSecret != ""
+	return r.Organizations+r.Accreditations+r.DemoUsers+r.Operators > 0 || r.ClientSecret != "" || r.FeedClientSecret != "" || r.IntakeClientSecret != ""
 }
 
 // Seed loads d into the identity service behind c, whose token must be an ambito
@@ -94,7 +98,7 @@ func Seed(ctx context.Context, c *idclient.Client, d Data, opt Options) (Result,
 	for _, o := range ops {
 		known[strings.ToLower(o.Email)] = true
 	}
-	for _, u := range d.DemoUsers {
+	for _, u := range append(slices.Clone(d.DemoUsers), d.ComuneWorkers...) {
 		if known[strings.ToLower(u.Email)] {
 			continue
 		}
@@ -125,6 +129,9 @@ func Seed(ctx context.Context, c *idclient.Client, d Data, opt Options) (Result,
 		return res, err
 	}
 	if res.FeedClient, res.FeedClientSecret, err = ensureClient(ctx, c, clients, FeedClientName, FeedClientScopes, logf); err != nil {
+		return res, err
+	}
+	if res.IntakeClient, res.IntakeClientSecret, err = ensureClient(ctx, c, clients, IntakeClientName, IntakeClientScopes, logf); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -110,7 +110,7 @@ func TestSeed(t *testing.T) {
 	}
 	type counts struct{ Orgs, Accs, DemoUsers, Operators int }
 	if diff := cmp.Diff(counts{res.Organizations, res.Accreditations, res.DemoUsers, res.Operators},
-		counts{8 + 20 + 2, wantAccs, len(auth.Roles) - 1, len(d.Operators)}); diff != "" {
+		counts{8 + 20 + 2, wantAccs, len(auth.Roles) - 1 + len(d.ComuneWorkers), len(d.Operators)}); diff != "" {
 		t.Errorf("created by the first seed (-got +want):\n%s", diff)
 	}
 	if res.ClientSecret == "" {
@@ -156,7 +156,7 @@ func TestSeed(t *testing.T) {
 	}
 	wantOps := map[identity.OrgKind]int{
 		identity.OrgCooperativa: demo.CooperativeOperators + demoByKind[identity.OrgCooperativa],
-		identity.OrgComune:      demo.MunicipalOperators + demoByKind[identity.OrgComune],
+		identity.OrgComune:      demo.MunicipalOperators + demoByKind[identity.OrgComune] + len(d.ComuneWorkers),
 		identity.OrgAzienda:     demo.PlanningStaff + demoByKind[identity.OrgAzienda],
 		identity.OrgATS:         demoByKind[identity.OrgATS],
 		identity.OrgRegion:      demoByKind[identity.OrgRegion],
@@ -167,8 +167,8 @@ func TestSeed(t *testing.T) {
 
 	// Every role signs in with its demo user and gets a token of that role, in the right
 	// organization.
-	for _, u := range d.DemoUsers {
-		t.Run(string(u.Role), func(t *testing.T) {
+	for _, u := range append(slices.Clone(d.DemoUsers), d.ComuneWorkers...) {
+		t.Run(u.Email, func(t *testing.T) {
 			tok, err := idclient.New(srv.URL, nil).SignIn(ctx, u.Email, u.Password, "")
 			if err != nil {
 				t.Fatalf("sign in as %s: %v", u.Email, err)
@@ -176,6 +176,9 @@ func TestSeed(t *testing.T) {
 			org, _ := d.Org(u.OrgKey)
 			got := claims(t, tok.AccessToken)
 			want := map[string]any{"role": string(u.Role), "org": res.OrgIDs[u.OrgKey].String(), "org_kind": string(org.Kind), "kind": "operator"}
+			if org.ISTATCode != "" {
+				want["istat"] = org.ISTATCode
+			}
 			for k, v := range want {
 				if got[k] != v {
 					t.Errorf("claim %s = %v, want %v", k, got[k], v)
@@ -189,6 +192,13 @@ func TestSeed(t *testing.T) {
 	}
 	if got, want := claims(t, ct.AccessToken)["scope"], strings.Join(demo.ClientScopes, " "); got != want {
 		t.Errorf("machine client's token scope = %v, want %q", got, want)
+	}
+	it, err := c.ClientCredentials(ctx, res.IntakeClient.ID.String(), res.IntakeClientSecret)
+	if err != nil {
+		t.Fatalf("client credentials of the intake service's client: %v", err)
+	}
+	if got, want := claims(t, it.AccessToken)["scope"], strings.Join(demo.IntakeClientScopes, " "); got != want {
+		t.Errorf("intake client's token scope = %v, want %q", got, want)
 	}
 	ft, err := c.ClientCredentials(ctx, res.FeedClient.ID.String(), res.FeedClientSecret)
 	if err != nil {

@@ -26,6 +26,10 @@ const (
 	// loads the demo citizens into the registry.
 	KeyFeedClientID     = "CSI_DEMO_FEED_CLIENT_ID"
 	KeyFeedClientSecret = "CSI_DEMO_FEED_CLIENT_SECRET"
+	// KeyIntakeClientID and KeyIntakeClientSecret are the intake service's own client: the
+	// CSI_INTAKE_ prefix hands them to intake's environment (config.env).
+	KeyIntakeClientID     = "CSI_INTAKE_CLIENT_ID"
+	KeyIntakeClientSecret = "CSI_INTAKE_CLIENT_SECRET"
 	// keyCheckpointKey signs every service's audit chain checkpoints (kept under .run/): a new
 	// one makes the checkpoints already written fail verification.
 	keyCheckpointKey = "CSI_AUDIT_CHECKPOINT_KEY"

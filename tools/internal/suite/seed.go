@@ -23,11 +23,13 @@ type seedStep struct {
 var seedSteps = []seedStep{
 	{"identity", seedIdentity},
 	{"registry", seedRegistry},
+	{"intake", seedIntake},
 }
 
-// seed runs the seed steps of the running services.
+// seed runs the seed steps of the running services but the first (identity's, run as soon as
+// identity is up: Start).
 func (s *Suite) seed(ctx context.Context) error {
-	for _, st := range seedSteps {
+	for _, st := range seedSteps[1:] {
 		if s.proc(st.service) == nil {
 			continue
 		}
@@ -58,10 +60,18 @@ func seedIdentity(ctx context.Context, s *Suite) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, c := range s.data.Cooperatives {
+		if id, ok := res.OrgIDs[c.Key]; ok {
+			s.cooperatives = append(s.cooperatives, id)
+		}
+	}
 	if s.client, err = s.keepSecret(res.Client.ID.String(), res.ClientSecret, KeyClientID, KeyClientSecret); err != nil {
 		return err
 	}
-	s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret)
+	if s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret); err != nil {
+		return err
+	}
+	_, err = s.keepSecret(res.IntakeClient.ID.String(), res.IntakeClientSecret, KeyIntakeClientID, KeyIntakeClientSecret)
 	return err
 }
 
@@ -124,6 +134,25 @@ func seedRegistry(ctx context.Context, s *Suite) error {
 	}
 	if loaded > 0 {
 		fmt.Fprintf(s.o.Log, "    imported %d synthetic citizens of the %d comuni into the registry\n", loaded, len(comuni))
+	}
+	return nil
+}
+
+// seedIntake records the demo accesses and cases (demo.SeedIntake) through intake, as each
+// comune's demo social worker.
+func seedIntake(ctx context.Context, s *Suite) error {
+	if s.proc("registry") == nil {
+		fmt.Fprintln(s.o.Log, "    registry is not running: no intake demo data")
+		return nil
+	}
+	res, err := demo.SeedIntake(ctx, s.data, demo.IntakeOptions{IdentityURL: s.URL("identity"), RegistryURL: s.URL("registry"),
+		IntakeURL: s.URL("intake"), Cooperatives: s.cooperatives, Log: indent{s.o.Log}})
+	if err != nil {
+		return fmt.Errorf("intake: %w", err)
+	}
+	if res.Accesses > 0 {
+		fmt.Fprintf(s.o.Log, "    recorded %d accesses and %d cases (%d assessed, %d with a PAI, %d closed) in intake\n",
+			res.Accesses, res.Cases, res.Assessments, res.Plans, res.Closed)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/csi-lombardia/csi/tools/internal/catalog"
 )
 
 // service is one service of the suite: the binary bin/<name> built from
@@ -13,19 +15,28 @@ import (
 // <Options.DBPrefix><name>.
 type service struct {
 	name   string
-	offset int
+	offset int // its port in services/services.tsv minus identity's
 }
 
-// services are the suite's services, in start order (identity first: the others verify its
-// tokens). Adding a service is adding its line; the suite runs the services whose command exists
-// in the checkout and says which it skipped.
-var services = []service{
-	{"identity", 0},
-	{"registry", 1},
-	{"intake", 2},
-	{"interventions", 3},
-	{"fna", 4},
-	{"reporting", 5},
+// loadServices reads the suite's services from services/services.tsv (package catalog), in
+// start order: identity first (the others verify its tokens). Adding a service is adding its
+// line there; the suite runs the services whose command exists in the checkout and says which
+// it skipped. A service's port is Options.PortBase plus its distance from identity's port in
+// the file, so the default PortBase (identity's port, the second result) gives every service
+// the port of the file.
+func loadServices(root string) ([]service, int, error) {
+	list, err := catalog.Read(root)
+	if err != nil {
+		return nil, 0, err
+	}
+	if list[0].Name != "identity" {
+		return nil, 0, fmt.Errorf("%s: the first service is %s: identity must start first", catalog.Path, list[0].Name)
+	}
+	svcs := make([]service, len(list))
+	for i, s := range list {
+		svcs[i] = service{name: s.Name, offset: s.Port - list[0].Port}
+	}
+	return svcs, list[0].Port, nil
 }
 
 // pkgDir is the service's command package, relative to the repository.
@@ -59,7 +70,7 @@ func (c config) url(s service) string {
 // env is the environment of service s: the tool's own, then the settings every service reads,
 // the URL of every peer (CSI_<NAME>_URL), and the service's own secrets.
 func (c config) env(s service, all []service) []string {
-	identity := services[0]
+	identity := all[0] // Start checks that identity is present, and first
 	env := append(os.Environ(),
 		"CSI_DATABASE_URL="+c.dbURLs[s.name],
 		"CSI_HTTP_ADDR="+c.host+":"+strconv.Itoa(c.port(s)),

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"net"
 	"os"
@@ -40,7 +41,7 @@ const (
 // Options configure Start. The zero value is the suite of make run.
 type Options struct {
 	Root      string              // repository root ("" = find it with tools/internal/repo)
-	PortBase  int                 // identity's port, the others follow (default 8081)
+	PortBase  int                 // identity's port; the others keep their distance from it in services/services.tsv (default: identity's port in the file, so every service gets its port of the file)
 	DBPrefix  string              // database names <prefix><service> (default "csi_")
 	Redis     bool                // start/reuse Redis (scripts/redis.sh) and pass CSI_REDIS_URL to every service
 	Seed      bool                // load the demo data (as csidev run does)
@@ -76,6 +77,8 @@ type Suite struct {
 	data       demo.Data
 	client     ClientInfo
 	feedClient ClientInfo
+	// cooperatives are the ids of the demo cooperatives (identity's demo data).
+	cooperatives []uuid.UUID
 
 	mu    sync.Mutex
 	procs []*proc // in start order
@@ -91,9 +94,6 @@ type ClientInfo struct {
 // in order (waiting until it is ready), then the demo data when o.Seed. On an error it stops
 // what it started. Stop stops it all.
 func Start(ctx context.Context, o Options) (_ *Suite, err error) {
-	if o.PortBase == 0 {
-		o.PortBase = 8081
-	}
 	if o.DBPrefix == "" {
 		o.DBPrefix = "csi_"
 	}
@@ -125,12 +125,23 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 		s.scriptEnv = append(s.scriptEnv, "CSI_REDIS_PORT="+strconv.Itoa(o.RedisPort))
 	}
 
-	for _, svc := range services {
+	all, identityPort, err := loadServices(s.root)
+	if err != nil {
+		return nil, err
+	}
+	if o.PortBase == 0 {
+		o.PortBase = identityPort
+		s.o.PortBase = o.PortBase
+	}
+	for _, svc := range all {
 		if svc.present(s.root) {
 			s.present = append(s.present, svc)
 		} else {
 			s.skipped = append(s.skipped, svc)
 		}
+	}
+	if len(s.present) == 0 || s.present[0].name != "identity" {
+		return nil, fmt.Errorf("no services/identity/cmd/identity/main.go in %s: the other services need identity", s.root)
 	}
 	s.cfg = config{root: s.root, runDir: s.runDir, host: "127.0.0.1", portBase: o.PortBase, extra: o.Env}
 	for _, svc := range s.present {
@@ -202,6 +213,14 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 		s.mu.Unlock()
 		if err := p.waitReady(ctx, readyTimeout); err != nil {
 			return s, err
+		}
+		// identity's demo data first, before the services that need a machine client of theirs
+		// (intake's, handed to it through the secrets) start.
+		if svc.name == seedSteps[0].service && o.Seed {
+			s.step("loading the demo data of %s", svc.name)
+			if err := seedSteps[0].load(ctx, s); err != nil {
+				return s, err
+			}
 		}
 	}
 

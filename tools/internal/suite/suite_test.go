@@ -9,15 +9,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
+	"github.com/csi-lombardia/csi/tools/internal/repo"
 )
 
 func TestSecrets(t *testing.T) {
@@ -108,16 +111,67 @@ func TestEnsureDatabases(t *testing.T) {
 	}
 }
 
-func TestServiceTable(t *testing.T) {
-	if services[0].name != "identity" {
-		t.Errorf("the first service is %s: identity must start first", services[0].name)
+// testServices are the suite's services read from the checkout's services/services.tsv.
+func testServices(t *testing.T) []service {
+	t.Helper()
+	root, err := repo.Root("")
+	if err != nil {
+		t.Fatal(err)
 	}
-	names, offsets := map[string]bool{}, map[int]bool{}
-	for _, s := range services {
-		if names[s.name] || offsets[s.offset] {
-			t.Errorf("service %s repeats a name or a port offset", s.name)
+	svcs, _, err := loadServices(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svcs
+}
+
+func TestLoadServices(t *testing.T) {
+	svcs := testServices(t)
+	offsets := map[int]bool{}
+	for _, s := range svcs {
+		if offsets[s.offset] {
+			t.Errorf("service %s repeats a port offset", s.name)
 		}
-		names[s.name], offsets[s.offset] = true, true
+		offsets[s.offset] = true
+	}
+	if svcs[0].offset != 0 {
+		t.Errorf("identity's offset is %d, want 0", svcs[0].offset)
+	}
+	for _, tc := range []struct {
+		name, file, wantErr string
+	}{
+		{"identity not first", "registry\t8082\nidentity\t8081\n", "identity must start first"},
+		{"no file", "", "no such file"},
+		{"bad line", "identity 8081\n", "services.tsv: line 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if tc.file != "" {
+				if err := os.MkdirAll(filepath.Join(root, "services"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, "services", "services.tsv"), []byte(tc.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := loadServices(root); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("loadServices = %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "services"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "services", "services.tsv"), []byte("identity\t9100\nregistry\t9105\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, base, err := loadServices(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, []service{{"identity", 0}, {"registry", 5}}, cmp.AllowUnexported(service{})); diff != "" || base != 9100 {
+		t.Errorf("loadServices = %v, %d, want offsets from identity's port 9100 (-got +want):\n%s", got, base, diff)
 	}
 }
 
@@ -127,7 +181,7 @@ func TestEnv(t *testing.T) {
 		secrets:   map[string]string{keyMasterKey: "KEY", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA": "PK", keyCheckpointKey: "CPK"},
 		bootstrap: map[string]string{"CSI_BOOTSTRAP_AMBITO_CODE": "ambito-demo"}}
 	t.Setenv("CSI_HTTP_ADDR", ":1") // the suite's own values win
-	all := services[:2]
+	all := []service{{"identity", 0}, {"registry", 1}}
 	lookup := func(env []string) map[string]string {
 		m := map[string]string{}
 		for _, kv := range env { // later values win, as in exec.Cmd
@@ -136,7 +190,7 @@ func TestEnv(t *testing.T) {
 		}
 		return m
 	}
-	id, reg := lookup(c.env(services[0], all)), lookup(c.env(services[1], all))
+	id, reg := lookup(c.env(all[0], all)), lookup(c.env(all[1], all))
 	for _, tc := range []struct {
 		name      string
 		env       map[string]string
@@ -185,7 +239,12 @@ func TestStart(t *testing.T) {
 	t.Setenv("CSI_DATABASE_URL", server)
 	prefix := testPrefix(t, server)
 	ctx := context.Background()
-	base := freePorts(t, len(services)+1)
+	svcs := testServices(t)
+	span := 0 // the suite's ports are base .. base+span, the extra instance's base+span+1
+	for _, svc := range svcs {
+		span = max(span, svc.offset)
+	}
+	base := freePorts(t, span+2)
 	s, err := Start(ctx, Options{PortBase: base, DBPrefix: prefix, RunDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -195,8 +254,20 @@ func TestStart(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if got, want := s.Services(), []string{"identity", "registry"}; !cmp.Equal(got, want) {
-		t.Errorf("Services() = %v, want %v", got, want)
+	// The services whose command the checkout has run, in the file's order; the others are skipped.
+	var present, skipped []string
+	for _, svc := range svcs {
+		if svc.present(s.root) {
+			present = append(present, svc.name)
+		} else {
+			skipped = append(skipped, svc.name)
+		}
+	}
+	if got := s.Services(); !cmp.Equal(got, present) || !slices.Contains(got, "registry") {
+		t.Errorf("Services() = %v, want %v (registry among them)", got, present)
+	}
+	if got := s.Skipped(); !cmp.Equal(got, skipped, cmpopts.EquateEmpty()) {
+		t.Errorf("Skipped() = %v, want %v", got, skipped)
 	}
 	if got, want := s.URL("registry"), "http://127.0.0.1:"+strconv.Itoa(base+1); got != want {
 		t.Errorf("URL(registry) = %q, want %q", got, want)
@@ -216,7 +287,7 @@ func TestStart(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	if err := s.AddInstance(ctx, "registry", "registry-2", base+len(services)); err != nil {
+	if err := s.AddInstance(ctx, "registry", "registry-2", base+span+1); err != nil {
 		t.Fatal(err)
 	}
 	if got := ready("registry-2"); got != http.StatusOK {
@@ -273,7 +344,7 @@ func testPrefix(t *testing.T, server string) string {
 			return
 		}
 		defer conn.Close(ctx)
-		for _, svc := range services {
+		for _, svc := range testServices(t) {
 			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{prefix + svc.name}.Sanitize()+" WITH (FORCE)")
 		}
 	})

@@ -7,19 +7,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/app"
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
-	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/idempotency"
+	"github.com/csi-lombardia/csi/pkg/peers"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/services/intake"
 	"github.com/csi-lombardia/csi/services/intake/postgres"
+	"github.com/csi-lombardia/csi/services/intake/registryhttp"
 )
 
 func main() {
@@ -32,6 +30,7 @@ func main() {
 func run(ctx context.Context) error {
 	env := &app.Env{}
 	base := app.LoadBase(env, "intake", ":8083")
+	ps := peers.LoadSettings(env, "intake", base.ConsulAddr, map[string]string{"registry": registryhttp.DefaultURL})
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -39,18 +38,19 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, h, err := intake.Mount(ctx, a, intake.Parts{Store: postgres.New(a.Pool), Registry: noRegistry{}, Places: places.Default(),
+	set, err := peers.Open(ps, a.Log) // Consul (instances of csi-registry) or CSI_REGISTRY_URL
+	if err != nil {
+		return err
+	}
+	defer set.Close() // after the server has drained
+	registry, err := registryhttp.FromSet(set)
+	if err != nil {
+		return err
+	}
+	_, h, err := intake.Mount(ctx, a, intake.Parts{Store: postgres.New(a.Pool), Registry: registry, Places: places.Default(),
 		Config: intake.DefaultConfig(), Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))})
 	if err != nil {
 		return err
 	}
 	return a.Serve(ctx, h)
-}
-
-// noRegistry stands in for the registry's HTTP client until it is wired: every write that
-// refers to a citizen answers 503 (nothing is written); everything else works.
-type noRegistry struct{}
-
-func (noRegistry) Citizen(context.Context, uuid.UUID) (intake.CitizenSummary, error) {
-	return intake.CitizenSummary{}, &errs.Error{Kind: errs.Unavailable, Message: "the registry client is not configured", RetryAfter: 30 * time.Second}
 }

@@ -1,0 +1,3 @@
+module example.org/csi/charts/test
+
+go 1.26

@@ -1,0 +1,3 @@
+module example.org/csi/services/beta
+
+go 1.26

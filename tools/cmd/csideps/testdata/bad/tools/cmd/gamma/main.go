@@ -1,0 +1,5 @@
+package main
+
+import "example.org/csi/services/gamma"
+
+func main() { println(gamma.Kind) }

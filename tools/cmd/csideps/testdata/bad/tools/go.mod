@@ -1,0 +1,3 @@
+module example.org/csi/tools
+
+go 1.26

@@ -1,0 +1,3 @@
+module example.org/csi/pkg
+
+go 1.26

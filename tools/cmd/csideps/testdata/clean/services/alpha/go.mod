@@ -1,0 +1,3 @@
+module example.org/csi/services/alpha
+
+go 1.26

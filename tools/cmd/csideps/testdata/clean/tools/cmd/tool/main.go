@@ -1,0 +1,5 @@
+package main
+
+import "example.org/csi/tools/internal/client"
+
+func main() { println(client.Kind) }
