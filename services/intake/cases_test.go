@@ -222,12 +222,13 @@ func TestPlanVersions(t *testing.T) {
 	s.Must(404, s.Do("GET", pp, sw, nil, nil))
 	s.Must(412, s.Do("PUT", pp, sw, planBody(s.Coop), nil, "If-Match", `"1"`))
 	var v1, v2 intake.Plan
-	resp := s.Do("PUT", pp, sw, planBody(s.Coop), &v1)
+	resp := s.Do("PUT", pp, sw, planBody(s.Coop), &v1, "If-None-Match", "*")
 	s.Must(200, resp)
 	if v1.Version != 1 || resp.Header.Get("ETag") != `"1"` {
 		t.Errorf("first version %d, ETag %s", v1.Version, resp.Header.Get("ETag"))
 	}
 	s.Must(428, s.Do("PUT", pp, sw, planBody(s.Coop), nil))
+	s.Must(412, s.Do("PUT", pp, sw, planBody(s.Coop), nil, "If-None-Match", "*"))
 	second := changed(planBody(s.Coop), map[string]any{"goals": []string{"mantenere la domiciliarità", "sollievo al caregiver"}})
 	s.Must(200, s.Do("PUT", pp, sw, second, &v2, "If-Match", `"1"`))
 	s.Must(412, s.Do("PUT", pp, sw, second, nil, "If-Match", `"1"`))

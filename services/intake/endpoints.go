@@ -69,9 +69,9 @@ type (
 	}
 	assessmentIDRequest struct{ CaseID, ID uuid.UUID }
 	planRequest         struct {
-		CaseID  uuid.UUID
-		IfMatch int64
-		Input   PlanInput
+		CaseID uuid.UUID
+		Cond   Precondition
+		Input  PlanInput
 	}
 	planVersionRequest struct {
 		CaseID  uuid.UUID
@@ -181,7 +181,7 @@ func MakeEndpoints(s *Service) Endpoints {
 
 		PutPlan: guard(socialService, func(ctx context.Context, req any) (any, error) {
 			r := req.(planRequest)
-			p, err := s.PutPlan(ctx, r.CaseID, r.IfMatch, r.Input)
+			p, err := s.PutPlan(ctx, r.CaseID, r.Cond, r.Input)
 			return httpapi.WithETag{Body: p, ETag: etag(p.Version)}, err
 		}),
 		GetPlan: guard(readers, func(ctx context.Context, req any) (any, error) {

@@ -228,8 +228,8 @@ func decodeAssessmentID(_ context.Context, r *http.Request) (any, error) {
 	return assessmentIDRequest{CaseID: id, ID: aid}, err
 }
 
-// decodePlan reads a new plan version. If-Match is optional: absent for the first version of a
-// plan, required (by the service) once there is one.
+// decodePlan reads a new plan version. If-Match is optional: absent (or If-None-Match: *) for
+// the first version of a plan, required (by the service) once there is one.
 func decodePlan(_ context.Context, r *http.Request) (any, error) {
 	id, err := httpapi.PathID(r, "id")
 	if err != nil {
@@ -237,9 +237,18 @@ func decodePlan(_ context.Context, r *http.Request) (any, error) {
 	}
 	req := planRequest{CaseID: id}
 	if r.Header.Get("If-Match") != "" {
-		if req.IfMatch, err = httpapi.IfMatch(r); err != nil {
+		if req.Cond.IfMatch, err = httpapi.IfMatch(r); err != nil {
 			return nil, err
 		}
+	}
+	switch v := r.Header.Get("If-None-Match"); {
+	case v == "":
+	case v != "*":
+		return nil, errs.InvalidField("If-None-Match", "must be * (create the first version only)")
+	case req.Cond.IfMatch != 0:
+		return nil, errs.InvalidField("If-None-Match", "give If-Match or If-None-Match, not both")
+	default:
+		req.Cond.IfNoneMatch = true
 	}
 	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
 		return nil, err

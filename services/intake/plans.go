@@ -78,10 +78,18 @@ func validatePlan(f *errs.Fields, in PlanInput) {
 	valid.Date(f, "review_on", in.ReviewOn, valid.Suite)
 }
 
-// PutPlan makes a new version of the plan of a case the caller may see. ifMatch is the version
-// the change applies to (the ETag of GET .../plan): required once the case has a plan, and 0
-// for the first one.
-func (s *Service) PutPlan(ctx context.Context, caseID uuid.UUID, ifMatch int64, in PlanInput) (Plan, error) {
+// Precondition is what a PUT of a plan expects: IfMatch the version the change applies to (the
+// ETag of GET .../plan; 0 when not given), or, with IfNoneMatch (If-None-Match: *), that there
+// is no plan yet.
+type Precondition struct {
+	IfMatch     int64
+	IfNoneMatch bool
+}
+
+// PutPlan makes a new version of the plan of a case the caller may see. If-Match is required
+// once the case has a plan; the first version is made without it (or with If-None-Match: *).
+func (s *Service) PutPlan(ctx context.Context, caseID uuid.UUID, cond Precondition, in PlanInput) (Plan, error) {
+	ifMatch := cond.IfMatch
 	sc, err := s.scopeOf(ctx)
 	if err != nil {
 		return Plan{}, err
@@ -110,6 +118,8 @@ func (s *Service) PutPlan(ctx context.Context, caseID uuid.UUID, ifMatch int64, 
 			}
 		case err != nil:
 			return err
+		case cond.IfNoneMatch:
+			return errs.E(errs.PreconditionFailed, "the case has a plan already (version %d): send If-Match with its ETag", cur.Version)
 		case ifMatch == 0:
 			return &errs.Error{Kind: errs.PreconditionRequired, Message: "send If-Match with the ETag of the current plan (version " + strconv.FormatInt(cur.Version, 10) + ")",
 				Fields: []errs.FieldError{{Field: "If-Match", Message: "required"}}}
