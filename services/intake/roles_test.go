@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/metrics/metricstest"
 	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/intake"
 )
@@ -147,4 +148,17 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 func TestRoleMatrix(t *testing.T) {
 	s := newSuite(t)
 	s.RoleMatrix(t, roleTable(t, s))
+}
+
+// TestDashboardMetricsServed: after a few requests, /metrics serves every metric the chart's
+// Grafana dashboard queries.
+func TestDashboardMetricsServed(t *testing.T) {
+	s := newSuite(t)
+	sw := s.tok(auth.RoleSocialWorker)
+	c := s.openCase(sw, caseBody(s.citizen()))
+	for range 2 {
+		s.Must(200, s.Do("GET", "/v1/cases/"+c.ID.String(), sw, nil, nil))
+	}
+	s.Must(401, s.Do("GET", "/v1/cases", "", nil, nil))
+	metricstest.CheckDashboard(t, s.Srv.Client(), s.Srv.URL+"/metrics", "../../charts/test/testdata/intake-dashboard-metrics.txt")
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -216,8 +215,6 @@ func unavailable(err error) error {
 }
 
 // ---- validation ----
-
-func oneOf(list []string) string { return "must be one of " + strings.Join(list, ", ") }
 
 // codes returns a coded list of codes.json; a missing list is a programming error.
 func codes(list string) CodeList {
