@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -203,13 +204,17 @@ func TestMigrateOnlyAppliesAndExits(t *testing.T) {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			os.Exit(3)
 		}
-		_, err := Start(context.Background(), b, env, migrateOnlySet)
-		fmt.Fprintln(os.Stderr, "child: Start returned instead of exiting:", err)
-		os.Exit(2)
+		// As a main does: Start's ErrMigratedOnly is status 0 (Run, ExitCode).
+		os.Exit(Run(func(ctx context.Context) error {
+			if _, err := Start(ctx, b, env, migrateOnlySet); err != nil {
+				return err
+			}
+			return errors.New("child: Start returned an App instead of ErrMigratedOnly")
+		}))
 	}
 	dbURL := pgtest.NewURL(t)
 	// The child is the test binary itself, run without go test's -test.paniconexit0 so that
-	// os.Exit(0) inside Start ends it normally.
+	// its os.Exit(0) ends it normally.
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMigrateOnlyAppliesAndExits$")
 	cmd.Env = append(os.Environ(), "CSI_APP_TEST_CHILD=migrate-only", "CSI_DATABASE_URL="+dbURL,
 		"CSI_MIGRATE=false", "CSI_MIGRATE_ONLY=true", "CSI_LOG_FORMAT=text")

@@ -6,13 +6,24 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/idempotency"
+	"github.com/csi-lombardia/csi/pkg/pgdb"
 )
+
+// Sets are the migrations of a service on the skeleton, in order: the skeleton's own (the audit
+// trail, the event outbox, the idempotency keys), then the service's. Its main passes them to
+// Start, its tests to servicetest.
+func Sets(service ...pgdb.MigrationSet) []pgdb.MigrationSet {
+	return append([]pgdb.MigrationSet{audit.Migrations, events.Migrations, idempotency.Migrations}, service...)
+}
 
 // Wiring is what a service mounts on the skeleton: its routes, and the options of the parts the
 // skeleton owns. A service's Mount function (called by its main and by its tests alike) fills it.
@@ -58,6 +69,32 @@ func (a *App) Mount(w Wiring) http.Handler {
 	})
 }
 
+// Eventually runs fn now (at Mount, before serving: work a start owes, like resuming interrupted
+// jobs); when it fails (the database is not there yet: readiness says so), it logs the error and
+// tries again every interval, as a background job of the App, until fn succeeds or the App
+// closes.
+func (a *App) Eventually(ctx context.Context, what string, interval time.Duration, fn func(context.Context) error) {
+	err := fn(ctx)
+	if err == nil {
+		return
+	}
+	a.Log.Warn(what+": will try again", "err", err)
+	a.Go(func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err = fn(ctx); err != nil {
+				a.Log.Warn(what+": will try again", "err", err)
+			}
+		}
+	})
+}
+
 // purgeIdempotency drops the idempotency keys older than IdempotencyTTL, at start and every
 // interval.
 func (a *App) purgeIdempotency(ctx context.Context, idem *idempotency.Store, interval time.Duration) {
@@ -81,10 +118,18 @@ func (a *App) purgeIdempotency(ctx context.Context, idem *idempotency.Store, int
 // applied: the process has nothing more to do and ends with status 0 (ExitCode).
 var ErrMigratedOnly = errors.New("migrations applied (CSI_MIGRATE_ONLY=true)")
 
-// ExitCode is the status a main ends with after run returned err: 0 for nil and
-// ErrMigratedOnly; otherwise err is printed and the status is 1. Every main is
+// Run calls a service's run with a context that SIGINT or SIGTERM ends, and returns the status
+// its main ends with (ExitCode). Every main is
 //
-//	os.Exit(app.ExitCode(run(ctx)))
+//	func main() { os.Exit(app.Run(run)) }
+func Run(run func(context.Context) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return ExitCode(run(ctx))
+}
+
+// ExitCode is the status a main ends with after run returned err: 0 for nil and
+// ErrMigratedOnly; otherwise err is printed and the status is 1.
 func ExitCode(err error) int {
 	if err == nil || errors.Is(err, ErrMigratedOnly) {
 		return 0

@@ -201,6 +201,20 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	return c, nil
 }
 
+// AmbitoCaller returns the authenticated caller and the ambito (the tenant) its token is bound
+// to; a token bound to none is forbidden. Every operation on an ambito's rows starts here.
+func AmbitoCaller(ctx context.Context) (Claims, uuid.UUID, error) {
+	c, err := Caller(ctx)
+	if err != nil {
+		return c, uuid.Nil, err
+	}
+	id, err := uuid.Parse(c.AmbitoID)
+	if err != nil {
+		return c, uuid.Nil, errs.E(errs.Forbidden, "this token is not bound to an ambito")
+	}
+	return c, id, nil
+}
+
 type ctxKey struct{}
 
 // WithClaims returns ctx carrying c.

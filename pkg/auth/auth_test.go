@@ -286,6 +286,26 @@ func TestCaller(t *testing.T) {
 	}
 }
 
+func TestAmbitoCaller(t *testing.T) {
+	ambito := uuid.Must(uuid.NewV7())
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want errs.Kind // 0: no error
+	}{
+		{"no claims", context.Background(), errs.Unauthenticated},
+		{"no ambito", auth.WithClaims(context.Background(), auth.Claims{Subject: "s", Kind: auth.KindClient}), errs.Forbidden},
+		{"an ambito", auth.WithClaims(context.Background(), auth.Claims{Subject: "s", AmbitoID: ambito.String()}), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, id, err := auth.AmbitoCaller(tc.ctx)
+			if got := errs.KindOf(err); err != nil && got != tc.want || err == nil && (tc.want != 0 || id != ambito) {
+				t.Errorf("AmbitoCaller = %v, %v; want kind %v", id, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestRoleValid(t *testing.T) {
 	for _, r := range auth.Roles {
 		if !r.Valid() {

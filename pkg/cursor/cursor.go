@@ -14,6 +14,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
@@ -94,4 +97,31 @@ func PageOf[T any](items []T, limit int, l List, position func(T) string) Page[T
 		p.Items = []T{}
 	}
 	return p
+}
+
+// Name is the position after a person in a list ordered by name: family name, given name, id
+// (operators, residents).
+type Name struct {
+	FamilyName, GivenName string
+	ID                    uuid.UUID
+}
+
+// NamePosition is the position of a person in a list ordered by name (the position PageOf
+// takes, and DecodeName reads back).
+func NamePosition(family, given string, id uuid.UUID) string {
+	return family + "\x00" + given + "\x00" + id.String()
+}
+
+// DecodeName reads a cursor of l made from a NamePosition: nil for "" (the first page).
+func (l List) DecodeName(c string) (*Name, error) {
+	pos, err := l.Decode(c)
+	if err != nil || pos == "" {
+		return nil, err
+	}
+	parts := strings.Split(pos, "\x00")
+	id, perr := uuid.Parse(parts[len(parts)-1])
+	if len(parts) != 3 || perr != nil {
+		return nil, invalid()
+	}
+	return &Name{FamilyName: parts[0], GivenName: parts[1], ID: id}, nil
 }

@@ -4,6 +4,9 @@ import (
 	"encoding/base64"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
 
@@ -91,6 +94,33 @@ func TestPageOf(t *testing.T) {
 				if err != nil || got != pos(tc.items[tc.limit-1]) {
 					t.Fatalf("next cursor decodes to %q, %v; want the last item's position", got, err)
 				}
+			}
+		})
+	}
+}
+
+func TestDecodeName(t *testing.T) {
+	l := For("people", "filter")
+	id := uuid.Must(uuid.NewV7())
+	for _, tc := range []struct {
+		name   string
+		cursor string
+		want   *Name
+		ok     bool
+	}{
+		{"first page", "", nil, true},
+		{"a name position", l.Encode(NamePosition("Rossi", "Anna Maria", id)), &Name{FamilyName: "Rossi", GivenName: "Anna Maria", ID: id}, true},
+		{"two parts", l.Encode("Rossi\x00" + id.String()), nil, false},
+		{"not an id", l.Encode("Rossi\x00Anna\x00x"), nil, false},
+		{"another list's", For("people").Encode(NamePosition("Rossi", "Anna", id)), nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := l.DecodeName(tc.cursor)
+			if (err == nil) != tc.ok {
+				t.Fatalf("DecodeName = %v, %v; want ok %v", got, err, tc.ok)
+			}
+			if diff := cmp.Diff(got, tc.want); diff != "" {
+				t.Errorf("DecodeName (-got +want):\n%s", diff)
 			}
 		})
 	}

@@ -75,6 +75,17 @@ func New(ambitoID, typ, aggregateType, aggregateID string, payload any) (Event, 
 		AggregateID: aggregateID, OccurredAt: time.Now().UTC(), Payload: b}, nil
 }
 
+// Of is the event typ of the aggregate aggType aggID of an ambito, with payload, for a service's
+// own payloads (its structs and maps): one that cannot be marshalled is a programming error, and
+// Of panics.
+func Of(ambitoID uuid.UUID, typ, aggType string, aggID uuid.UUID, payload any) Event {
+	ev, err := New(ambitoID.String(), typ, aggType, aggID.String(), payload)
+	if err != nil {
+		panic(err)
+	}
+	return ev
+}
+
 // Cursor is a position in the feed: after the event of transaction XID with sequence Seq.
 type Cursor struct {
 	XID uint64

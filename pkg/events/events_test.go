@@ -375,3 +375,19 @@ func kindFields(err error) (errs.Kind, []string) {
 	}
 	return e.Kind, names
 }
+
+// TestOf: Of builds the event of a service's own payload, and panics on one that cannot be
+// marshalled (a programming error).
+func TestOf(t *testing.T) {
+	ambito, agg := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	e := events.Of(ambito, "thing.created", "thing", agg, map[string]any{"n": 1})
+	if e.AmbitoID != ambito.String() || e.AggregateID != agg.String() || string(e.Payload) != `{"n":1}` || e.ID == uuid.Nil {
+		t.Errorf("Of = %+v", e)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Of with a channel payload did not panic")
+		}
+	}()
+	events.Of(ambito, "thing.created", "thing", agg, make(chan int))
+}

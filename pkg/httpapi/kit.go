@@ -50,6 +50,21 @@ func (c Created) Headers() http.Header {
 // MarshalJSON encodes the body only.
 func (c Created) MarshalJSON() ([]byte, error) { return marshal(c.Body) }
 
+// Accepted is a response with status 202: a job started (an import), its Location the job's.
+type Accepted struct {
+	Body     any
+	Location string
+}
+
+// StatusCode implements go-kit's StatusCoder.
+func (Accepted) StatusCode() int { return http.StatusAccepted }
+
+// Headers implements go-kit's Headerer.
+func (a Accepted) Headers() http.Header { return http.Header{"Location": {a.Location}} }
+
+// MarshalJSON encodes the body only.
+func (a Accepted) MarshalJSON() ([]byte, error) { return marshal(a.Body) }
+
 // NoContent is an empty 204 response.
 type NoContent struct{}
 

@@ -69,6 +69,16 @@ func TestNewServer(t *testing.T) {
 			wantBody:   `{"id":"t-1","name":""}`,
 		},
 		{
+			name: "accepted",
+			endpoint: func(context.Context, any) (any, error) {
+				return httpapi.Accepted{Body: thing{ID: "job-1"}, Location: "/v1/jobs/job-1"}, nil
+			},
+			body:       `{}`,
+			wantStatus: 202,
+			wantHeader: map[string]string{"Location": "/v1/jobs/job-1"},
+			wantBody:   `{"id":"job-1","name":""}`,
+		},
+		{
 			name:       "no content",
 			endpoint:   func(context.Context, any) (any, error) { return httpapi.NoContent{}, nil },
 			body:       `{}`,

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // NoBody is the go-kit decoder of requests that carry nothing to decode.
@@ -23,30 +24,60 @@ func DecodeBody[T any](_ context.Context, r *http.Request) (any, error) {
 	return v, nil
 }
 
-// ParseID reads an id, failing with a field error naming field.
-func ParseID(s, field string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return uuid.Nil, errs.InvalidField(field, "is not an id")
-	}
-	return id, nil
+// PathID reads the id in the path parameter name (valid.ID).
+func PathID(r *http.Request, name string) (uuid.UUID, error) {
+	var f errs.Fields
+	id, _ := valid.ID(&f, name, r.PathValue(name))
+	return id, f.Err()
 }
 
-// PathID reads the id in the path parameter name.
-func PathID(r *http.Request, name string) (uuid.UUID, error) { return ParseID(r.PathValue(name), name) }
-
-// OptionalID reads an optional id query parameter, recording a field error when malformed.
+// OptionalID reads an optional id query parameter, recording a field error when malformed
+// (valid.ID).
 func OptionalID(f *errs.Fields, q url.Values, name string) *uuid.UUID {
 	v := q.Get(name)
 	if v == "" {
 		return nil
 	}
-	id, err := uuid.Parse(v)
-	if err != nil {
-		f.Add(name, "is not an id")
-		return nil
+	if id, ok := valid.ID(f, name, v); ok {
+		return &id
 	}
-	return &id
+	return nil
+}
+
+// IDAndBody reads the id in the path parameter name and the JSON body (DecodeJSON) of a request
+// that acts on that resource.
+func IDAndBody[B any](r *http.Request, name string) (uuid.UUID, B, error) {
+	var body B
+	id, err := PathID(r, name)
+	if err != nil {
+		return id, body, err
+	}
+	return id, body, DecodeJSON(r, &body)
+}
+
+// Patch is a PATCH of a versioned resource: its id, the version If-Match names, the patch.
+type Patch[P any] struct {
+	ID      uuid.UUID
+	Version int64
+	Patch   P
+}
+
+// DecodePatch is the go-kit decoder of a PATCH of the resource {id}: the id, the version from
+// If-Match (IfMatch) and the patch body, into a Patch[P].
+func DecodePatch[P any](_ context.Context, r *http.Request) (any, error) {
+	id, err := PathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	v, err := IfMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	req := Patch[P]{ID: id, Version: v}
+	if err := DecodeJSON(r, &req.Patch); err != nil {
+		return nil, err
+	}
+	return req, nil
 }
 
 // ListParams reads the cursor pagination parameters of a list (DESIGN.md "Lists"): limit from 1

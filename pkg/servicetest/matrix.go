@@ -40,6 +40,10 @@ type Call struct {
 	// Caller is the sweep's caller: a role, or "client:<name>"; empty means the first of Roles,
 	// then the first client by name.
 	Caller string
+	// Fresh, when set, gives RoleMatrix the path of each request instead of Path, for a call that
+	// uses its resource up (a profile ends once). Path is one such path: it names the operation
+	// and gives the sweep its parameters.
+	Fresh func() string
 }
 
 func (c Call) body() any {
@@ -49,7 +53,8 @@ func (c Call) body() any {
 	return c.Body()
 }
 
-// caller returns the token of the call's first admitted caller, minted for ambito.
+// caller returns the token of the call's first admitted caller: the suite's own (Tokens,
+// Clients) in the suite's ambito, one minted for another ambito.
 func (s *Suite) caller(c Call, ambito uuid.UUID) string {
 	who := c.Caller
 	if who == "" && len(c.Roles) > 0 {
@@ -63,11 +68,16 @@ func (s *Suite) caller(c Call, ambito uuid.UUID) string {
 		slices.Sort(names)
 		who = "client:" + names[0]
 	}
-	if name, ok := strings.CutPrefix(who, "client:"); ok {
-		return s.ClientToken(ambito, s.ClientScopes[name])
-	}
-	if who == "" {
+	name, client := strings.CutPrefix(who, "client:")
+	switch {
+	case who == "":
 		return ""
+	case client && ambito == s.Ambito:
+		return s.Clients[name]
+	case client:
+		return s.ClientToken(ambito, s.ClientScopes[name])
+	case ambito == s.Ambito:
+		return s.Tokens[auth.Role(who)]
 	}
 	cl := s.Claims(auth.Role(who))
 	cl.AmbitoID = ambito.String()
@@ -90,9 +100,13 @@ func (s *Suite) RoleMatrix(t *testing.T, calls []Call) {
 	for _, c := range calls {
 		t.Run(c.Name, func(t *testing.T) {
 			check := func(who, token string, want int) {
-				resp := s.Do(c.Method, c.Path, token, c.body(), nil, s.ifMatch(c)...)
+				path := c.Path
+				if c.Fresh != nil {
+					path = c.Fresh()
+				}
+				resp := s.Do(c.Method, path, token, c.body(), nil, s.ifMatch(c)...)
 				if resp.StatusCode != want {
-					t.Errorf("%s: %s %s = %d, want %d", who, c.Method, c.Path, resp.StatusCode, want)
+					t.Errorf("%s: %s %s = %d, want %d", who, c.Method, path, resp.StatusCode, want)
 				} else if c.After != nil && want == c.OK {
 					c.After(token, resp)
 				}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -37,13 +38,20 @@ const Milano = "015146"
 type Config struct {
 	// Service is the service's name (metrics, audit chains).
 	Service string
-	// Sets are the service's migrations, in order.
+	// Sets are the service's own migrations, in order (after the skeleton's: app.Sets).
 	Sets []pgdb.MigrationSet
 	// OpenAPI is the service's contract: every answer of Do is checked against it.
 	OpenAPI []byte
-	// Pool, when set, is the database the service runs on (a test that reaches it through a
-	// pgtest.Proxy); otherwise a fresh migrated database.
+	// Pool, when set, is the database the service runs on, as the test prepared it.
 	Pool *pgxpool.Pool
+	// DatabaseURL, when set (and Pool is not), names a database that exists already (a second
+	// suite on the database of a first, a restart); it is migrated. Otherwise a fresh one.
+	DatabaseURL string
+	// Proxy puts a pgtest.Proxy between the service and its database (Suite.Proxy), so that a
+	// test can take the database away.
+	Proxy bool
+	// Ambito, when set, is the suite's ambito (a second suite in the ambito of a first).
+	Ambito uuid.UUID
 	// ISTAT is the ISTAT code of the suite's comune (default Milano).
 	ISTAT string
 	// Clients are the machine clients of the suite: name -> scopes.
@@ -71,33 +79,53 @@ type Suite struct {
 	Clients map[string]string
 	// ClientScopes are Config.Clients.
 	ClientScopes map[string][]string
-	httpc        *http.Client
+	// Proxy stands between the service and its database (Config.Proxy).
+	Proxy *pgtest.Proxy
+	httpc *http.Client
 }
 
 // New starts the service for the test; everything stops with the test.
 func New(t testing.TB, cfg Config) *Suite {
 	t.Helper()
 	ctx := context.Background()
+	sets := app.Sets(cfg.Sets...)
+	s := &Suite{T: t, Ambito: cfg.Ambito, ISTAT: cfg.ISTAT, Comune: uuid.Must(uuid.NewV7()), Azienda: uuid.Must(uuid.NewV7()),
+		Coop: uuid.Must(uuid.NewV7()), ATS: uuid.Must(uuid.NewV7()), Region: uuid.Must(uuid.NewV7()), Tokens: map[auth.Role]string{},
+		Clients: map[string]string{}, ClientScopes: cfg.Clients}
 	pool := cfg.Pool
 	if pool == nil {
-		pool = pgtest.New(t, cfg.Sets...)
+		url := cfg.DatabaseURL
+		if url == "" {
+			url = pgtest.NewURL(t)
+		}
+		if cfg.Proxy {
+			s.Proxy, url = pgtest.NewProxy(t, url)
+		}
+		var err error
+		if pool, err = pgdb.Open(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		if err := pgdb.Migrate(ctx, pool, nil, sets...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var logOut io.Writer = io.Discard
 	if os.Getenv("CSI_TEST_LOG") != "" {
 		logOut = os.Stderr
 	}
-	log := slog.New(slog.NewTextHandler(logOut, nil))
-	a := app.New(app.Base{Service: cfg.Service, Audit: apptest.AuditConfig(t)}, log, prometheus.NewRegistry(), pool, cfg.Sets...)
-	t.Cleanup(func() { _ = a.Close(context.Background()) })
-	iss := authtest.New(t)
-	h, err := cfg.Mount(ctx, a, iss)
+	s.Log = slog.New(slog.NewTextHandler(logOut, nil))
+	s.App = app.New(app.Base{Service: cfg.Service, Audit: apptest.AuditConfig(t)}, s.Log, prometheus.NewRegistry(), pool, sets...)
+	t.Cleanup(func() { _ = s.App.Close(context.Background()) })
+	s.Iss = authtest.New(t)
+	h, err := cfg.Mount(ctx, s.App, s.Iss)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Suite{T: t, Srv: httptest.NewServer(h), App: a, Iss: iss, Log: log, Ambito: uuid.Must(uuid.NewV7()),
-		ISTAT: cfg.ISTAT, Comune: uuid.Must(uuid.NewV7()), Azienda: uuid.Must(uuid.NewV7()), Coop: uuid.Must(uuid.NewV7()),
-		ATS: uuid.Must(uuid.NewV7()), Region: uuid.Must(uuid.NewV7()), Tokens: map[auth.Role]string{}, Clients: map[string]string{},
-		ClientScopes: cfg.Clients}
+	s.Srv = httptest.NewServer(h)
+	if s.Ambito == uuid.Nil {
+		s.Ambito = uuid.Must(uuid.NewV7())
+	}
 	if s.ISTAT == "" {
 		s.ISTAT = Milano
 	}
@@ -152,9 +180,10 @@ func (s *Suite) ClientToken(ambito uuid.UUID, scopes []string) string {
 }
 
 // Do sends a request and decodes a 2xx JSON answer into out (when not nil). A body of type
-// string, []byte or io.Reader is sent as text/csv, any other as JSON; headers are name, value
-// pairs ("If-Match", etag). Redirects are not followed. Every answer is checked against the
-// contract when the test is a *testing.T and the suite has one.
+// string, []byte or io.Reader is sent as text/csv, url.Values as a form, any other as JSON;
+// headers are name, value pairs ("If-Match", etag; a Content-Type given replaces the body's).
+// Redirects are not followed. Every answer is checked against the contract when the test is a
+// *testing.T and the suite has one.
 func (s *Suite) Do(method, path, token string, body any, out any, headers ...string) *http.Response {
 	t := s.T
 	t.Helper()
@@ -168,6 +197,8 @@ func (s *Suite) Do(method, path, token string, body any, out any, headers ...str
 		rd, ctype = bytes.NewReader(b), "text/csv"
 	case io.Reader:
 		rd, ctype = b, "text/csv"
+	case url.Values:
+		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
@@ -240,6 +271,7 @@ type Problem struct {
 	Type, Title, Detail string
 	Status              int
 	Errors              []struct{ Field, Message string }
+	RequestID           string `json:"request_id"`
 	ExistingID          string `json:"existing_id"`
 }
 
@@ -256,8 +288,17 @@ func (p Problem) Fields() []string {
 func DecodeProblem(t testing.TB, resp *http.Response) Problem {
 	t.Helper()
 	var p Problem
-	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-		t.Fatalf("decode problem: %v", err)
-	}
+	Decode(t, resp, &p)
 	return p
+}
+
+// Decode reads the JSON body of an answer of Do (of any status) into v; the body can be read
+// again.
+func Decode(t testing.TB, resp *http.Response, v any) {
+	t.Helper()
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("decode %s %s: %q: %v", resp.Request.Method, resp.Request.URL.Path, data, err)
+	}
 }

@@ -5,9 +5,12 @@
 package valid
 
 import (
+	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
@@ -52,6 +55,32 @@ func text(f *errs.Fields, field, v string, required bool, max int, ok bool) {
 	case !ok:
 		f.Add(field, "must not contain control characters")
 	}
+}
+
+// Email checks an e-mail address: a bare address (no display name, no comment), at most 254
+// characters, whose domain has a dot. Blank is refused only when required. It is the one e-mail
+// rule of the suite (operators, organizations, citizens).
+func Email(f *errs.Fields, field, v string, required bool) {
+	if strings.TrimSpace(v) == "" {
+		if required {
+			f.Add(field, "is required")
+		}
+		return
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" || len(v) > 254 || !strings.Contains(v[strings.LastIndexByte(v, '@')+1:], ".") {
+		f.Add(field, "must be an e-mail address")
+	}
+}
+
+// ID checks an id (a UUID) and returns it.
+func ID(f *errs.Fields, field, v string) (uuid.UUID, bool) {
+	id, err := uuid.Parse(v)
+	if err != nil {
+		f.Add(field, "is not an id")
+		return uuid.Nil, false
+	}
+	return id, true
 }
 
 // Range is an inclusive range of dates (or of the days of timestamps).

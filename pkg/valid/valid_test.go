@@ -124,3 +124,37 @@ func TestTime(t *testing.T) {
 		})
 	}
 }
+
+func TestEmailAndID(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		v        string
+		required bool
+		email    string // the field error of Email ("" for none)
+	}{
+		{"address", "anna.rossi@comune.milano.it", true, ""},
+		{"blank optional", "", false, ""},
+		{"blank required", " ", true, "x is required"},
+		{"no at", "anna.rossi", true, "x must be an e-mail address"},
+		{"no dot in the domain", "anna@localhost", true, "x must be an e-mail address"},
+		{"display name", "Anna <anna@example.org>", true, "x must be an e-mail address"},
+		{"spaces around", " anna@example.org", true, "x must be an e-mail address"},
+		{"too long", strings.Repeat("a", 250) + "@b.it", true, "x must be an e-mail address"},
+		{"NUL", "an\x00na@example.org", true, "x must be an e-mail address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f errs.Fields
+			Email(&f, "x", tc.v, tc.required)
+			if got := messages(f); got != tc.email {
+				t.Errorf("Email(%q) = %q, want %q", tc.v, got, tc.email)
+			}
+		})
+	}
+	var f errs.Fields
+	if _, ok := ID(&f, "id", "0190c0de-0000-7000-8000-000000000002"); !ok || len(f) != 0 {
+		t.Errorf("ID of a UUID: %v %v", ok, f)
+	}
+	if _, ok := ID(&f, "id", "42"); ok || messages(f) != "id is not an id" {
+		t.Errorf("ID of 42: %v %q", ok, messages(f))
+	}
+}

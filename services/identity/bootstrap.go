@@ -34,7 +34,7 @@ func (s *Service) EnsureBootstrap(ctx context.Context, b Bootstrap) (BootstrapRe
 	var f errs.Fields
 	valid.Line(&f, "ambito_code", b.AmbitoCode, true, 40)
 	valid.Line(&f, "ambito_name", b.AmbitoName, true, 200)
-	validEmail(&f, "admin_email", b.AdminEmail)
+	valid.Email(&f, "admin_email", b.AdminEmail, true)
 	if err := f.Err(); err != nil {
 		return BootstrapResult{}, err
 	}

@@ -1,12 +1,14 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
 )
 
@@ -31,13 +33,7 @@ type Endpoints struct {
 
 // Request types carried from the transport to the endpoints.
 type (
-	idRequest struct{ ID uuid.UUID }
-	// updateRequest is a PATCH of a versioned resource.
-	updateRequest[P any] struct {
-		ID      uuid.UUID
-		Version int64
-		Patch   P
-	}
+	idRequest      struct{ ID uuid.UUID }
 	listOrgRequest struct {
 		Kind   OrgKind
 		Limit  int
@@ -91,7 +87,7 @@ func MakeEndpoints(s *Service) Endpoints {
 
 		ListAmbiti: guard(anyOperator, func(ctx context.Context, _ any) (any, error) {
 			items, err := s.ListAmbiti(ctx)
-			return Page[Ambito]{Items: items}, err
+			return cursor.Page[Ambito]{Items: items}, err
 		}),
 		GetAmbito: guard(anyOperator, func(ctx context.Context, req any) (any, error) { return s.GetAmbito(ctx, req.(idRequest).ID) }),
 
@@ -104,7 +100,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return httpapi.WithETag{Body: o, ETag: httpapi.ETag(o.Version)}, err
 		}),
 		UpdateOrganization: guard(admin, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateRequest[OrganizationPatch])
+			r := req.(httpapi.Patch[OrganizationPatch])
 			o, err := s.UpdateOrganization(ctx, r.ID, r.Version, r.Patch)
 			return httpapi.WithETag{Body: o, ETag: httpapi.ETag(o.Version)}, err
 		}),
@@ -121,13 +117,13 @@ func MakeEndpoints(s *Service) Endpoints {
 			return etagged(s.GetOperator(ctx, req.(idRequest).ID))
 		}),
 		UpdateOperator: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateRequest[OperatorPatch])
+			r := req.(httpapi.Patch[OperatorPatch])
 			return etagged(s.UpdateOperator(ctx, r.ID, r.Version, r.Patch))
 		}),
 		ListOperators: guard(operatorMgr, func(ctx context.Context, req any) (any, error) { return s.ListOperators(ctx, req.(OperatorQuery)) }),
 		ImportOperators: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {
 			r := req.(importRequest)
-			rep, err := s.ImportOperators(ctx, bytesReader(r.Body), r.Defaults)
+			rep, err := s.ImportOperators(ctx, bytes.NewReader(r.Body), r.Defaults)
 			return httpapi.Created{Body: rep}, err
 		}),
 		AddProfile: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {
@@ -153,7 +149,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return httpapi.WithETag{Body: a, ETag: httpapi.ETag(a.Version)}, err
 		}),
 		UpdateAccreditation: guard(admin, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateRequest[AccreditationPatch])
+			r := req.(httpapi.Patch[AccreditationPatch])
 			a, err := s.UpdateAccreditation(ctx, r.ID, r.Version, r.Patch)
 			return httpapi.WithETag{Body: a, ETag: httpapi.ETag(a.Version)}, err
 		}),
@@ -167,7 +163,7 @@ func MakeEndpoints(s *Service) Endpoints {
 		}),
 		ListClients: guard(admin, func(ctx context.Context, _ any) (any, error) {
 			items, err := s.ListClients(ctx)
-			return Page[Client]{Items: items}, err
+			return cursor.Page[Client]{Items: items}, err
 		}),
 		RotateClientSecret: guard(admin, func(ctx context.Context, req any) (any, error) { return s.RotateClientSecret(ctx, req.(idRequest).ID) }),
 		DisableClient: guard(admin, func(ctx context.Context, req any) (any, error) {

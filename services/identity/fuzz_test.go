@@ -1,25 +1,18 @@
 package identity_test
 
 import (
-	"crypto/ed25519"
-	"log/slog"
 	"net/http"
 	"testing"
 
-	"github.com/csi-lombardia/csi/pkg/httpapi"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
+	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/identity"
 )
 
 // FuzzDecode runs the service's real routes and decoders, with every endpoint stubbed, on any
-// body for any operation that takes one (openapitest.FuzzDecoders): no panic, never a 5xx.
+// body for any operation that takes one (servicetest.FuzzRoutes): no panic, never a 5xx.
 func FuzzDecode(f *testing.F) {
-	var e identity.Endpoints
-	openapitest.StubEndpoints(&e)
-	mux := httpapi.NewMux()
-	identity.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h },
-		func() map[string]ed25519.PublicKey { return nil })
-	openapitest.FuzzDecoders(f, identity.OpenAPI(), mux, "organization_id="+openapitest.FuzzID+"&role=educator",
+	servicetest.FuzzRoutes(f, identity.OpenAPI(), identity.Routes, "organization_id="+openapitest.FuzzID+"&role=educator",
 		http.Header{"If-Match": {`"1"`}},
 		`{}`, `{"kind":"comune","name":"x","istat_code":"015146"}`, `{"hourly_tariff_cents":1e309}`,
 		"fiscal_code,given_name,family_name,email\nX,Y,Z,a@b.c\n", "grant_type=password&username=a&password=b", `{"token":"x"}`,

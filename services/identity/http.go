@@ -1,9 +1,7 @@
 package identity
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	_ "embed"
 	"encoding/json"
 	"io"
@@ -27,20 +25,11 @@ var openAPI []byte
 func OpenAPI() []byte { return openAPI }
 
 // Routes registers the service's routes on mux. idem wraps the POSTs that machine clients
-// retry (Idempotency-Key); jwks returns the published keys.
-func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Handler) http.Handler, jwks func() map[string]ed25519.PublicKey) {
+// retry (Idempotency-Key).
+func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middleware) {
 	srv := func(ep func(context.Context, any) (any, error), dec kithttp.DecodeRequestFunc) http.Handler {
 		return httpapi.NewServer(log, ep, dec)
 	}
-	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openAPI)
-	})
-	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", "public, max-age=60")
-		_ = json.NewEncoder(w).Encode(auth.JWKSDocument(jwks()))
-	})
 	mux.Handle("POST /v1/oauth/token", srv(e.Token, decodeToken))
 	mux.Handle("POST /v1/oauth/revoke", srv(e.Revoke, decodeRevoke))
 	mux.Handle("GET /v1/me", srv(e.Me, httpapi.NoBody))
@@ -52,13 +41,13 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("POST /v1/organizations", idem(srv(e.CreateOrganization, httpapi.DecodeBody[OrganizationInput])))
 	mux.Handle("GET /v1/organizations", srv(e.ListOrganizations, decodeListOrgs))
 	mux.Handle("GET /v1/organizations/{id}", srv(e.GetOrganization, decodeID))
-	mux.Handle("PATCH /v1/organizations/{id}", srv(e.UpdateOrganization, decodeUpdate[OrganizationPatch]))
+	mux.Handle("PATCH /v1/organizations/{id}", srv(e.UpdateOrganization, httpapi.DecodePatch[OrganizationPatch]))
 
 	mux.Handle("POST /v1/operators", idem(srv(e.CreateOperator, httpapi.DecodeBody[OperatorInput])))
 	mux.Handle("GET /v1/operators", srv(e.ListOperators, decodeListOperators))
 	mux.Handle("POST /v1/operators:import", idem(srv(e.ImportOperators, decodeImport)))
 	mux.Handle("GET /v1/operators/{id}", srv(e.GetOperator, decodeID))
-	mux.Handle("PATCH /v1/operators/{id}", srv(e.UpdateOperator, decodeUpdate[OperatorPatch]))
+	mux.Handle("PATCH /v1/operators/{id}", srv(e.UpdateOperator, httpapi.DecodePatch[OperatorPatch]))
 	mux.Handle("POST /v1/operators/{id}/profiles", srv(e.AddProfile, decodeAddProfile))
 	mux.Handle("DELETE /v1/operators/{id}/profiles/{profile_id}", srv(e.EndProfile, decodeEndProfile))
 	mux.Handle("POST /v1/operators/{id}/password", srv(e.SetOperatorPassword, decodeSetPassword))
@@ -66,7 +55,7 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("POST /v1/accreditations", idem(srv(e.CreateAccreditation, httpapi.DecodeBody[AccreditationInput])))
 	mux.Handle("GET /v1/accreditations", srv(e.ListAccreditations, decodeListAccreditations))
 	mux.Handle("GET /v1/accreditations/{id}", srv(e.GetAccreditation, decodeID))
-	mux.Handle("PATCH /v1/accreditations/{id}", srv(e.UpdateAccreditation, decodeUpdate[AccreditationPatch]))
+	mux.Handle("PATCH /v1/accreditations/{id}", srv(e.UpdateAccreditation, httpapi.DecodePatch[AccreditationPatch]))
 
 	mux.Handle("POST /v1/clients", idem(srv(e.CreateClient, httpapi.DecodeBody[ClientInput])))
 	mux.Handle("GET /v1/clients", srv(e.ListClients, httpapi.NoBody))
@@ -74,6 +63,15 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem func(http.Hand
 	mux.Handle("DELETE /v1/clients/{id}", srv(e.DisableClient, decodeID))
 
 	mux.Handle("GET /v1/audit", srv(e.AuditTrail, decodeAudit))
+}
+
+// jwks serves the published signing keys (DESIGN.md "Identity").
+func jwks(keys *KeyRing) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		_ = json.NewEncoder(w).Encode(auth.JWKSDocument(keys.Public()))
+	}
 }
 
 func decodeAudit(_ context.Context, r *http.Request) (any, error) {
@@ -120,33 +118,9 @@ func decodeListAccreditations(_ context.Context, r *http.Request) (any, error) {
 		Limit: limit, Cursor: cursor}, f.Err()
 }
 
-// decodeUpdate reads a PATCH: the path id, the version from If-Match, and the patch body.
-func decodeUpdate[P any](_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	v, err := httpapi.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	req := updateRequest[P]{ID: id, Version: v}
-	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
 func decodeAddProfile(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	req := addProfileRequest{OperatorID: id}
-	if err := httpapi.DecodeJSON(r, &req.Profile); err != nil {
-		return nil, err
-	}
-	return req, nil
+	id, in, err := httpapi.IDAndBody[ProfileInput](r, "id")
+	return addProfileRequest{OperatorID: id, Profile: in}, err
 }
 
 func decodeEndProfile(_ context.Context, r *http.Request) (any, error) {
@@ -159,17 +133,10 @@ func decodeEndProfile(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeSetPassword(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	var body struct {
+	id, body, err := httpapi.IDAndBody[struct {
 		NewPassword string `json:"new_password"`
-	}
-	if err := httpapi.DecodeJSON(r, &body); err != nil {
-		return nil, err
-	}
-	return passwordRequest{OperatorID: id, NewPassword: body.NewPassword}, nil
+	}](r, "id")
+	return passwordRequest{OperatorID: id, NewPassword: body.NewPassword}, err
 }
 
 // MaxImportBytes bounds an operator import file (the idempotency middleware in front of the
@@ -192,8 +159,6 @@ func decodeImport(_ context.Context, r *http.Request) (any, error) {
 	}
 	return importRequest{Body: body, Defaults: def}, f.Err()
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // decodeToken reads an OAuth2 token request: form-encoded as RFC 6749 says (JSON is accepted
 // too), client credentials from HTTP Basic or the form.

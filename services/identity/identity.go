@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/events"
 )
 
@@ -46,6 +47,9 @@ type ServiceType string
 // The service types of DOMAIN.md.
 var ServiceTypes = []ServiceType{"SAD", "SADH", "ADH", "ADM", "AES"}
 
+// Date is a calendar date of the domain (YYYY-MM-DD, Europe/Rome).
+type Date = string
+
 // Ambito is the tenant.
 type Ambito struct {
 	ID        uuid.UUID `json:"id"`
@@ -68,9 +72,6 @@ type Organization struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
-
-// Date is a calendar date of the domain (YYYY-MM-DD, Europe/Rome).
-type Date = string
 
 // Profile is a role held by an operator in an organization, with validity dates.
 type Profile struct {
@@ -168,10 +169,136 @@ type RefreshToken struct {
 	RevokedAt  *time.Time
 }
 
-// Page is a page of a list with an opaque cursor.
-type Page[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
+// OrganizationInput creates an organization.
+type OrganizationInput struct {
+	Kind      OrgKind `json:"kind"`
+	Name      string  `json:"name"`
+	ISTATCode string  `json:"istat_code,omitempty"`
+	TaxCode   string  `json:"tax_code,omitempty"`
+	Email     string  `json:"email,omitempty"`
+}
+
+// OrganizationPatch changes an organization; nil fields stay.
+type OrganizationPatch struct {
+	Name   *string `json:"name,omitempty"`
+	Email  *string `json:"email,omitempty"`
+	Active *bool   `json:"active,omitempty"`
+}
+
+// AccreditationInput creates an accreditation.
+type AccreditationInput struct {
+	CooperativeID     uuid.UUID   `json:"cooperative_id"`
+	ServiceType       ServiceType `json:"service_type"`
+	ValidFrom         Date        `json:"valid_from"`
+	ValidTo           *Date       `json:"valid_to,omitempty"`
+	HourlyTariffCents int64       `json:"hourly_tariff_cents"`
+}
+
+// AccreditationPatch changes validity or tariff.
+type AccreditationPatch struct {
+	ValidTo           *Date  `json:"valid_to,omitempty"`
+	HourlyTariffCents *int64 `json:"hourly_tariff_cents,omitempty"`
+}
+
+// AccreditationQuery filters accreditations.
+type AccreditationQuery struct {
+	CooperativeID *uuid.UUID
+	ServiceType   ServiceType
+	On            Date // valid on this day
+	Limit         int
+	Cursor        string
+}
+
+// ProfileInput assigns a role in an organization.
+type ProfileInput struct {
+	OrganizationID uuid.UUID `json:"organization_id"`
+	Role           auth.Role `json:"role"`
+	ValidFrom      Date      `json:"valid_from"`
+	ValidTo        *Date     `json:"valid_to,omitempty"`
+}
+
+// OperatorInput creates an operator.
+type OperatorInput struct {
+	FiscalCode string         `json:"fiscal_code"`
+	GivenName  string         `json:"given_name"`
+	FamilyName string         `json:"family_name"`
+	Email      string         `json:"email"`
+	Phone      string         `json:"phone,omitempty"`
+	Password   string         `json:"password,omitempty"`
+	Profiles   []ProfileInput `json:"profiles"`
+}
+
+// OperatorPatch changes an operator; nil fields stay.
+type OperatorPatch struct {
+	GivenName  *string         `json:"given_name,omitempty"`
+	FamilyName *string         `json:"family_name,omitempty"`
+	Email      *string         `json:"email,omitempty"`
+	Phone      *string         `json:"phone,omitempty"`
+	Status     *OperatorStatus `json:"status,omitempty"`
+}
+
+// OperatorQuery filters operators.
+type OperatorQuery struct {
+	OrganizationID *uuid.UUID
+	Query          string
+	Limit          int
+	Cursor         string
+}
+
+// ClientInput creates a machine client.
+type ClientInput struct {
+	Name           string     `json:"name"`
+	OrganizationID *uuid.UUID `json:"organization_id,omitempty"`
+	Scopes         []string   `json:"scopes"`
+}
+
+// ClientWithSecret is a client with its secret, shown once.
+type ClientWithSecret struct {
+	Client
+	Secret string `json:"client_secret"`
+}
+
+// TokenRequest is an OAuth2 token request (form-encoded on the wire).
+type TokenRequest struct {
+	GrantType    string
+	Username     string
+	Password     string
+	ProfileID    string
+	RefreshToken string
+	ClientID     string
+	ClientSecret string
+	Scope        string
+}
+
+// TokenResponse is the OAuth2 token answer (RFC 6749 section 5.1), with the profile the token
+// acts in.
+type TokenResponse struct {
+	AccessToken  string   `json:"access_token"`
+	TokenType    string   `json:"token_type"`
+	ExpiresIn    int      `json:"expires_in"`
+	RefreshToken string   `json:"refresh_token,omitempty"`
+	Scope        string   `json:"scope,omitempty"`
+	Profile      *Profile `json:"profile,omitempty"`
+}
+
+// ImportDefaults fill the columns a file leaves out.
+type ImportDefaults struct {
+	OrganizationID *uuid.UUID
+	Role           auth.Role
+}
+
+// ImportReport says what an import did.
+type ImportReport struct {
+	Imported  int        `json:"imported"`
+	Operators []Operator `json:"operators"`
+}
+
+// AuditQuery filters the audit trail.
+type AuditQuery struct {
+	ActorID  string
+	From, To time.Time
+	Limit    int
+	Cursor   string
 }
 
 // OperatorFilter selects operators of an ambito.
@@ -181,13 +308,7 @@ type OperatorFilter struct {
 	OnlyThere      bool       // and with no profile anywhere else (what a coordinator manages)
 	Query          string     // prefix of family name, given name or e-mail
 	Limit          int
-	After          *NameCursor
-}
-
-// NameCursor is the position after (family name, given name, id).
-type NameCursor struct {
-	FamilyName, GivenName string
-	ID                    uuid.UUID
+	After          *cursor.Name
 }
 
 // Store is the persistence the service needs; postgres.Store implements it.

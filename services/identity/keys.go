@@ -124,6 +124,9 @@ func (k *KeyRing) Rotate(ctx context.Context, now time.Time) error {
 	return k.Load(ctx)
 }
 
+// Keys is the service's key ring (tests sign their own tokens with its current key).
+func (s *Service) Keys() *KeyRing { return s.keys }
+
 // Current returns the signing key.
 func (k *KeyRing) Current() (SigningKey, error) {
 	k.mu.RLock()

@@ -12,39 +12,12 @@ import (
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // coopRoles are the roles a cooperative coordinator may assign, in their own cooperative.
 var coopRoles = []auth.Role{auth.RoleCoopCoordinator, auth.RoleEducator, auth.RoleASA, auth.RoleOSS}
-
-// ProfileInput assigns a role in an organization.
-type ProfileInput struct {
-	OrganizationID uuid.UUID `json:"organization_id"`
-	Role           auth.Role `json:"role"`
-	ValidFrom      Date      `json:"valid_from"`
-	ValidTo        *Date     `json:"valid_to,omitempty"`
-}
-
-// OperatorInput creates an operator.
-type OperatorInput struct {
-	FiscalCode string         `json:"fiscal_code"`
-	GivenName  string         `json:"given_name"`
-	FamilyName string         `json:"family_name"`
-	Email      string         `json:"email"`
-	Phone      string         `json:"phone,omitempty"`
-	Password   string         `json:"password,omitempty"`
-	Profiles   []ProfileInput `json:"profiles"`
-}
-
-// OperatorPatch changes an operator; nil fields stay.
-type OperatorPatch struct {
-	GivenName  *string         `json:"given_name,omitempty"`
-	FamilyName *string         `json:"family_name,omitempty"`
-	Email      *string         `json:"email,omitempty"`
-	Phone      *string         `json:"phone,omitempty"`
-	Status     *OperatorStatus `json:"status,omitempty"`
-}
 
 // mayManageOperators: ambito administrators in their ambito, coordinators in their cooperative.
 func mayManageOperators(c auth.Claims) bool {
@@ -116,7 +89,7 @@ func (s *Service) validateOperator(in *OperatorInput) errs.Fields {
 	}
 	valid.Line(&f, "given_name", in.GivenName, true, 100)
 	valid.Line(&f, "family_name", in.FamilyName, true, 100)
-	validEmail(&f, "email", in.Email)
+	valid.Email(&f, "email", in.Email, true)
 	valid.Line(&f, "phone", in.Phone, false, 30)
 	if len(in.Profiles) == 0 {
 		f.Add("profiles", "at least one profile is required")
@@ -132,7 +105,7 @@ func (s *Service) validateOperator(in *OperatorInput) errs.Fields {
 // CreateOperator creates an operator with profiles (ambito administrators; coordinators for
 // their own cooperative).
 func (s *Service) CreateOperator(ctx context.Context, in OperatorInput) (Operator, error) {
-	c, ambitoID, err := caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return Operator{}, err
 	}
@@ -161,7 +134,7 @@ func (s *Service) createOperator(ctx context.Context, tx Store, c auth.Claims, a
 	op := Operator{ID: newID(), AmbitoID: ambitoID, FiscalCode: in.FiscalCode, GivenName: in.GivenName, FamilyName: in.FamilyName,
 		Email: in.Email, Phone: in.Phone, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
 	for i, pin := range in.Profiles {
-		p, err := s.checkProfile(ctx, tx, c, ambitoID, prefix+"profiles["+itoa(i)+"].", pin)
+		p, err := s.checkProfile(ctx, tx, c, ambitoID, prefix+"profiles["+strconv.Itoa(i)+"].", pin)
 		if err != nil {
 			return Operator{}, err
 		}
@@ -181,19 +154,12 @@ func (s *Service) createOperator(ctx context.Context, tx Store, c auth.Claims, a
 		}
 		return Operator{}, err
 	}
-	return op, tx.AppendEvents(ctx, event(ambitoID, "operator.created", "operator", op.ID, op))
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
+	return op, tx.AppendEvents(ctx, events.Of(ambitoID, "operator.created", "operator", op.ID, op))
 }
 
 // GetOperator returns an operator the caller manages, or the caller themself.
 func (s *Service) GetOperator(ctx context.Context, id uuid.UUID) (Operator, error) {
-	c, ambitoID, err := caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return Operator{}, err
 	}
@@ -211,7 +177,7 @@ func (s *Service) GetOperator(ctx context.Context, id uuid.UUID) (Operator, erro
 
 // Me returns the caller's own operator record with every profile.
 func (s *Service) Me(ctx context.Context) (Operator, error) {
-	c, ambitoID, err := caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return Operator{}, err
 	}
@@ -227,7 +193,7 @@ func (s *Service) Me(ctx context.Context) (Operator, error) {
 
 // UpdateOperator changes an operator at the expected version. Disabling revokes their sessions.
 func (s *Service) UpdateOperator(ctx context.Context, id uuid.UUID, version int64, p OperatorPatch) (Operator, error) {
-	c, ambitoID, err := caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return Operator{}, err
 	}
@@ -239,7 +205,7 @@ func (s *Service) UpdateOperator(ctx context.Context, id uuid.UUID, version int6
 		valid.Line(&f, "family_name", *p.FamilyName, true, 100)
 	}
 	if p.Email != nil {
-		validEmail(&f, "email", *p.Email)
+		valid.Email(&f, "email", *p.Email, true)
 	}
 	if p.Phone != nil {
 		valid.Line(&f, "phone", *p.Phone, false, 30)
@@ -285,7 +251,7 @@ func (s *Service) UpdateOperator(ctx context.Context, id uuid.UUID, version int6
 			}
 			return err
 		}
-		return tx.AppendEvents(ctx, event(ambitoID, "operator.updated", "operator", op.ID, out))
+		return tx.AppendEvents(ctx, events.Of(ambitoID, "operator.updated", "operator", op.ID, out))
 	})
 	if err != nil {
 		return Operator{}, err
@@ -293,27 +259,19 @@ func (s *Service) UpdateOperator(ctx context.Context, id uuid.UUID, version int6
 	return out, s.record(ctx, c, "operator.update", "operator", id.String(), nil)
 }
 
-// OperatorQuery filters operators.
-type OperatorQuery struct {
-	OrganizationID *uuid.UUID
-	Query          string
-	Limit          int
-	Cursor         string
-}
-
 // ListOperators lists the operators the caller manages.
-func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Operator], error) {
-	c, ambitoID, err := caller(ctx)
+func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (cursor.Page[Operator], error) {
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
-		return Page[Operator]{}, err
+		return cursor.Page[Operator]{}, err
 	}
 	if !mayManageOperators(c) {
-		return Page[Operator]{}, errs.E(errs.Forbidden, "your profile may not manage operators")
+		return cursor.Page[Operator]{}, errs.E(errs.Forbidden, "your profile may not manage operators")
 	}
 	if c.Role == auth.RoleCoopCoordinator {
 		own, _ := uuid.Parse(c.OrgID)
 		if q.OrganizationID != nil && *q.OrganizationID != own {
-			return Page[Operator]{}, errs.E(errs.Forbidden, "a coordinator sees only the operators of their own cooperative")
+			return cursor.Page[Operator]{}, errs.E(errs.Forbidden, "a coordinator sees only the operators of their own cooperative")
 		}
 		q.OrganizationID = &own
 	}
@@ -324,25 +282,14 @@ func (s *Service) ListOperators(ctx context.Context, q OperatorQuery) (Page[Oper
 		org = f.OrganizationID.String()
 	}
 	cur := cursor.For("operators", org, f.Query, strconv.FormatBool(f.OnlyThere))
-	if q.Cursor != "" {
-		raw, err := cur.Decode(q.Cursor)
-		if err != nil {
-			return Page[Operator]{}, err
-		}
-		parts := strings.Split(raw, "\x00")
-		id, perr := uuid.Parse(parts[len(parts)-1])
-		if len(parts) != 3 || perr != nil {
-			return Page[Operator]{}, errs.InvalidField("cursor", "is not a cursor returned by this list")
-		}
-		f.After = &NameCursor{FamilyName: parts[0], GivenName: parts[1], ID: id}
+	if f.After, err = cur.DecodeName(q.Cursor); err != nil {
+		return cursor.Page[Operator]{}, err
 	}
 	items, err := s.store.ListOperators(ctx, f)
 	if err != nil {
-		return Page[Operator]{}, err
+		return cursor.Page[Operator]{}, err
 	}
-	return pageOf(items, q.Limit, cur, func(o Operator) string {
-		return o.FamilyName + "\x00" + o.GivenName + "\x00" + o.ID.String()
-	}), nil
+	return cursor.PageOf(items, q.Limit, cur, func(o Operator) string { return cursor.NamePosition(o.FamilyName, o.GivenName, o.ID) }), nil
 }
 
 // AddProfile gives an operator a further role.
@@ -370,7 +317,7 @@ func (s *Service) EndProfile(ctx context.Context, operatorID, profileID uuid.UUI
 // and audits it.
 func (s *Service) changeProfiles(ctx context.Context, operatorID uuid.UUID, action string, details map[string]any,
 	change func(tx Store, c auth.Claims, ambitoID uuid.UUID) (eventType string, payload any, err error)) (Operator, error) {
-	c, ambitoID, err := caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return Operator{}, err
 	}
@@ -393,7 +340,7 @@ func (s *Service) changeProfiles(ctx context.Context, operatorID uuid.UUID, acti
 		if out, err = tx.GetOperator(ctx, ambitoID, operatorID); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(ambitoID, typ, "operator", op.ID, payload))
+		return tx.AppendEvents(ctx, events.Of(ambitoID, typ, "operator", op.ID, payload))
 	})
 	if err != nil {
 		return Operator{}, err
@@ -404,7 +351,7 @@ func (s *Service) changeProfiles(ctx context.Context, operatorID uuid.UUID, acti
 // SetPassword sets an operator's password: the operator themself with the current one
 // (reset false), or whoever manages them (reset true; not for oneself). All their sessions end.
 func (s *Service) SetPassword(ctx context.Context, operatorID uuid.UUID, current, next string, reset bool) error {
-	c, ambitoID, err := caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return err
 	}
@@ -446,46 +393,4 @@ func (s *Service) SetPassword(ctx context.Context, operatorID uuid.UUID, current
 		return err
 	}
 	return s.record(ctx, c, "operator.password_set", "operator", operatorID.String(), map[string]any{"self": self})
-}
-
-// profileForToken picks the profile an operator signs in with: the one asked for, or the only
-// one active today.
-func (s *Service) profileForToken(op Operator, profileID string) (Profile, error) {
-	today := s.today()
-	var active []Profile
-	for _, p := range op.Profiles {
-		if p.ActiveOn(today) {
-			active = append(active, p)
-		}
-	}
-	if profileID != "" {
-		for _, p := range active {
-			if p.ID.String() == profileID {
-				return p, nil
-			}
-		}
-		return Profile{}, oauthErr(errs.Invalid, "invalid_request", "profile_id", "is not one of your active profiles")
-	}
-	switch len(active) {
-	case 0:
-		return Profile{}, oauthErr(errs.Invalid, "invalid_grant", "username", "has no active profile")
-	case 1:
-		return active[0], nil
-	}
-	e := oauthErr(errs.Invalid, "invalid_request", "profile_id", "choose the profile to act in")
-	choices := make([]map[string]string, len(active))
-	for i, p := range active {
-		choices[i] = map[string]string{"id": p.ID.String(), "role": string(p.Role), "organization_name": p.OrganizationName}
-	}
-	e.Extra["profiles"] = choices
-	return Profile{}, e
-}
-
-// oauthErr is a problem that also carries RFC 6749's "error" code for OAuth clients.
-func oauthErr(kind errs.Kind, code, field, msg string) *errs.Error {
-	e := &errs.Error{Kind: kind, Message: msg, Extra: map[string]any{"error": code}}
-	if field != "" {
-		e.Fields = []errs.FieldError{{Field: field, Message: msg}}
-	}
-	return e
 }

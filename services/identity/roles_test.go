@@ -7,158 +7,110 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/metrics/metricstest"
 	"github.com/csi-lombardia/csi/pkg/openapitest"
+	"github.com/csi-lombardia/csi/pkg/servicetest"
 
 	"github.com/csi-lombardia/csi/services/identity"
 )
 
-// TestRoleMatrix calls every endpoint with every role (and with a machine client and no token)
-// and checks the status: DESIGN.md "Authorization".
-func TestRoleMatrix(t *testing.T) {
-	s := newSuite(t)
-	var cl identity.ClientWithSecret
-	s.must(201, s.do("POST", "/v1/clients", s.admin, map[string]any{"name": "Reporting", "scopes": []string{"events:read", "accreditations:read", "organizations:read"}}, &cl))
-	var ctr identity.TokenResponse
-	s.must(200, s.do("POST", "/v1/oauth/token", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {cl.ID.String()}, "client_secret": {cl.Secret}}, &ctr))
+// The roles of identity's operations.
+var (
+	everyone = auth.Roles
+	admins   = []auth.Role{auth.RoleAmbitoAdmin}
+	// managers manage operators: the ambito administrator all, a coordinator their cooperative's.
+	managers = []auth.Role{auth.RoleAmbitoAdmin, auth.RoleCoopCoordinator}
+	privacy  = []auth.Role{auth.RolePrivacyOfficer}
+)
 
-	// Fixtures the calls act on: an educator of coop A (the coordinator's cooperative).
+// clientScopes are the machine clients of the suite (created and signed in through the API):
+// one reading the reference data, one the event feed, one holding a scope identity never asks.
+var clientScopes = map[string][]string{"reference": {"organizations:read", "accreditations:read"}, "events": {events.ScopeRead},
+	"citizens": {"citizens:read"}}
+
+// roleTable is identity's role × endpoint table (DESIGN.md "Authorization"), on fixtures of s:
+// who may call each operation and what they get. TestRoleMatrix and TestContractSweep both read
+// it. The fixtures: an educator of coop A (the coordinator's cooperative), two accreditations
+// (a list of two pages of one), two machine clients to rotate and to disable.
+func roleTable(t *testing.T, s *suite) []servicetest.Call {
 	educator := s.createOperator(s.admin, s.coopA.ID, auth.RoleEducator, false)
 	var acc identity.Accreditation
-	s.must(201, s.do("POST", "/v1/accreditations", s.admin, map[string]any{"cooperative_id": s.coopA.ID, "service_type": "SAD",
-		"valid_from": "2025-01-01", "hourly_tariff_cents": 2300}, &acc))
-
-	const (
-		A   = "admin"    // ambito administrator only
-		M   = "managers" // ambito administrator and coordinator
-		ANY = "operators"
-	)
-	type call struct {
-		name, method, path string
-		body               func() any
-		allowed            string
-		okStatus           int
-		client             int // status for the machine client
-		hdr                []string
+	for _, st := range []string{"SAD", "ADM"} {
+		s.Must(201, s.Do("POST", "/v1/accreditations", s.admin, map[string]any{"cooperative_id": s.coopA.ID, "service_type": st,
+			"valid_from": "2025-01-01", "hourly_tariff_cents": 2300}, &acc))
 	}
-	calls := []call{
-		{"me", "GET", "/v1/me", nil, ANY, 200, 403, nil},
-		{"list ambiti", "GET", "/v1/ambiti", nil, ANY, 200, 403, nil},
-		{"get ambito", "GET", "/v1/ambiti/" + s.ambito.ID.String(), nil, ANY, 200, 403, nil},
-		{"list organizations", "GET", "/v1/organizations", nil, ANY, 200, 200, nil},
-		{"get organization", "GET", "/v1/organizations/" + s.coopA.ID.String(), nil, ANY, 200, 200, nil},
-		{"create organization", "POST", "/v1/organizations", func() any {
+	var rotated, disabled identity.ClientWithSecret
+	s.Must(201, s.Do("POST", "/v1/clients", s.admin, map[string]any{"name": "Rotated", "scopes": []string{"events:read"}}, &rotated))
+	s.Must(201, s.Do("POST", "/v1/clients", s.admin, map[string]any{"name": "Disabled", "scopes": []string{"events:read"}}, &disabled))
+	op := "/v1/operators/" + educator.ID.String()
+	ref := map[string]int{"reference": 200}
+	// newProfile gives the educator a profile to end, and returns its path.
+	newProfile := func() string {
+		var o identity.Operator
+		s.Must(201, s.Do("POST", op+"/profiles", s.admin, map[string]any{"organization_id": s.coopA.ID, "role": "oss", "valid_from": "2025-01-01"}, &o))
+		return op + "/profiles/" + slices.MaxFunc(o.Profiles, func(a, b identity.Profile) int { return strings.Compare(a.ID.String(), b.ID.String()) }).ID.String()
+	}
+	return []servicetest.Call{
+		{Name: "revoke", Method: "POST", Path: "/v1/oauth/revoke", Body: func() any { return url.Values{"token": {"unknown"}} }, Roles: everyone, OK: 204},
+		{Name: "me", Method: "GET", Path: "/v1/me", Roles: everyone, OK: 200},
+		{Name: "own password", Method: "POST", Path: "/v1/me/password", Body: func() any {
+			return map[string]any{"current_password": password, "new_password": "Nuova-Parola-Sicura-5"}
+		}, Roles: everyone, OK: 204},
+		{Name: "list ambiti", Method: "GET", Path: "/v1/ambiti", Roles: everyone, OK: 200},
+		{Name: "get ambito", Method: "GET", Path: "/v1/ambiti/" + s.ambito.ID.String(), Roles: everyone, OK: 200},
+		{Name: "list organizations", Method: "GET", Path: "/v1/organizations", Roles: everyone, OK: 200, Clients: ref},
+		{Name: "get organization", Method: "GET", Path: "/v1/organizations/" + s.coopA.ID.String(), Roles: everyone, OK: 200, Clients: ref},
+		{Name: "create organization", Method: "POST", Path: "/v1/organizations", Body: func() any {
 			return map[string]any{"kind": "ats", "name": fmt.Sprintf("ATS %d", seq.Add(1))}
-		}, A, 201, 403, nil},
-		{"update organization", "PATCH", "/v1/organizations/" + s.ats.ID.String(), func() any { return map[string]any{"email": "ats@example.org"} }, A, 200, 403, []string{"If-Match", "*"}},
-		{"list accreditations", "GET", "/v1/accreditations", nil, ANY, 200, 200, nil},
-		{"get accreditation", "GET", "/v1/accreditations/" + acc.ID.String(), nil, ANY, 200, 200, nil},
-		{"create accreditation", "POST", "/v1/accreditations", func() any {
+		}, Roles: admins, OK: 201},
+		{Name: "update organization", Method: "PATCH", Path: "/v1/organizations/" + s.ats.ID.String(), Body: func() any {
+			return map[string]any{"email": "ats@example.org"}
+		}, Roles: admins, OK: 200, IfMatch: true},
+		{Name: "list accreditations", Method: "GET", Path: "/v1/accreditations", Roles: everyone, OK: 200, Clients: ref},
+		{Name: "get accreditation", Method: "GET", Path: "/v1/accreditations/" + acc.ID.String(), Roles: everyone, OK: 200, Clients: ref},
+		{Name: "create accreditation", Method: "POST", Path: "/v1/accreditations", Body: func() any {
 			return map[string]any{"cooperative_id": s.coopA.ID, "service_type": "ADM", "valid_from": "2025-01-01", "hourly_tariff_cents": 2500}
-		}, A, 201, 403, nil},
-		{"update accreditation", "PATCH", "/v1/accreditations/" + acc.ID.String(), func() any { return map[string]any{"hourly_tariff_cents": 2400} }, A, 200, 403, []string{"If-Match", "*"}},
-		{"list operators", "GET", "/v1/operators", nil, M, 200, 403, nil},
-		{"get operator", "GET", "/v1/operators/" + educator.ID.String(), nil, M, 200, 403, nil},
-		{"create operator", "POST", "/v1/operators", func() any { return s.operatorBody(s.coopA.ID, auth.RoleEducator, false) }, M, 201, 403, nil},
-		{"update operator", "PATCH", "/v1/operators/" + educator.ID.String(), func() any { return map[string]any{"phone": "02 555"} }, M, 200, 403, []string{"If-Match", "*"}},
-		{"add profile", "POST", "/v1/operators/" + educator.ID.String() + "/profiles", func() any {
+		}, Roles: admins, OK: 201},
+		{Name: "update accreditation", Method: "PATCH", Path: "/v1/accreditations/" + acc.ID.String(), Body: func() any {
+			return map[string]any{"hourly_tariff_cents": 2400}
+		}, Roles: admins, OK: 200, IfMatch: true},
+		{Name: "list operators", Method: "GET", Path: "/v1/operators", Roles: managers, OK: 200},
+		{Name: "get operator", Method: "GET", Path: op, Roles: managers, OK: 200},
+		{Name: "create operator", Method: "POST", Path: "/v1/operators", Body: func() any {
+			return s.operatorBody(s.coopA.ID, auth.RoleEducator, false)
+		}, Roles: managers, OK: 201},
+		{Name: "update operator", Method: "PATCH", Path: op, Body: func() any { return map[string]any{"phone": "02 555"} }, Roles: managers, OK: 200, IfMatch: true},
+		{Name: "add profile", Method: "POST", Path: op + "/profiles", Body: func() any {
 			return map[string]any{"organization_id": s.coopA.ID, "role": "oss", "valid_from": "2025-01-01"}
-		}, M, 201, 403, nil},
-		{"reset password", "POST", "/v1/operators/" + educator.ID.String() + "/password", func() any { return map[string]any{"new_password": "Nuova-Parola-Sicura-5"} }, M, 204, 403, nil},
-		{"import operators", "POST", "/v1/operators:import?organization_id=" + s.coopA.ID.String() + "&role=educator", func() any {
-			fiscal, given, family, email := person(t)
-			return fmt.Sprintf("fiscal_code,given_name,family_name,email\n%s,%s,%s,%s\n", fiscal, given, family, email)
-		}, M, 201, 403, []string{"Content-Type", "text/csv"}},
-		{"list clients", "GET", "/v1/clients", nil, A, 200, 403, nil},
-		{"create client", "POST", "/v1/clients", func() any { return map[string]any{"name": "X", "scopes": []string{"events:read"}} }, A, 201, 403, nil},
-		{"events feed", "GET", "/v1/events", nil, "nobody", 200, 200, nil},
-		{"audit trail", "GET", "/v1/audit", nil, "privacy", 200, 403, nil},
-		{"verify audit trail", "GET", "/v1/audit:verify", nil, "privacy", 200, 403, nil},
+		}, Roles: managers, OK: 201},
+		{Name: "end profile", Method: "DELETE", Path: op + "/profiles/" + educator.Profiles[0].ID.String(), Fresh: newProfile, Roles: managers, OK: 200},
+		{Name: "reset password", Method: "POST", Path: op + "/password", Body: func() any {
+			return map[string]any{"new_password": "Nuova-Parola-Sicura-5"}
+		}, Roles: managers, OK: 204},
+		{Name: "import operators", Method: "POST", Path: "/v1/operators:import?organization_id=" + s.coopA.ID.String() + "&role=educator", Body: func() any {
+			p, email := person()
+			return fmt.Sprintf("fiscal_code,given_name,family_name,email\n%s,%s,%s,%s\n", p.FiscalCode, p.GivenName, p.FamilyName, email)
+		}, Roles: managers, OK: 201},
+		{Name: "list clients", Method: "GET", Path: "/v1/clients", Roles: admins, OK: 200},
+		{Name: "create client", Method: "POST", Path: "/v1/clients", Body: func() any {
+			return map[string]any{"name": "X", "scopes": []string{"events:read"}}
+		}, Roles: admins, OK: 201},
+		{Name: "rotate client secret", Method: "POST", Path: "/v1/clients/" + rotated.ID.String() + "/secret", Roles: admins, OK: 200},
+		{Name: "disable client", Method: "DELETE", Path: "/v1/clients/" + disabled.ID.String(), Roles: admins, OK: 204},
+		{Name: "events", Method: "GET", Path: "/v1/events", OK: 200, Clients: map[string]int{"events": 200}},
+		{Name: "audit trail", Method: "GET", Path: "/v1/audit", Roles: privacy, OK: 200},
+		{Name: "verify audit trail", Method: "GET", Path: "/v1/audit:verify", Roles: privacy, OK: 200},
 	}
-	allowed := func(c call, role auth.Role) bool {
-		switch c.allowed {
-		case ANY:
-			return true
-		case A:
-			return role == auth.RoleAmbitoAdmin
-		case M:
-			return role == auth.RoleAmbitoAdmin || role == auth.RoleCoopCoordinator
-		case "privacy":
-			return role == auth.RolePrivacyOfficer
-		}
-		return false
-	}
-	// ETags move as the matrix updates things: "*" is replaced by the current version.
-	current := func(c call) []string {
-		if len(c.hdr) == 2 && c.hdr[1] == "*" {
-			resp := s.do("GET", c.path, s.admin, nil, nil)
-			return []string{"If-Match", resp.Header.Get("ETag")}
-		}
-		return c.hdr
-	}
-	covered := map[string]bool{}
-	for _, c := range calls {
-		covered[c.method+" "+c.path] = true
-		t.Run(c.name, func(t *testing.T) {
-			for _, role := range auth.Roles {
-				var body any
-				if c.body != nil {
-					body = c.body()
-				}
-				want := 403
-				if allowed(c, role) {
-					want = c.okStatus
-				}
-				if resp := s.do(c.method, c.path, s.tokens[role], body, nil, current(c)...); resp.StatusCode != want {
-					t.Errorf("%s: %s %s = %d, want %d", role, c.method, c.path, resp.StatusCode, want)
-				}
-			}
-			var body any
-			if c.body != nil {
-				body = c.body()
-			}
-			if resp := s.do(c.method, c.path, ctr.AccessToken, body, nil, current(c)...); resp.StatusCode != c.client {
-				t.Errorf("client: %s %s = %d, want %d", c.method, c.path, resp.StatusCode, c.client)
-			}
-			if resp := s.do(c.method, c.path, "", body, nil, current(c)...); resp.StatusCode != 401 {
-				t.Errorf("no token: %s %s = %d, want 401", c.method, c.path, resp.StatusCode)
-			}
-		})
-	}
-	// Every authenticated operation of the contract is in the matrix (the token endpoints and
-	// the open ones have their own tests).
-	skip := map[string]bool{"POST /v1/oauth/token": true, "POST /v1/oauth/revoke": true, "POST /v1/me/password": true,
-		"DELETE /v1/operators/{id}/profiles/{profile_id}": true, "POST /v1/clients/{id}/secret": true, "DELETE /v1/clients/{id}": true}
-	contract := openapitest.Load(t, identity.OpenAPI())
-	templates := map[string]bool{}
-	for _, c := range calls {
-		templates[c.method+" "+templateOf(c.path)] = true
-	}
-	for _, op := range contract.Operations() {
-		key := op.Method + " " + op.Path
-		if slices.Contains(auth.OpenPaths, op.Path) || skip[key] {
-			continue
-		}
-		if !templates[key] {
-			t.Errorf("the role matrix does not cover %s", key)
-		}
-	}
-	// The document names, for each operation, the scopes that admit a machine client: the
-	// matrix's client (it holds cl.Scopes) must be admitted exactly where the document says so.
-	ops := map[string]openapitest.Operation{}
-	for _, op := range contract.Operations() {
-		ops[op.Method+" "+op.Path] = op
-	}
-	for _, c := range calls {
-		op := ops[c.method+" "+templateOf(c.path)]
-		documented := slices.ContainsFunc(contract.Scopes(op), func(sc string) bool { return slices.Contains(cl.Scopes, sc) })
-		if admitted := c.client != 403; admitted != documented {
-			t.Errorf("%s: a client with %v is admitted: %v; the document's security (%v) says %v", op, cl.Scopes, admitted, contract.Scopes(op), documented)
-		}
-	}
+}
+
+// TestRoleMatrix calls every operation with every role (each a real sign-in), every machine
+// client and no token, and checks the status (servicetest.RoleMatrix: the table covers the
+// contract, and each client is admitted exactly where the document's security says).
+func TestRoleMatrix(t *testing.T) {
+	s := newSuite(t)
+	s.RoleMatrix(t, roleTable(t, s))
 }
 
 // TestClientScopesDocumented: the scopes identity grants (DefaultClientScopes) are the enum of
@@ -176,23 +128,11 @@ func TestClientScopesDocumented(t *testing.T) {
 	}
 }
 
-// templateOf turns "/v1/operators/<uuid>?x=1" into "/v1/operators/{id}".
-func templateOf(path string) string {
-	path, _, _ = strings.Cut(path, "?")
-	parts := strings.Split(path, "/")
-	for i, p := range parts {
-		if _, err := uuid.Parse(p); err == nil {
-			parts[i] = "{id}"
-		}
-	}
-	return strings.Join(parts, "/")
-}
-
 // TestDashboardMetricsServed: after a few requests, /metrics serves every metric the chart's
 // Grafana dashboard queries.
 func TestDashboardMetricsServed(t *testing.T) {
 	s := newSuite(t)
-	s.must(200, s.do("GET", "/v1/me", s.admin, nil, nil))
-	s.must(401, s.do("GET", "/v1/me", "", nil, nil))
-	metricstest.CheckDashboard(t, s.srv.Client(), s.srv.URL+"/metrics", "../../charts/test/testdata/identity-dashboard-metrics.txt")
+	s.Must(200, s.Do("GET", "/v1/me", s.admin, nil, nil))
+	s.Must(401, s.Do("GET", "/v1/me", "", nil, nil))
+	metricstest.CheckDashboard(t, s.Srv.Client(), s.Srv.URL+"/metrics", "../../charts/test/testdata/identity-dashboard-metrics.txt")
 }

@@ -1,14 +1,11 @@
 package identity_test
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/servicetest"
 )
 
 // TestAmbiguousRequestsAreRefused: request bodies whose meaning depends on which of two values
@@ -19,112 +16,41 @@ import (
 func TestAmbiguousRequestsAreRefused(t *testing.T) {
 	s := newSuite(t)
 	admin, educator := s.users[auth.RoleAmbitoAdmin], s.users[auth.RoleEducator]
-	op := func(edit func(string) string) string {
-		b, _ := json.Marshal(s.operatorBody(s.coopA.ID, auth.RoleEducator, false))
-		return edit(string(b))
-	}
+	op := servicetest.JSON(s.operatorBody(s.coopA.ID, auth.RoleEducator, false))
 	const form, jsonType = "application/x-www-form-urlencoded", "application/json"
-	tests := []struct {
-		name   string
-		method string
-		path   string
-		token  string
-		ctype  string // "-" for no Content-Type header
-		body   string
-		status int
-		field  string
-		oauth  string // the RFC 6749 error code the token endpoint adds
-	}{
-		{name: "token: repeated username (JSON)", method: "POST", path: "/v1/oauth/token", ctype: jsonType,
-			body:   `{"grant_type":"password","username":"` + educator + `","username":"` + admin + `","password":"` + password + `"}`,
-			status: 400, field: "username", oauth: "invalid_request"},
-		{name: "token: repeated username (form)", method: "POST", path: "/v1/oauth/token", ctype: form,
-			body:   "grant_type=password&username=" + admin + "&username=" + educator + "&password=" + password,
-			status: 400, field: "username", oauth: "invalid_request"},
-		{name: "token: repeated grant_type (form)", method: "POST", path: "/v1/oauth/token", ctype: form,
-			body: "grant_type=client_credentials&grant_type=password&username=" + admin + "&password=" + password, status: 400, field: "grant_type", oauth: "invalid_request"},
-		{name: "token: unpaired surrogate (JSON)", method: "POST", path: "/v1/oauth/token", ctype: jsonType,
-			body: `{"grant_type":"password","username":"\ud800` + admin + `","password":"x"}`, status: 400, field: "username", oauth: "invalid_request"},
-		{name: "token: no content type", method: "POST", path: "/v1/oauth/token", ctype: "-",
-			body: "grant_type=password&username=" + admin + "&password=" + password, status: 415, field: "Content-Type", oauth: "invalid_request"},
-		{name: "token: text/plain", method: "POST", path: "/v1/oauth/token", ctype: "text/plain",
-			body: "grant_type=password&username=" + admin + "&password=" + password, status: 415, field: "Content-Type", oauth: "invalid_request"},
-		{name: "revoke: repeated token (form)", method: "POST", path: "/v1/oauth/revoke", token: s.admin, ctype: form, body: "token=a&token=b", status: 400, field: "token"},
-		{name: "revoke: no content type", method: "POST", path: "/v1/oauth/revoke", token: s.admin, ctype: "-", body: `{"token":"a"}`, status: 415, field: "Content-Type"},
-		{name: "operator: repeated member", method: "POST", path: "/v1/operators", token: s.admin, ctype: jsonType,
-			body: op(func(b string) string { return strings.Replace(b, `{`, `{"given_name":"Eva",`, 1) }), status: 400, field: "given_name"},
-		{name: "operator: repeated member in an array of objects", method: "POST", path: "/v1/operators", token: s.admin, ctype: jsonType,
-			body: op(func(b string) string { return strings.Replace(b, `"role":`, `"role":"asa","role":`, 1) }), status: 400, field: "profiles[0].role"},
-		{name: "operator: unpaired surrogate", method: "POST", path: "/v1/operators", token: s.admin, ctype: jsonType,
-			body: op(func(b string) string { return strings.Replace(b, `"given_name":"`, `"given_name":"\udc00`, 1) }), status: 400, field: "given_name"},
-		{name: "operator: no content type", method: "POST", path: "/v1/operators", token: s.admin, ctype: "-", body: op(strings.TrimSpace), status: 415, field: "Content-Type"},
-		{name: "operator: text/plain", method: "POST", path: "/v1/operators", token: s.admin, ctype: "text/plain", body: op(strings.TrimSpace), status: 415, field: "Content-Type"},
-		{name: "import: no content type", method: "POST", path: "/v1/operators:import?organization_id=" + s.coopA.ID.String() + "&role=educator",
-			token: s.admin, ctype: "-", body: "fiscal_code,given_name,family_name,email\n", status: 415, field: "Content-Type"},
-		{name: "import: text/plain", method: "POST", path: "/v1/operators:import?organization_id=" + s.coopA.ID.String() + "&role=educator",
-			token: s.admin, ctype: "text/plain", body: "fiscal_code,given_name,family_name,email\n", status: 415, field: "Content-Type"},
-		{name: "path with a dot segment", method: "GET", path: "/v1/./operators", token: s.admin, status: 400, field: "path"},
-		{name: "path with a double slash", method: "GET", path: "//v1/operators", token: s.admin, status: 400, field: "path"},
-		{name: "path with an escaped dot-dot segment", method: "GET", path: "/v1/operators/%2e%2e/ambiti", token: s.admin, status: 400, field: "path"},
-		{name: "open path with a dot segment", method: "GET", path: "/./healthz", status: 400, field: "path"},
-	}
-	before := s.count("operators")
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var body io.Reader
-			if tc.body != "" {
-				body = strings.NewReader(tc.body)
-			}
-			req, err := http.NewRequest(tc.method, s.srv.URL+tc.path, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.ctype != "-" && tc.ctype != "" {
-				req.Header.Set("Content-Type", tc.ctype)
-			}
-			if tc.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.token)
-			}
-			resp, err := rawClient(s).Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			data, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.status {
-				t.Fatalf("%s %s = %d, want %d: %s", tc.method, tc.path, resp.StatusCode, tc.status, data)
-			}
-			var p struct {
-				problem
-				Error string `json:"error"`
-			}
-			if err := json.Unmarshal(data, &p); err != nil {
-				t.Fatalf("problem %s: %v", data, err)
-			}
-			if !slices.Equal(p.fields(), []string{tc.field}) {
-				t.Errorf("problem fields %v, want [%s]: %s", p.fields(), tc.field, data)
-			}
-			if p.Error != tc.oauth {
-				t.Errorf("error member %q, want %q", p.Error, tc.oauth)
-			}
-		})
-	}
-	if after := s.count("operators"); after != before {
-		t.Errorf("operators %d -> %d: a refused request wrote", before, after)
-	}
-}
-
-// rawClient checks the answers against the contract when their path is one of it; a path
-// with dot segments is not, so it is sent unchecked.
-func rawClient(s *suite) *http.Client {
-	return &http.Client{Transport: pathAware{checked: s.client().Transport, raw: s.srv.Client().Transport}}
-}
-
-type pathAware struct{ checked, raw http.RoundTripper }
-
-func (p pathAware) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.Contains(r.URL.Path, "/.") || strings.Contains(r.URL.Path, "//") {
-		return p.raw.RoundTrip(r)
-	}
-	return p.checked.RoundTrip(r)
+	oauth := map[string]string{"error": "invalid_request"} // the RFC 6749 code the token endpoint adds
+	imp := "/v1/operators:import?organization_id=" + s.coopA.ID.String() + "&role=educator"
+	s.Refused(t, []servicetest.Refusal{
+		{Name: "token: repeated username (JSON)", Method: "POST", Path: "/v1/oauth/token", ContentType: jsonType,
+			Body:   `{"grant_type":"password","username":"` + educator + `","username":"` + admin + `","password":"` + password + `"}`,
+			Status: 400, Field: "username", Members: oauth},
+		{Name: "token: repeated username (form)", Method: "POST", Path: "/v1/oauth/token", ContentType: form,
+			Body:   "grant_type=password&username=" + admin + "&username=" + educator + "&password=" + password,
+			Status: 400, Field: "username", Members: oauth},
+		{Name: "token: repeated grant_type (form)", Method: "POST", Path: "/v1/oauth/token", ContentType: form,
+			Body: "grant_type=client_credentials&grant_type=password&username=" + admin + "&password=" + password, Status: 400, Field: "grant_type", Members: oauth},
+		{Name: "token: unpaired surrogate (JSON)", Method: "POST", Path: "/v1/oauth/token", ContentType: jsonType,
+			Body: `{"grant_type":"password","username":"\ud800` + admin + `","password":"x"}`, Status: 400, Field: "username", Members: oauth},
+		{Name: "token: no content type", Method: "POST", Path: "/v1/oauth/token",
+			Body: "grant_type=password&username=" + admin + "&password=" + password, Status: 415, Field: "Content-Type", Members: oauth},
+		{Name: "token: text/plain", Method: "POST", Path: "/v1/oauth/token", ContentType: "text/plain",
+			Body: "grant_type=password&username=" + admin + "&password=" + password, Status: 415, Field: "Content-Type", Members: oauth},
+		{Name: "revoke: repeated token (form)", Method: "POST", Path: "/v1/oauth/revoke", Token: s.admin, ContentType: form, Body: "token=a&token=b",
+			Status: 400, Field: "token", Members: map[string]string{"error": ""}},
+		{Name: "revoke: no content type", Method: "POST", Path: "/v1/oauth/revoke", Token: s.admin, Body: `{"token":"a"}`, Status: 415, Field: "Content-Type"},
+		{Name: "operator: repeated member", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: jsonType,
+			Body: strings.Replace(op, `{`, `{"given_name":"Eva",`, 1), Status: 400, Field: "given_name"},
+		{Name: "operator: repeated member in an array of objects", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: jsonType,
+			Body: strings.Replace(op, `"role":`, `"role":"asa","role":`, 1), Status: 400, Field: "profiles[0].role"},
+		{Name: "operator: unpaired surrogate", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: jsonType,
+			Body: strings.Replace(op, `"given_name":"`, `"given_name":"\udc00`, 1), Status: 400, Field: "given_name"},
+		{Name: "operator: no content type", Method: "POST", Path: "/v1/operators", Token: s.admin, Body: op, Status: 415, Field: "Content-Type"},
+		{Name: "operator: text/plain", Method: "POST", Path: "/v1/operators", Token: s.admin, ContentType: "text/plain", Body: op, Status: 415, Field: "Content-Type"},
+		{Name: "import: no content type", Method: "POST", Path: imp, Token: s.admin, Body: "fiscal_code,given_name,family_name,email\n", Status: 415, Field: "Content-Type"},
+		{Name: "import: text/plain", Method: "POST", Path: imp, Token: s.admin, ContentType: "text/plain", Body: "fiscal_code,given_name,family_name,email\n", Status: 415, Field: "Content-Type"},
+		{Name: "path with a dot segment", Method: "GET", Path: "/v1/./operators", Token: s.admin, Status: 400, Field: "path"},
+		{Name: "path with a double slash", Method: "GET", Path: "//v1/operators", Token: s.admin, Status: 400, Field: "path"},
+		{Name: "path with an escaped dot-dot segment", Method: "GET", Path: "/v1/operators/%2e%2e/ambiti", Token: s.admin, Status: 400, Field: "path"},
+		{Name: "open path with a dot segment", Method: "GET", Path: "/./healthz", Status: 400, Field: "path"},
+	}, func() int { return s.Count("SELECT count(*) FROM operators") })
 }

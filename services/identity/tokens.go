@@ -2,10 +2,7 @@ package identity
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -16,31 +13,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
-	"github.com/csi-lombardia/csi/pkg/valid"
 )
-
-// TokenResponse is the OAuth2 token answer (RFC 6749 section 5.1), with the profile the token
-// acts in.
-type TokenResponse struct {
-	AccessToken  string   `json:"access_token"`
-	TokenType    string   `json:"token_type"`
-	ExpiresIn    int      `json:"expires_in"`
-	RefreshToken string   `json:"refresh_token,omitempty"`
-	Scope        string   `json:"scope,omitempty"`
-	Profile      *Profile `json:"profile,omitempty"`
-}
-
-// TokenRequest is an OAuth2 token request (form-encoded on the wire).
-type TokenRequest struct {
-	GrantType    string
-	Username     string
-	Password     string
-	ProfileID    string
-	RefreshToken string
-	ClientID     string
-	ClientSecret string
-	Scope        string
-}
 
 // Token runs a token request. Errors carry RFC 6749's "error" code besides the problem fields.
 func (s *Service) Token(ctx context.Context, r TokenRequest) (TokenResponse, error) {
@@ -189,19 +162,46 @@ func (s *Service) issueOperator(ctx context.Context, st Store, op Operator, p Pr
 		RefreshToken: raw, Profile: &p}, nil
 }
 
-// newSecret returns a random opaque secret and its SHA-256 (what is stored).
-func newSecret() (string, []byte) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
+// profileForToken picks the profile an operator signs in with: the one asked for, or the only
+// one active today.
+func (s *Service) profileForToken(op Operator, profileID string) (Profile, error) {
+	today := s.today()
+	var active []Profile
+	for _, p := range op.Profiles {
+		if p.ActiveOn(today) {
+			active = append(active, p)
+		}
 	}
-	raw := base64.RawURLEncoding.EncodeToString(b)
-	return raw, hashSecret(raw)
+	if profileID != "" {
+		for _, p := range active {
+			if p.ID.String() == profileID {
+				return p, nil
+			}
+		}
+		return Profile{}, oauthErr(errs.Invalid, "invalid_request", "profile_id", "is not one of your active profiles")
+	}
+	switch len(active) {
+	case 0:
+		return Profile{}, oauthErr(errs.Invalid, "invalid_grant", "username", "has no active profile")
+	case 1:
+		return active[0], nil
+	}
+	e := oauthErr(errs.Invalid, "invalid_request", "profile_id", "choose the profile to act in")
+	choices := make([]map[string]string, len(active))
+	for i, p := range active {
+		choices[i] = map[string]string{"id": p.ID.String(), "role": string(p.Role), "organization_name": p.OrganizationName}
+	}
+	e.Extra["profiles"] = choices
+	return Profile{}, e
 }
 
-func hashSecret(raw string) []byte {
-	h := sha256.Sum256([]byte(raw))
-	return h[:]
+// oauthErr is a problem that also carries RFC 6749's "error" code for OAuth clients.
+func oauthErr(kind errs.Kind, code, field, msg string) *errs.Error {
+	e := &errs.Error{Kind: kind, Message: msg, Extra: map[string]any{"error": code}}
+	if field != "" {
+		e.Fields = []errs.FieldError{{Field: field, Message: msg}}
+	}
+	return e
 }
 
 // refreshGrant rotates a refresh token: the old one is used up, a new one of the same family is
@@ -334,102 +334,4 @@ func (s *Service) clientGrant(ctx context.Context, r TokenRequest) (TokenRespons
 	}
 	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(s.cfg.ClientAccessTTL.Seconds()),
 		Scope: strings.Join(scopes, " ")}, nil
-}
-
-// ClientInput creates a machine client.
-type ClientInput struct {
-	Name           string     `json:"name"`
-	OrganizationID *uuid.UUID `json:"organization_id,omitempty"`
-	Scopes         []string   `json:"scopes"`
-}
-
-// ClientWithSecret is a client with its secret, shown once.
-type ClientWithSecret struct {
-	Client
-	Secret string `json:"client_secret"`
-}
-
-// CreateClient registers a machine client of the caller's ambito; its secret is shown once and
-// stored hashed.
-func (s *Service) CreateClient(ctx context.Context, in ClientInput) (ClientWithSecret, error) {
-	c, ambitoID, err := caller(ctx)
-	if err != nil {
-		return ClientWithSecret{}, err
-	}
-	var f errs.Fields
-	valid.Line(&f, "name", in.Name, true, 100)
-	if len(in.Scopes) == 0 {
-		f.Add("scopes", "at least one scope is required")
-	}
-	for i, sc := range in.Scopes {
-		if !slices.Contains(s.cfg.ClientScopes, sc) {
-			f.Add("scopes["+itoa(i)+"]", "is not a known scope")
-		}
-	}
-	if err := f.Err(); err != nil {
-		return ClientWithSecret{}, err
-	}
-	if in.OrganizationID != nil {
-		if _, err := s.store.GetOrganization(ctx, ambitoID, *in.OrganizationID); errs.Is(err, errs.NotFound) {
-			return ClientWithSecret{}, errs.InvalidField("organization_id", "is not an organization of this ambito")
-		} else if err != nil {
-			return ClientWithSecret{}, err
-		}
-	}
-	raw, hash := newSecret()
-	cl := Client{ID: newID(), AmbitoID: &ambitoID, OrganizationID: in.OrganizationID, Name: strings.TrimSpace(in.Name),
-		Scopes: in.Scopes, Active: true, CreatedAt: s.now(), secretHash: hash}
-	if err := s.store.CreateClient(ctx, cl); err != nil {
-		return ClientWithSecret{}, err
-	}
-	return ClientWithSecret{Client: cl, Secret: raw}, s.record(ctx, c, "client.create", "client", cl.ID.String(), map[string]any{"scopes": in.Scopes})
-}
-
-// ListClients lists the machine clients of the caller's ambito.
-func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
-	_, ambitoID, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.store.ListClients(ctx, ambitoID)
-}
-
-func (s *Service) ownClient(ctx context.Context, id uuid.UUID) (auth.Claims, Client, error) {
-	c, ambitoID, err := caller(ctx)
-	if err != nil {
-		return c, Client{}, err
-	}
-	cl, err := s.store.GetClient(ctx, id)
-	if err != nil {
-		return c, Client{}, err
-	}
-	if cl.AmbitoID == nil || *cl.AmbitoID != ambitoID {
-		return c, Client{}, errs.E(errs.NotFound, "client not found")
-	}
-	return c, cl, nil
-}
-
-// RotateClientSecret replaces a client's secret; the new one is shown once.
-func (s *Service) RotateClientSecret(ctx context.Context, id uuid.UUID) (ClientWithSecret, error) {
-	c, cl, err := s.ownClient(ctx, id)
-	if err != nil {
-		return ClientWithSecret{}, err
-	}
-	raw, hash := newSecret()
-	if err := s.store.UpdateClientSecret(ctx, id, hash); err != nil {
-		return ClientWithSecret{}, err
-	}
-	return ClientWithSecret{Client: cl, Secret: raw}, s.record(ctx, c, "client.rotate_secret", "client", id.String(), nil)
-}
-
-// DisableClient stops a client from getting tokens.
-func (s *Service) DisableClient(ctx context.Context, id uuid.UUID) error {
-	c, _, err := s.ownClient(ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := s.store.SetClientActive(ctx, id, false); err != nil {
-		return err
-	}
-	return s.record(ctx, c, "client.disable", "client", id.String(), nil)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/services/registry"
 )
 
@@ -22,12 +23,12 @@ import (
 // it took.
 func BenchmarkImport200k(b *testing.B) {
 	s := newSuite(b, options{})
-	tok := s.tokens[auth.RoleAdministrative]
+	tok := s.Tokens[auth.RoleAdministrative]
 	csv := registerCSV(b, 0, 200_000, "")
 	for b.Loop() {
 		start := time.Now()
 		var staged registry.Import
-		s.must(202, s.do("POST", "/v1/imports?istat_code="+milano, tok, strings.NewReader(csv), &staged))
+		s.Must(202, s.Do("POST", "/v1/imports?istat_code="+milano, tok, strings.NewReader(csv), &staged))
 		received := time.Since(start)
 		im := s.waitImport(tok, staged.ID.String())
 		b.ReportMetric(received.Seconds(), "s/received")
@@ -41,10 +42,10 @@ func BenchmarkImport200k(b *testing.B) {
 // loaded returns a suite with n residents of Milano imported.
 func loaded(b *testing.B, n int64, redisURL string) (*suite, []registry.Hit) {
 	s := newSuite(b, options{redisURL: redisURL})
-	tok := s.tokens[auth.RoleAdministrative]
+	tok := s.Tokens[auth.RoleAdministrative]
 	s.importCSV(tok, milano, strings.NewReader(registerCSV(b, 0, n, "")))
-	var page registry.Page[registry.Hit]
-	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1930-01-05", "limit": 100}, &page))
+	var page cursor.Page[registry.Hit]
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1930-01-05", "limit": 100}, &page))
 	if len(page.Items) == 0 {
 		b.Fatal("no citizens loaded")
 	}
@@ -62,7 +63,7 @@ func reportP95(b *testing.B, lat []time.Duration) {
 
 func benchGet(b *testing.B, cached bool) {
 	s, hits := loaded(b, 100_000, "")
-	tok := s.tokens[auth.RoleSocialWorker]
+	tok := s.Tokens[auth.RoleSocialWorker]
 	var lat []time.Duration
 	i := 0
 	for b.Loop() {
@@ -75,7 +76,7 @@ func benchGet(b *testing.B, cached bool) {
 			b.StartTimer()
 		}
 		start := time.Now()
-		s.must(200, s.do("GET", "/v1/citizens/"+h.ID.String(), tok, nil, nil))
+		s.Must(200, s.Do("GET", "/v1/citizens/"+h.ID.String(), tok, nil, nil))
 		lat = append(lat, time.Since(start))
 	}
 	reportP95(b, lat)
@@ -99,7 +100,7 @@ func dropLetter(family string) string {
 // BenchmarkSearchName searches 100,000 citizens by a name with a typo.
 func BenchmarkSearchName(b *testing.B) {
 	s, hits := loaded(b, 100_000, "")
-	benchSearch(b, s, s.tokens[auth.RoleSocialWorker], func(i int) string {
+	benchSearch(b, s, s.Tokens[auth.RoleSocialWorker], func(i int) string {
 		h := hits[i%len(hits)]
 		return dropLetter(h.FamilyName) + " " + h.GivenName
 	})
@@ -112,8 +113,8 @@ func benchSearch(b *testing.B, s *suite, tok string, query func(i int) string) {
 		q := query(i)
 		i++
 		start := time.Now()
-		var page registry.Page[registry.Hit]
-		s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": q, "limit": 10}, &page))
+		var page cursor.Page[registry.Hit]
+		s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"name": q, "limit": 10}, &page))
 		lat = append(lat, time.Since(start))
 		if len(page.Items) > 0 {
 			found++
@@ -138,7 +139,7 @@ func BenchmarkSearchName1M(b *testing.B) {
 		b.Fatalf("no extracts in %s", dir)
 	}
 	s := newSuite(b, options{})
-	feed := s.clients["writer"]
+	feed := s.Clients["writer"]
 	var people [][2]string // family and given names of every 997th row
 	start := time.Now()
 	total := int64(0)
@@ -157,7 +158,7 @@ func BenchmarkSearchName1M(b *testing.B) {
 		people = append(people, sample(b, path, 997)...)
 	}
 	b.Logf("%d citizens loaded in %s", total, time.Since(start).Round(time.Second))
-	benchSearch(b, s, s.tokens[auth.RolePlanningOffice], func(i int) string {
+	benchSearch(b, s, s.Tokens[auth.RolePlanningOffice], func(i int) string {
 		p := people[(i*7919)%len(people)]
 		return dropLetter(p[0]) + " " + p[1]
 	})

@@ -1,15 +1,11 @@
 package registry_test
 
 import (
-	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/csi-lombardia/csi/pkg/openapitest"
 )
-
-func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
 
 // TestContractSweep sends bad input of every kind to every operation of the contract
 // (openapitest.Sweep), each as the first caller of its row of the role table: each answer must be
@@ -19,7 +15,7 @@ func TestContractSweep(t *testing.T) {
 	start := time.Now()
 	s.Sweep(t, roleTable(t, s), openapitest.SweepConfig{
 		// Criteria that find more than one fixture: the imported residents of Milan were all born
-		// on 1930-01-01 (personN).
+		// on 1930-01-01 (servicetest.PersonN).
 		ListCriteria: func(op openapitest.Operation) map[string]any {
 			switch op.OperationID {
 			case "listCitizens":

@@ -29,11 +29,6 @@ type (
 		ID      uuid.UUID
 		Purpose string
 	}
-	updateRequest struct {
-		ID      uuid.UUID
-		Version int64
-		Patch   CitizenPatch
-	}
 	listRequest struct {
 		ISTAT  string
 		Limit  int
@@ -97,7 +92,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return etagged(s.GetCitizen(ctx, r.ID, r.Purpose))
 		}),
 		UpdateCitizen: guard(writers, func(ctx context.Context, req any) (any, error) {
-			r := req.(updateRequest)
+			r := req.(httpapi.Patch[CitizenPatch])
 			return etagged(s.UpdateCitizen(ctx, r.ID, r.Version, r.Patch))
 		}),
 		ListCitizens: guard(readers, func(ctx context.Context, req any) (any, error) {
@@ -125,7 +120,7 @@ func MakeEndpoints(s *Service) Endpoints {
 		StartImport: guard(importers, func(ctx context.Context, req any) (any, error) {
 			r := req.(importRequest)
 			im, err := s.StartImport(ctx, r.ISTAT, r.Body)
-			return accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
+			return httpapi.Accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
 		}),
 		GetImport: guard(importers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),
 	}

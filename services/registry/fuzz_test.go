@@ -1,23 +1,17 @@
 package registry_test
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 
-	"github.com/csi-lombardia/csi/pkg/httpapi"
-	"github.com/csi-lombardia/csi/pkg/openapitest"
+	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/registry"
 )
 
 // FuzzDecode runs the service's real routes and decoders, with every endpoint stubbed, on any
-// body for any operation that takes one (openapitest.FuzzDecoders): no panic, never a 5xx.
+// body for any operation that takes one (servicetest.FuzzRoutes): no panic, never a 5xx.
 func FuzzDecode(f *testing.F) {
-	var e registry.Endpoints
-	openapitest.StubEndpoints(&e)
-	mux := httpapi.NewMux()
-	registry.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h })
-	openapitest.FuzzDecoders(f, registry.OpenAPI(), mux, "istat_code=015146", http.Header{"If-Match": {`"1"`}},
+	servicetest.FuzzRoutes(f, registry.OpenAPI(), registry.Routes, "istat_code=015146", http.Header{"If-Match": {`"1"`}},
 		`{}`, `{"family_name":"Rossi","given_name":"Mario","sex":"M","birth_date":"1980-01-01","residence":{"istat_code":"015146","address":"x"}}`,
 		`{"birth_date":"2024-02-30"}`, `{"other_id":"x"}`, `{"limit":1e309}`, "fiscal_code,family_name\n",
 		// Members given twice, unpaired surrogates: accepted, they would mean two things.

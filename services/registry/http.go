@@ -13,12 +13,8 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 
-	"github.com/csi-lombardia/csi/pkg/app"
-	"github.com/csi-lombardia/csi/pkg/auth"
-	"github.com/csi-lombardia/csi/pkg/cache"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
-	"github.com/csi-lombardia/csi/pkg/places"
 )
 
 //go:embed api/openapi.yaml
@@ -29,18 +25,6 @@ func OpenAPI() []byte { return openAPI }
 
 // MaxImportBytes bounds an import file (250,000 rows of a register extract).
 const MaxImportBytes = 128 << 20
-
-// accepted is a 202 response with a Location header.
-type accepted struct {
-	Body     any
-	Location string
-}
-
-func (accepted) StatusCode() int { return http.StatusAccepted }
-
-func (a accepted) Headers() http.Header { return http.Header{"Location": {a.Location}} }
-
-func (a accepted) MarshalJSON() ([]byte, error) { return json.Marshal(a.Body) }
 
 // Moved is the body of the answer to a request for a merged record: an RFC 9457 problem (type
 // urn:csi:problem:merged, status 308) naming the record asked for and the one it was merged into.
@@ -86,34 +70,6 @@ func survivorURI(ctx context.Context, m *MergedError) string {
 	return "/v1/citizens/" + m.MergedInto.String()
 }
 
-// Parts are what the service is composed of: from the configuration in main, from fixtures in
-// the tests.
-type Parts struct {
-	Store    Store
-	Cache    cache.Cache
-	Places   *places.Catalog
-	Config   Config
-	Verifier *auth.Verifier
-}
-
-// Mount composes the service on a started App, the one path main and the tests share: the audit
-// log, the service (its import workers stop with the App's background jobs, before the audit log
-// and the pool close), and its routes on the skeleton (app.App.Mount).
-func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, error) {
-	auditLog, err := a.OpenAudit(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	svc := NewService(p.Store, auditLog, p.Places, p.Cache, p.Config, a.Log)
-	a.Go(func(ctx context.Context) {
-		<-ctx.Done()
-		svc.Close()
-	})
-	return svc, a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, Routes: func(mux *httpapi.Mux, idem httpapi.Middleware) {
-		Routes(mux, MakeEndpoints(svc), a.Log, idem)
-	}}), nil
-}
-
 // Routes registers the service's routes on mux. idem wraps the POSTs that clients retry
 // (Idempotency-Key).
 func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middleware) {
@@ -127,7 +83,7 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("GET /v1/citizens", srv(e.ListCitizens, decodeList))
 	mux.Handle("POST /v1/citizens:search", srv(e.SearchCitizens, httpapi.DecodeBody[SearchQuery]))
 	mux.Handle("GET /v1/citizens/{id}", srv(e.GetCitizen, decodeID))
-	mux.Handle("PATCH /v1/citizens/{id}", srv(e.UpdateCitizen, decodeUpdate))
+	mux.Handle("PATCH /v1/citizens/{id}", srv(e.UpdateCitizen, httpapi.DecodePatch[CitizenPatch]))
 	// A sub-resource action rather than "{id}:merge": ServeMux does not match a template
 	// inside a path segment.
 	mux.Handle("POST /v1/citizens/{id}/merge", srv(e.MergeCitizen, decodeMerge))
@@ -138,11 +94,10 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 
 	mux.Handle("POST /v1/imports", srv(e.StartImport, decodeImport))
 	mux.Handle("GET /v1/imports/{id}", srv(e.GetImport, decodeID))
-
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.ParseID(r.PathValue("id"), "id")
+	id, err := httpapi.PathID(r, "id")
 	return idRequest{ID: id, Purpose: r.URL.Query().Get("purpose")}, err
 }
 
@@ -167,53 +122,23 @@ func decodeMunicipalities(_ context.Context, r *http.Request) (any, error) {
 	return municipalitiesRequest{Q: q.Get("q"), Kind: q.Get("kind"), All: all, Limit: limit}, f.Err()
 }
 
-func decodeUpdate(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.ParseID(r.PathValue("id"), "id")
-	if err != nil {
-		return nil, err
-	}
-	v, err := httpapi.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	req := updateRequest{ID: id, Version: v}
-	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
 func decodeMerge(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.ParseID(r.PathValue("id"), "id")
-	if err != nil {
-		return nil, err
-	}
-	req := mergeRequest{ID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
+	id, in, err := httpapi.IDAndBody[MergeInput](r, "id")
+	return mergeRequest{ID: id, Input: in}, err
 }
 
 func decodeMember(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.ParseID(r.PathValue("id"), "id")
-	if err != nil {
-		return nil, err
-	}
-	req := memberRequest{ID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
+	id, in, err := httpapi.IDAndBody[MemberInput](r, "id")
+	return memberRequest{ID: id, Input: in}, err
 }
 
 func decodePseudonym(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.ParseID(r.PathValue("id"), "id")
+	id, err := httpapi.PathID(r, "id")
 	return pseudonymRequest{ID: id, Purpose: r.PathValue("purpose")}, err
 }
 
 func decodeAudit(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.ParseID(r.PathValue("id"), "id")
+	id, err := httpapi.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}

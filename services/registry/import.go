@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -12,16 +13,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/audit"
+	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/valid"
-)
-
-// Import statuses.
-const (
-	ImportProcessing = "processing"
-	ImportCompleted  = "completed"
-	ImportFailed     = "failed"
 )
 
 // ImportColumns are the columns of a population-register extract; the first five are required.
@@ -60,10 +55,7 @@ func (s *Service) StartImport(ctx context.Context, istat string, body io.Reader)
 		return Import{}, err
 	}
 	im := Import{ID: newID(), AmbitoID: sc.ambitoID, ISTATCode: istat, Status: ImportProcessing, CreatedAt: s.now(),
-		CreatedBy: sc.claims.Subject, Errors: []RowError{}}
-	if err := s.store.CreateImport(ctx, im); err != nil {
-		return Import{}, err
-	}
+		CreatedBy: sc.claims.Subject, CreatedByOrg: sc.claims.OrgID, CreatedByRole: string(sc.claims.Role), Errors: []RowError{}}
 	var rowErrs []RowError
 	var total, invalid int64
 	seen := make(map[string]int64, 1024)
@@ -110,26 +102,24 @@ func (s *Service) StartImport(ctx context.Context, istat string, body io.Reader)
 			}
 		}
 	}
-	if _, err := s.store.StageRows(ctx, im.ID, rows, nil); err != nil {
-		_ = s.store.FinishImport(context.WithoutCancel(ctx), im.ID, "staging failed")
+	// The import and its staged rows appear together or not at all: a processing import always
+	// has its rows staged (ResumeImports relies on it).
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateImport(ctx, im); err != nil {
+			return err
+		}
+		if _, err := tx.StageRows(ctx, im.ID, rows, nil); err != nil || readErr != nil {
+			return cmp.Or(readErr, err)
+		}
+		if _, err := tx.StageRows(ctx, im.ID, nil, rowErrs); err != nil {
+			return err
+		}
+		return tx.SetImportTotals(ctx, im.ID, total, invalid)
+	})
+	if err != nil {
 		return Import{}, err
 	}
-	if readErr != nil {
-		_ = s.store.FinishImport(context.WithoutCancel(ctx), im.ID, readErr.Error())
-		return Import{}, readErr
-	}
-	if _, err := s.store.StageRows(ctx, im.ID, nil, rowErrs); err != nil {
-		return Import{}, err
-	}
-	if err := s.store.SetImportTotals(ctx, im.ID, total, invalid); err != nil {
-		return Import{}, err
-	}
-	im.RowsTotal, im.RowsInvalid = total, invalid
-	s.jobs.Add(1)
-	go func() {
-		defer s.jobs.Done()
-		s.apply(s.bg, sc, im, p.Name)
-	}()
+	s.goApply(im, p.Name)
 	return s.store.GetImport(ctx, sc.ambitoID, im.ID)
 }
 
@@ -228,52 +218,116 @@ func (s *Service) importRow(rec []string, col map[string]int, line int64) (Impor
 	return row, problems
 }
 
-// apply runs the staged rows of an import, chunk by chunk, recording the progress.
-func (s *Service) apply(ctx context.Context, sc scope, im Import, municipality string) {
-	fail := func(err error) {
+// goApply applies the staged rows of an import in the background (Close stops it).
+func (s *Service) goApply(im Import, municipality string) {
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		s.apply(s.bg, im, municipality)
+	}()
+}
+
+// apply runs the staged rows of an import, chunk by chunk, each chunk with its progress in one
+// transaction that also drops its staged rows: whatever stops it, the rows still staged are
+// exactly those not yet applied. Stopped by ctx (the service closing), it leaves the import
+// processing, to be resumed at the next start (ResumeImports).
+func (s *Service) apply(ctx context.Context, im Import, municipality string) {
+	stopped := func(err error) bool {
+		if ctx.Err() != nil {
+			s.log.Info("import paused: resumed at the next start", "import_id", im.ID)
+			return true
+		}
 		s.log.Error("import failed", "import_id", im.ID, "err", err)
-		_ = s.store.FinishImport(context.WithoutCancel(ctx), im.ID, "the import could not be applied; quote its id when reporting it")
+		_, _ = s.store.FinishImport(context.WithoutCancel(ctx), im.ID, "the import could not be applied; quote its id when reporting it")
+		return true
 	}
 	last, err := s.store.MaxStagedLine(ctx, im.ID)
 	if err != nil {
-		fail(err)
+		stopped(err)
 		return
 	}
 	today := s.today()
-	var processed int64
 	for from := int64(0); from <= last; from += s.cfg.ImportChunk {
-		to := from + s.cfg.ImportChunk - 1
 		var res ChunkResult
+		done := false
 		err := s.store.InTx(ctx, func(tx Store) error {
-			var err error
-			if res, err = tx.ApplyChunk(ctx, im, municipality, from, to, today); err != nil {
+			// Another worker of the import (a replica resuming it too) waits here for this chunk,
+			// then finds its rows gone; one that ended the import stops this one.
+			if status, err := tx.LockImport(ctx, im.ID); err != nil || status != ImportProcessing {
+				done = true
 				return err
 			}
-			processed += res.Created + res.Updated + res.Unchanged
-			return tx.ProgressImport(ctx, im.ID, processed, res)
+			var err error
+			if res, err = tx.ApplyChunk(ctx, im, municipality, from, from+s.cfg.ImportChunk-1, today); err != nil {
+				return err
+			}
+			return tx.ProgressImport(ctx, im.ID, res)
 		})
-		if err != nil {
-			fail(err)
+		if err != nil && stopped(err) || done {
 			return
 		}
 		s.invalidate(ctx, im.AmbitoID, res.ChangedIDs, res.ChangedCodes...)
-		s.log.Debug("import chunk applied", "import_id", im.ID, "from", from, "processed", processed)
+		s.log.Debug("import chunk applied", "import_id", im.ID, "from", from)
 	}
-	if err := s.store.FinishImport(ctx, im.ID, ""); err != nil {
-		fail(err)
+	// The end is recorded even when the service is closing: the audit log closes after its jobs.
+	ctx = context.WithoutCancel(ctx)
+	finished, err := s.store.FinishImport(ctx, im.ID, "")
+	if err != nil || !finished {
+		if err != nil {
+			stopped(err)
+		}
 		return
 	}
-	done, err := s.store.GetImport(ctx, im.AmbitoID, im.ID)
+	final, err := s.store.GetImport(ctx, im.AmbitoID, im.ID)
 	if err != nil {
-		fail(err)
+		s.log.Error("import audit record", "import_id", im.ID, "err", err)
 		return
 	}
-	if err := s.audit.Write(ctx, audit.Record{ActorID: sc.claims.Subject, ActorOrg: sc.claims.OrgID, ActorRole: string(sc.claims.Role),
-		AmbitoID: im.AmbitoID.String(), Action: "citizen.import", ResourceType: "import", ResourceID: im.ID.String(),
-		Outcome: audit.OutcomeSuccess, Details: map[string]any{"istat_code": im.ISTATCode, "created": done.Created,
-			"updated": done.Updated, "unchanged": done.Unchanged, "invalid": done.RowsInvalid}}); err != nil {
+	r := audit.By(auth.Claims{Subject: im.CreatedBy, OrgID: im.CreatedByOrg, Role: auth.Role(im.CreatedByRole), AmbitoID: im.AmbitoID.String()},
+		"citizen.import", "import", im.ID.String())
+	r.Details = map[string]any{"istat_code": im.ISTATCode, "created": final.Created, "updated": final.Updated, "unchanged": final.Unchanged,
+		"invalid": final.RowsInvalid}
+	if err := s.audit.Write(ctx, r); err != nil {
 		s.log.Error("import audit record", "import_id", im.ID, "err", err)
 	}
+}
+
+// Why an interrupted import cannot be resumed.
+const (
+	importRowsLost   = "the import was interrupted and its staged rows were lost (the database restarted): import the file again"
+	importGoneComune = "the import was interrupted and its comune is no longer current: import the file again"
+)
+
+// ResumeImports takes up the imports found processing at start (the process stopped mid-import:
+// a crash, a SIGTERM): one whose staged rows are all there (as many as its rows neither invalid
+// nor processed yet) is resumed in the background, chunk by chunk from where it stopped; one
+// whose rows are not (the staging table is unlogged: a database crash empties it) is marked
+// failed, saying so. Mount calls it before serving.
+func (s *Service) ResumeImports(ctx context.Context) error {
+	ims, err := s.store.ProcessingImports(ctx)
+	if err != nil {
+		return err
+	}
+	for _, im := range ims {
+		p, current := s.places.ByISTAT(im.ISTATCode)
+		failure := ""
+		switch {
+		case im.Staged != im.RowsTotal-im.RowsInvalid-im.RowsProcessed:
+			failure = importRowsLost
+		case !current:
+			failure = importGoneComune
+		}
+		if failure != "" {
+			s.log.Warn("interrupted import failed", "import_id", im.ID, "reason", failure)
+			if _, err := s.store.FinishImport(ctx, im.ID, failure); err != nil {
+				return err
+			}
+			continue
+		}
+		s.log.Info("interrupted import resumed", "import_id", im.ID, "rows_left", im.Staged)
+		s.goApply(im, p.Name)
+	}
+	return nil
 }
 
 // GetImport returns an import job of the caller's ambito with its counts and row errors.

@@ -7,10 +7,13 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/csi-lombardia/csi/pkg/cursor"
+	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
 )
 
@@ -22,6 +25,20 @@ const (
 	StatusAlive     = "alive"
 	StatusDeceased  = "deceased"
 	StatusMovedAway = "moved_away"
+)
+
+// Scopes of machine clients.
+const (
+	ScopeCitizensRead   = "citizens:read"
+	ScopeCitizensWrite  = "citizens:write"
+	ScopePseudonymsRead = "pseudonyms:read"
+)
+
+// Import statuses.
+const (
+	ImportProcessing = "processing"
+	ImportCompleted  = "completed"
+	ImportFailed     = "failed"
 )
 
 // BirthPlace is a municipality or a foreign country by its Belfiore code, valid on the birth date.
@@ -127,12 +144,6 @@ type Hit struct {
 	Score float64 `json:"score"`
 }
 
-// Page is a page of a list with an opaque cursor.
-type Page[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
 // Member is a member of a household.
 type Member struct {
 	CitizenID    uuid.UUID `json:"citizen_id"`
@@ -150,6 +161,133 @@ type Household struct {
 	FamilyNumber string     `json:"family_number,omitempty"`
 	Members      []Member   `json:"members"`
 }
+
+// CitizenInput creates a citizen. birth_place is given by its Belfiore code (derived from the
+// codice fiscale when absent).
+type CitizenInput struct {
+	FiscalCode          string               `json:"fiscal_code,omitempty"`
+	NoFiscalCodeReason  string               `json:"no_fiscal_code_reason,omitempty"`
+	FamilyName          string               `json:"family_name"`
+	GivenName           string               `json:"given_name"`
+	Sex                 string               `json:"sex"`
+	BirthDate           Date                 `json:"birth_date"`
+	BirthPlace          *PlaceRef            `json:"birth_place,omitempty"`
+	Citizenship         string               `json:"citizenship,omitempty"`
+	MaritalStatus       string               `json:"marital_status,omitempty"`
+	EducationLevel      string               `json:"education_level,omitempty"`
+	Document            *Document            `json:"document,omitempty"`
+	Residence           *Address             `json:"residence,omitempty"`
+	Domicile            *Address             `json:"domicile,omitempty"`
+	Phone               string               `json:"phone,omitempty"`
+	Email               string               `json:"email,omitempty"`
+	PreferredLanguage   string               `json:"preferred_language,omitempty"`
+	LegalRepresentative *LegalRepresentative `json:"legal_representative,omitempty"`
+	Privacy             *Privacy             `json:"privacy,omitempty"`
+}
+
+// PlaceRef names a birthplace by its Belfiore code.
+type PlaceRef struct {
+	Belfiore string `json:"belfiore_code"`
+}
+
+func (p *PlaceRef) place() *BirthPlace {
+	if p == nil {
+		return nil
+	}
+	return &BirthPlace{Belfiore: p.Belfiore}
+}
+
+// CreateResult is the answer to a create: the citizen and its likely duplicates.
+type CreateResult struct {
+	Citizen
+	PossibleDuplicates []Match `json:"possible_duplicates"`
+}
+
+// CitizenPatch changes a citizen; absent or null fields stay. A new fiscal_code needs
+// fiscal_code_reason (correction, omocodic_replacement, provisional_replaced); the former code
+// stays in the history.
+type CitizenPatch struct {
+	FiscalCode          *string              `json:"fiscal_code,omitempty"`
+	FiscalCodeReason    string               `json:"fiscal_code_reason,omitempty"`
+	NoFiscalCodeReason  *string              `json:"no_fiscal_code_reason,omitempty"`
+	FamilyName          *string              `json:"family_name,omitempty"`
+	GivenName           *string              `json:"given_name,omitempty"`
+	Sex                 *string              `json:"sex,omitempty"`
+	BirthDate           *Date                `json:"birth_date,omitempty"`
+	BirthPlace          *PlaceRef            `json:"birth_place,omitempty"`
+	Citizenship         *string              `json:"citizenship,omitempty"`
+	MaritalStatus       *string              `json:"marital_status,omitempty"`
+	EducationLevel      *string              `json:"education_level,omitempty"`
+	Document            *Document            `json:"document,omitempty"`
+	Residence           *Address             `json:"residence,omitempty"`
+	Domicile            *Address             `json:"domicile,omitempty"`
+	Phone               *string              `json:"phone,omitempty"`
+	Email               *string              `json:"email,omitempty"`
+	PreferredLanguage   *string              `json:"preferred_language,omitempty"`
+	Status              *string              `json:"status,omitempty"`
+	DeathDate           *Date                `json:"death_date,omitempty"`
+	MovedOn             *Date                `json:"moved_on,omitempty"`
+	LegalRepresentative *LegalRepresentative `json:"legal_representative,omitempty"`
+	Privacy             *Privacy             `json:"privacy,omitempty"`
+}
+
+// SearchQuery looks citizens up by exact codice fiscale, by name (accent- and case-insensitive,
+// typos tolerated), by birth date, or by a combination.
+type SearchQuery struct {
+	FiscalCode string `json:"fiscal_code,omitempty"`
+	Name       string `json:"name,omitempty"`
+	BirthDate  Date   `json:"birth_date,omitempty"`
+	Purpose    string `json:"purpose,omitempty"`
+	Limit      int    `json:"limit,omitempty"`
+	Cursor     string `json:"cursor,omitempty"`
+}
+
+// MergeInput names the record merged into the one of the path.
+type MergeInput struct {
+	OtherID uuid.UUID `json:"other_id"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// MemberInput adds a citizen to another's household.
+type MemberInput struct {
+	CitizenID    uuid.UUID `json:"citizen_id"`
+	Relationship string    `json:"relationship"`
+	ValidFrom    Date      `json:"valid_from,omitempty"`
+}
+
+// Pseudonym is a citizen's pseudonym for one purpose.
+type Pseudonym struct {
+	Purpose   string `json:"purpose"`
+	Pseudonym string `json:"pseudonym"`
+}
+
+// AuditQuery pages a citizen's audit trail.
+type AuditQuery struct {
+	CitizenID uuid.UUID
+	Limit     int
+	Cursor    string
+}
+
+// Municipality is a place for pickers.
+type Municipality struct {
+	Belfiore  string `json:"belfiore_code"`
+	ISTATCode string `json:"istat_code,omitempty"`
+	Name      string `json:"name"`
+	Province  string `json:"province,omitempty"`
+	Kind      string `json:"kind"`
+	ValidFrom Date   `json:"valid_from"`
+	ValidTo   *Date  `json:"valid_to,omitempty"`
+}
+
+// MergedError answers a read of a merged record: it points to the surviving one.
+type MergedError struct{ ID, MergedInto uuid.UUID }
+
+func (e *MergedError) Error() string {
+	return fmt.Sprintf("citizen %s was merged into %s", e.ID, e.MergedInto)
+}
+
+// ErrAlreadyMember is adding a citizen to the household they belong to.
+var ErrAlreadyMember = errs.E(errs.Conflict, "the citizen is already a member of this household")
 
 // SearchFilter selects citizens of an ambito. Empty fields do not filter; Residence restricts
 // to the residents of a comune (the caller's scope), unless AlsoFiscalCode lets an exact code
@@ -170,13 +308,7 @@ type ListFilter struct {
 	AmbitoID  uuid.UUID
 	Residence string
 	Limit     int
-	After     *NameCursor
-}
-
-// NameCursor is the position after (family name, given name, id).
-type NameCursor struct {
-	FamilyName, GivenName string
-	ID                    uuid.UUID
+	After     *cursor.Name
 }
 
 // ImportRow is a valid row of an import, ready for the staging table.
@@ -216,8 +348,11 @@ type Import struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
 
-	AmbitoID  uuid.UUID `json:"-"`
-	CreatedBy string    `json:"-"`
+	// Who started the import: the subject, in which organization and role.
+	AmbitoID                               uuid.UUID `json:"-"`
+	CreatedBy, CreatedByOrg, CreatedByRole string    `json:"-"`
+	// Staged is the number of rows still staged (ProcessingImports).
+	Staged int64 `json:"-"`
 }
 
 // ChunkResult is what applying a range of staged rows did.
@@ -262,8 +397,17 @@ type Store interface {
 	SetImportTotals(ctx context.Context, id uuid.UUID, total, invalid int64) error
 	// ApplyChunk upserts the staged rows with lines in [from, to] and builds their households.
 	ApplyChunk(ctx context.Context, im Import, municipality string, from, to int64, today Date) (ChunkResult, error)
-	ProgressImport(ctx context.Context, id uuid.UUID, processed int64, r ChunkResult) error
-	FinishImport(ctx context.Context, id uuid.UUID, failure string) error
+	// LockImport locks an import's row until the end of the transaction (two workers of one
+	// import, on two replicas, apply its chunks one at a time) and returns its status.
+	LockImport(ctx context.Context, id uuid.UUID) (string, error)
+	// ProgressImport adds what a chunk did to the import's counts.
+	ProgressImport(ctx context.Context, id uuid.UUID, r ChunkResult) error
+	// FinishImport ends a processing import, completed (failure "") or failed; it reports
+	// whether this call ended it.
+	FinishImport(ctx context.Context, id uuid.UUID, failure string) (bool, error)
 	GetImport(ctx context.Context, ambitoID, id uuid.UUID) (Import, error)
 	MaxStagedLine(ctx context.Context, id uuid.UUID) (int64, error)
+	// ProcessingImports are the imports of every ambito still processing, each with the number
+	// of its rows still staged, read together.
+	ProcessingImports(ctx context.Context) ([]Import, error)
 }

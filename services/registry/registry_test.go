@@ -17,8 +17,10 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit/audittest"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
+	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/registry"
 )
 
@@ -27,7 +29,7 @@ import (
 // omocodic code is accepted and searchable by its canonical form.
 func TestCodiceFiscale(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleSocialWorker]
+	tok := s.Tokens[auth.RoleSocialWorker]
 	base := func() map[string]any {
 		return map[string]any{"fiscal_code": "RSSMRA45D25F205N", "family_name": "Rossi", "given_name": "Mario", "sex": "M",
 			"birth_date": "1945-04-25", "residence": map[string]any{"istat_code": milano, "address": "Via Dante 1"}}
@@ -57,14 +59,14 @@ func TestCodiceFiscale(t *testing.T) {
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
-			resp := s.do("POST", "/v1/citizens", tok, c.body, nil)
-			s.must(400, resp)
-			if got := decodeProblem(t, resp).Fields(); !cmp.Equal(got, c.fields) {
+			resp := s.Do("POST", "/v1/citizens", tok, c.body, nil)
+			s.Must(400, resp)
+			if got := servicetest.DecodeProblem(t, resp).Fields(); !cmp.Equal(got, c.fields) {
 				t.Errorf("fields = %v, want %v", got, c.fields)
 			}
 		})
 	}
-	if n := s.count(`SELECT count(*) FROM citizens`); n != 0 {
+	if n := s.Count(`SELECT count(*) FROM citizens`); n != 0 {
 		t.Fatalf("%d citizens written by refused requests", n)
 	}
 
@@ -74,8 +76,8 @@ func TestCodiceFiscale(t *testing.T) {
 		t.Errorf("omocodic citizen = %+v", omo.Citizen)
 	}
 	for _, code := range []string{"RSSMRA45D25F20RI", "RSSMRA45D25F205N", "rssmra45d25f20ri"} {
-		var page registry.Page[registry.Hit]
-		s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": code}, &page))
+		var page cursor.Page[registry.Hit]
+		s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": code}, &page))
 		if len(page.Items) != 1 || page.Items[0].ID != omo.ID {
 			t.Errorf("search %s = %+v, want the omocodic citizen", code, page.Items)
 		}
@@ -96,12 +98,12 @@ func TestCodiceFiscale(t *testing.T) {
 // reported on create.
 func TestDuplicates(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleAdministrative]
-	body := citizenBody(t, milano)
+	tok := s.Tokens[auth.RoleAdministrative]
+	body := citizenBody(milano)
 	first := s.createCitizen(tok, body)
-	resp := s.do("POST", "/v1/citizens", tok, body, nil)
-	s.must(409, resp)
-	if p := decodeProblem(t, resp); p.ExistingID != first.ID.String() {
+	resp := s.Do("POST", "/v1/citizens", tok, body, nil)
+	s.Must(409, resp)
+	if p := servicetest.DecodeProblem(t, resp); p.ExistingID != first.ID.String() {
 		t.Errorf("existing_id = %q, want %s", p.ExistingID, first.ID)
 	}
 	// The same person, registered without the code and with a typo in the name.
@@ -112,7 +114,7 @@ func TestDuplicates(t *testing.T) {
 	if len(got.PossibleDuplicates) != 1 || got.PossibleDuplicates[0].ID != first.ID {
 		t.Errorf("possible_duplicates = %+v, want %s", got.PossibleDuplicates, first.ID)
 	}
-	if n := s.count(`SELECT count(*) FROM citizens`); n != 2 {
+	if n := s.Count(`SELECT count(*) FROM citizens`); n != 2 {
 		t.Errorf("%d citizens, want 2", n)
 	}
 }
@@ -120,34 +122,34 @@ func TestDuplicates(t *testing.T) {
 // TestUpdateAndHistory: ETag/If-Match, a corrected code kept in the history, events written.
 func TestUpdateAndHistory(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleSocialWorker]
-	c := s.createCitizen(tok, citizenBody(t, milano))
+	tok := s.Tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(tok, citizenBody(milano))
 	path := "/v1/citizens/" + c.ID.String()
-	s.must(428, s.do("PATCH", path, tok, map[string]any{"phone": "02 1234"}, nil))
-	s.must(412, s.do("PATCH", path, tok, map[string]any{"phone": "02 1234"}, nil, "If-Match", `"7"`))
+	s.Must(428, s.Do("PATCH", path, tok, map[string]any{"phone": "02 1234"}, nil))
+	s.Must(412, s.Do("PATCH", path, tok, map[string]any{"phone": "02 1234"}, nil, "If-Match", `"7"`))
 	omo, err := codicefiscale.Omocode(c.FiscalCode, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.must(400, s.do("PATCH", path, tok, map[string]any{"fiscal_code": omo}, nil, "If-Match", `"1"`))
+	s.Must(400, s.Do("PATCH", path, tok, map[string]any{"fiscal_code": omo}, nil, "If-Match", `"1"`))
 	var out registry.Citizen
-	s.must(200, s.do("PATCH", path, tok, map[string]any{"fiscal_code": omo, "fiscal_code_reason": "omocodic_replacement",
+	s.Must(200, s.Do("PATCH", path, tok, map[string]any{"fiscal_code": omo, "fiscal_code_reason": "omocodic_replacement",
 		"phone": "02 1234"}, &out, "If-Match", `"1"`))
 	if out.Version != 2 || out.FiscalCode != omo || len(out.FiscalCodeHistory) != 2 || out.FiscalCodeHistory[0].ReplacedAt == nil {
 		t.Errorf("after update: %+v", out)
 	}
 	// Bad input: 400 naming the field, nothing written.
-	resp := s.do("PATCH", path, tok, map[string]any{"status": "deceased"}, nil, "If-Match", `"2"`)
-	s.must(400, resp)
-	if got := decodeProblem(t, resp).Fields(); !cmp.Equal(got, []string{"death_date"}) {
+	resp := s.Do("PATCH", path, tok, map[string]any{"status": "deceased"}, nil, "If-Match", `"2"`)
+	s.Must(400, resp)
+	if got := servicetest.DecodeProblem(t, resp).Fields(); !cmp.Equal(got, []string{"death_date"}) {
 		t.Errorf("fields = %v", got)
 	}
 	var again registry.Citizen
-	s.must(200, s.do("GET", path, tok, nil, &again))
+	s.Must(200, s.Do("GET", path, tok, nil, &again))
 	if again.Version != 2 || again.Status != "alive" {
 		t.Errorf("a refused update changed the record: %+v", again)
 	}
-	if n := s.count(`SELECT count(*) FROM outbox WHERE type IN ('citizen.created', 'citizen.updated') AND aggregate_id = $1`, c.ID.String()); n != 2 {
+	if n := s.Count(`SELECT count(*) FROM outbox WHERE type IN ('citizen.created', 'citizen.updated') AND aggregate_id = $1`, c.ID.String()); n != 2 {
 		t.Errorf("%d events, want 2", n)
 	}
 }
@@ -156,54 +158,54 @@ func TestUpdateAndHistory(t *testing.T) {
 // purpose; the azienda sees the ambito; cooperatives, ATS, Region see nothing.
 func TestScope(t *testing.T) {
 	s := newSuite(t, options{})
-	azienda := s.operator(auth.RoleSocialWorker, uuid.NewString(), "azienda", "")
-	resident := s.createCitizen(s.tokens[auth.RoleSocialWorker], citizenBody(t, milano))
-	other := s.createCitizen(azienda, citizenBody(t, bergamo))
-	sw := s.tokens[auth.RoleSocialWorker]
-	s.must(200, s.do("GET", "/v1/citizens/"+resident.ID.String(), sw, nil, nil))
-	s.must(404, s.do("GET", "/v1/citizens/"+other.ID.String(), sw, nil, nil))
-	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String(), azienda, nil, nil))
-	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String(), s.tokens[auth.RolePlanningOffice], nil, nil))
-	var page registry.Page[registry.Hit]
-	s.must(200, s.do("POST", "/v1/citizens:search", sw, map[string]any{"fiscal_code": other.FiscalCode}, &page))
+	azienda := s.Operator(auth.RoleSocialWorker, uuid.New(), "azienda", "")
+	resident := s.createCitizen(s.Tokens[auth.RoleSocialWorker], citizenBody(milano))
+	other := s.createCitizen(azienda, citizenBody(bergamo))
+	sw := s.Tokens[auth.RoleSocialWorker]
+	s.Must(200, s.Do("GET", "/v1/citizens/"+resident.ID.String(), sw, nil, nil))
+	s.Must(404, s.Do("GET", "/v1/citizens/"+other.ID.String(), sw, nil, nil))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+other.ID.String(), azienda, nil, nil))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+other.ID.String(), s.Tokens[auth.RolePlanningOffice], nil, nil))
+	var page cursor.Page[registry.Hit]
+	s.Must(200, s.Do("POST", "/v1/citizens:search", sw, map[string]any{"fiscal_code": other.FiscalCode}, &page))
 	if len(page.Items) != 0 {
 		t.Errorf("a non-resident found without a purpose: %+v", page.Items)
 	}
-	s.must(200, s.do("POST", "/v1/citizens:search", sw, map[string]any{"fiscal_code": other.FiscalCode, "purpose": "urgent intake"}, &page))
+	s.Must(200, s.Do("POST", "/v1/citizens:search", sw, map[string]any{"fiscal_code": other.FiscalCode, "purpose": "urgent intake"}, &page))
 	if len(page.Items) != 1 || page.Items[0].ID != other.ID {
 		t.Errorf("by code with a purpose: %+v", page.Items)
 	}
-	var trail registry.Page[audit.Record]
-	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String()+"/audit", s.tokens[auth.RolePrivacyOfficer], nil, &trail))
+	var trail cursor.Page[audit.Record]
+	s.Must(200, s.Do("GET", "/v1/citizens/"+other.ID.String()+"/audit", s.Tokens[auth.RolePrivacyOfficer], nil, &trail))
 	found := slices.ContainsFunc(trail.Items, func(r audit.Record) bool { return r.Action == "citizen.search" && r.Purpose == "urgent intake" })
 	if !found {
 		t.Errorf("the search with a purpose is not in the audit trail: %+v", trail.Items)
 	}
 	for _, role := range []auth.Role{auth.RoleCoopCoordinator, auth.RoleEducator, auth.RoleASA, auth.RoleOSS, auth.RoleATSMonitor, auth.RoleRegionMonitor} {
-		s.must(403, s.do("GET", "/v1/citizens/"+resident.ID.String(), s.tokens[role], nil, nil))
-		s.must(403, s.do("POST", "/v1/citizens:search", s.tokens[role], map[string]any{"fiscal_code": resident.FiscalCode, "purpose": "x"}, nil))
+		s.Must(403, s.Do("GET", "/v1/citizens/"+resident.ID.String(), s.Tokens[role], nil, nil))
+		s.Must(403, s.Do("POST", "/v1/citizens:search", s.Tokens[role], map[string]any{"fiscal_code": resident.FiscalCode, "purpose": "x"}, nil))
 	}
-	s.must(403, s.do("GET", "/v1/citizens/"+resident.ID.String(), s.clients["coop"], nil, nil))
-	var list registry.Page[registry.Citizen]
-	s.must(200, s.do("GET", "/v1/citizens", sw, nil, &list))
+	s.Must(403, s.Do("GET", "/v1/citizens/"+resident.ID.String(), s.Clients["coop"], nil, nil))
+	var list cursor.Page[registry.Citizen]
+	s.Must(200, s.Do("GET", "/v1/citizens", sw, nil, &list))
 	if len(list.Items) != 1 || list.Items[0].ID != resident.ID {
 		t.Errorf("residents = %+v", list.Items)
 	}
-	s.must(403, s.do("GET", "/v1/citizens?residence_istat="+bergamo, sw, nil, nil))
+	s.Must(403, s.Do("GET", "/v1/citizens?residence_istat="+bergamo, sw, nil, nil))
 	// The comune comes from the token: another comune's operator sees its own residents only.
-	bg := s.operator(auth.RoleSocialWorker, uuid.NewString(), "comune", bergamo)
-	s.must(404, s.do("GET", "/v1/citizens/"+resident.ID.String(), bg, nil, nil))
-	s.must(200, s.do("GET", "/v1/citizens/"+other.ID.String(), bg, nil, nil))
+	bg := s.Operator(auth.RoleSocialWorker, uuid.New(), "comune", bergamo)
+	s.Must(404, s.Do("GET", "/v1/citizens/"+resident.ID.String(), bg, nil, nil))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+other.ID.String(), bg, nil, nil))
 	for _, istat := range []string{"", "999999"} { // a comune's token without a current comune: nothing
-		s.must(403, s.do("GET", "/v1/citizens/"+resident.ID.String(), s.operator(auth.RoleSocialWorker, uuid.NewString(), "comune", istat), nil, nil))
+		s.Must(403, s.Do("GET", "/v1/citizens/"+resident.ID.String(), s.Operator(auth.RoleSocialWorker, uuid.New(), "comune", istat), nil, nil))
 	}
 }
 
 // TestSearchByName: typos, accents, case and word order are tolerated; results are ranked.
 func TestSearchByName(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RolePlanningOffice]
-	writer := s.clients["writer"]
+	tok := s.Tokens[auth.RolePlanningOffice]
+	writer := s.Clients["writer"]
 	mk := func(family, given, birth string) registry.Citizen {
 		return s.createCitizen(writer, map[string]any{"no_fiscal_code_reason": "other", "family_name": family, "given_name": given,
 			"sex": "M", "birth_date": birth}).Citizen
@@ -229,33 +231,33 @@ func TestSearchByName(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var page registry.Page[registry.Hit]
+			var page cursor.Page[registry.Hit]
 			q := map[string]any{"name": c.query}
 			if c.birth != "" {
 				q["birth_date"] = c.birth
 			}
-			s.must(200, s.do("POST", "/v1/citizens:search", tok, q, &page))
+			s.Must(200, s.Do("POST", "/v1/citizens:search", tok, q, &page))
 			if len(page.Items) == 0 || page.Items[0].ID != c.want {
 				t.Errorf("search %q = %+v, want %s first", c.query, page.Items, c.want)
 			}
 		})
 	}
-	var page registry.Page[registry.Hit]
-	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1980-02-03", "limit": 1}, &page))
+	var page cursor.Page[registry.Hit]
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1980-02-03", "limit": 1}, &page))
 	if len(page.Items) != 1 || page.NextCursor == "" {
 		t.Fatalf("first page = %+v", page)
 	}
-	var next registry.Page[registry.Hit]
-	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": page.NextCursor}, &next))
+	var next cursor.Page[registry.Hit]
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": page.NextCursor}, &next))
 	if len(next.Items) != 1 || next.Items[0].ID == page.Items[0].ID {
 		t.Errorf("second page = %+v", next)
 	}
 	// The cursor continues only the search that made it: other criteria, another list or an
 	// altered cursor are refused, naming the cursor.
-	s.createCitizen(writer, citizenBody(t, milano))
-	s.createCitizen(writer, citizenBody(t, milano))
-	var listed registry.Page[registry.Citizen]
-	s.must(200, s.do("GET", "/v1/citizens?limit=1&residence_istat="+milano, tok, nil, &listed))
+	s.createCitizen(writer, citizenBody(milano))
+	s.createCitizen(writer, citizenBody(milano))
+	var listed cursor.Page[registry.Citizen]
+	s.Must(200, s.Do("GET", "/v1/citizens?limit=1&residence_istat="+milano, tok, nil, &listed))
 	if listed.NextCursor == "" {
 		t.Fatalf("residents' list = %+v, want a next page", listed)
 	}
@@ -270,32 +272,32 @@ func TestSearchByName(t *testing.T) {
 		{"a cursor of the residents' list", map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": listed.NextCursor}},
 		{"tampered", map[string]any{"birth_date": "1980-02-03", "limit": 1, "cursor": string(tampered)}},
 	} {
-		resp := s.do("POST", "/v1/citizens:search", tok, tc.body, nil)
+		resp := s.Do("POST", "/v1/citizens:search", tok, tc.body, nil)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: search = %d, want 400", tc.name, resp.StatusCode)
 			continue
 		}
-		if got := decodeProblem(t, resp).Fields(); !slices.Equal(got, []string{"cursor"}) {
+		if got := servicetest.DecodeProblem(t, resp).Fields(); !slices.Equal(got, []string{"cursor"}) {
 			t.Errorf("%s: fields %v, want [cursor]", tc.name, got)
 		}
 	}
-	resp := s.do("POST", "/v1/citizens:search", tok, map[string]any{}, nil)
-	s.must(400, resp)
+	resp := s.Do("POST", "/v1/citizens:search", tok, map[string]any{}, nil)
+	s.Must(400, resp)
 
 	// A word near no name at all: nobody.
-	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": "rossi qwxzyk"}, &page))
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"name": "rossi qwxzyk"}, &page))
 	if len(page.Items) != 0 {
 		t.Errorf("search with a word near no name = %+v, want nobody", page.Items)
 	}
 	// A new name is searchable at once, the old one no longer.
 	var renamed registry.Citizen
-	s.must(200, s.do("PATCH", "/v1/citizens/"+rossi.ID.String(), writer, map[string]any{"family_name": "Brambilla"}, &renamed,
+	s.Must(200, s.Do("PATCH", "/v1/citizens/"+rossi.ID.String(), writer, map[string]any{"family_name": "Brambilla"}, &renamed,
 		"If-Match", `"1"`))
-	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": "brambilla mario"}, &page))
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"name": "brambilla mario"}, &page))
 	if len(page.Items) != 1 || page.Items[0].ID != rossi.ID {
 		t.Errorf("search by the new name = %+v, want %s", page.Items, rossi.ID)
 	}
-	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": "rossi mario", "birth_date": "1970-01-01"}, &page))
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"name": "rossi mario", "birth_date": "1970-01-01"}, &page))
 	for _, h := range page.Items {
 		if h.ID == rossi.ID {
 			t.Errorf("the old name still finds %s", rossi.ID)
@@ -306,34 +308,34 @@ func TestSearchByName(t *testing.T) {
 // TestMerge keeps both records and histories; the merged id points to the survivor.
 func TestMerge(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleAdministrative]
-	body := citizenBody(t, milano)
+	tok := s.Tokens[auth.RoleAdministrative]
+	body := citizenBody(milano)
 	withCode := s.createCitizen(tok, body)
 	noCode := map[string]any{"no_fiscal_code_reason": "undocumented", "family_name": body["family_name"], "given_name": body["given_name"],
 		"sex": body["sex"], "birth_date": body["birth_date"], "residence": body["residence"]}
 	survivor := s.createCitizen(tok, noCode)
-	spouse := s.createCitizen(tok, citizenBody(t, milano))
-	s.must(201, s.do("POST", "/v1/citizens/"+withCode.ID.String()+"/household/members", tok,
+	spouse := s.createCitizen(tok, citizenBody(milano))
+	s.Must(201, s.Do("POST", "/v1/citizens/"+withCode.ID.String()+"/household/members", tok,
 		map[string]any{"citizen_id": spouse.ID, "relationship": "spouse"}, nil))
-	s.must(403, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", s.tokens[auth.RoleSocialWorker], map[string]any{"other_id": withCode.ID}, nil))
+	s.Must(403, s.Do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", s.Tokens[auth.RoleSocialWorker], map[string]any{"other_id": withCode.ID}, nil))
 	var out registry.Citizen
-	s.must(200, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID, "reason": "same person"}, &out))
+	s.Must(200, s.Do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID, "reason": "same person"}, &out))
 	if out.FiscalCode != withCode.FiscalCode || !cmp.Equal(out.MergedFrom, []uuid.UUID{withCode.ID}) || len(out.FiscalCodeHistory) != 1 {
 		t.Errorf("survivor = %+v", out)
 	}
-	resp := s.do("GET", "/v1/citizens/"+withCode.ID.String(), tok, nil, nil)
-	s.must(308, resp)
+	resp := s.Do("GET", "/v1/citizens/"+withCode.ID.String(), tok, nil, nil)
+	s.Must(308, resp)
 	if loc := resp.Header.Get("Location"); loc != "/v1/citizens/"+survivor.ID.String() {
 		t.Errorf("Location = %q", loc)
 	}
 	// The merged record keeps its own history.
-	if n := s.count(`SELECT count(*) FROM citizen_fiscal_codes WHERE citizen_id = $1`, withCode.ID); n != 1 {
+	if n := s.Count(`SELECT count(*) FROM citizen_fiscal_codes WHERE citizen_id = $1`, withCode.ID); n != 1 {
 		t.Errorf("merged record's code history: %d rows", n)
 	}
-	s.must(409, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID}, nil))
+	s.Must(409, s.Do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": withCode.ID}, nil))
 	// The survivor takes the merged record's place in its household.
 	var h registry.Household
-	s.must(200, s.do("GET", "/v1/citizens/"+survivor.ID.String()+"/household", tok, nil, &h))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+survivor.ID.String()+"/household", tok, nil, &h))
 	current := map[uuid.UUID]string{}
 	for _, m := range h.Members {
 		if m.ValidTo == nil {
@@ -344,16 +346,16 @@ func TestMerge(t *testing.T) {
 		t.Errorf("current members after the merge = %v, want %v (household %+v)", current, want, h)
 	}
 	// Searching by the shared name finds the survivor only.
-	var page registry.Page[registry.Hit]
-	s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"name": body["family_name"].(string) + " " + body["given_name"].(string)}, &page))
+	var page cursor.Page[registry.Hit]
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"name": body["family_name"].(string) + " " + body["given_name"].(string)}, &page))
 	if len(page.Items) != 1 || page.Items[0].ID != survivor.ID {
 		t.Errorf("search after the merge = %+v, want the survivor %s only", page.Items, survivor.ID)
 	}
-	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'citizen.merged'`); n != 1 {
+	if n := s.Count(`SELECT count(*) FROM outbox WHERE type = 'citizen.merged'`); n != 1 {
 		t.Errorf("%d citizen.merged events", n)
 	}
 	for _, id := range []uuid.UUID{survivor.ID, withCode.ID} {
-		if n := s.count(`SELECT count(*) FROM audit_records WHERE citizen_id = $1 AND action = 'citizen.merge'`, id.String()); n != 1 {
+		if n := s.Count(`SELECT count(*) FROM audit_records WHERE citizen_id = $1 AND action = 'citizen.merge'`, id.String()); n != 1 {
 			t.Errorf("merge audit records of %s: %d", id, n)
 		}
 	}
@@ -362,20 +364,20 @@ func TestMerge(t *testing.T) {
 // TestHousehold adds members and reads the household.
 func TestHousehold(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleSocialWorker]
-	a := s.createCitizen(tok, citizenBody(t, milano))
-	b := s.createCitizen(tok, citizenBody(t, milano))
+	tok := s.Tokens[auth.RoleSocialWorker]
+	a := s.createCitizen(tok, citizenBody(milano))
+	b := s.createCitizen(tok, citizenBody(milano))
 	var h registry.Household
-	s.must(200, s.do("GET", "/v1/citizens/"+a.ID.String()+"/household", tok, nil, &h))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+a.ID.String()+"/household", tok, nil, &h))
 	if h.ID != nil || len(h.Members) != 0 {
 		t.Errorf("household before = %+v", h)
 	}
-	s.must(400, s.do("POST", "/v1/citizens/"+a.ID.String()+"/household/members", tok, map[string]any{"citizen_id": b.ID, "relationship": "cousin"}, nil))
-	s.must(201, s.do("POST", "/v1/citizens/"+a.ID.String()+"/household/members", tok, map[string]any{"citizen_id": b.ID, "relationship": "spouse"}, &h))
+	s.Must(400, s.Do("POST", "/v1/citizens/"+a.ID.String()+"/household/members", tok, map[string]any{"citizen_id": b.ID, "relationship": "cousin"}, nil))
+	s.Must(201, s.Do("POST", "/v1/citizens/"+a.ID.String()+"/household/members", tok, map[string]any{"citizen_id": b.ID, "relationship": "spouse"}, &h))
 	if len(h.Members) != 2 || h.Members[0].Relationship != "head" || h.Members[1].CitizenID != b.ID {
 		t.Errorf("household = %+v", h)
 	}
-	if n := s.count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`); n != 1 {
+	if n := s.Count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`); n != 1 {
 		t.Errorf("%d household.changed events", n)
 	}
 }
@@ -386,17 +388,17 @@ func TestHousehold(t *testing.T) {
 // client that follows the 308 of the household POST re-sends it, body included, to the survivor.
 func TestMergedRecordRoutes(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleAdministrative]
-	body := citizenBody(t, milano)
+	tok := s.Tokens[auth.RoleAdministrative]
+	body := citizenBody(milano)
 	merged := s.createCitizen(tok, body)
 	survivor := s.createCitizen(tok, map[string]any{"no_fiscal_code_reason": "undocumented", "family_name": body["family_name"],
 		"given_name": body["given_name"], "sex": body["sex"], "birth_date": body["birth_date"], "residence": body["residence"]})
-	spouse := s.createCitizen(tok, citizenBody(t, milano))
-	newcomer := s.createCitizen(tok, citizenBody(t, milano))
-	s.must(201, s.do("POST", "/v1/citizens/"+merged.ID.String()+"/household/members", tok, map[string]any{"citizen_id": spouse.ID, "relationship": "spouse"}, nil))
-	s.must(200, s.do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": merged.ID}, nil))
+	spouse := s.createCitizen(tok, citizenBody(milano))
+	newcomer := s.createCitizen(tok, citizenBody(milano))
+	s.Must(201, s.Do("POST", "/v1/citizens/"+merged.ID.String()+"/household/members", tok, map[string]any{"citizen_id": spouse.ID, "relationship": "spouse"}, nil))
+	s.Must(200, s.Do("POST", "/v1/citizens/"+survivor.ID.String()+"/merge", tok, map[string]any{"other_id": merged.ID}, nil))
 	var m registry.Citizen
-	s.must(200, s.do("GET", "/v1/citizens/"+survivor.ID.String(), tok, nil, &m))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+survivor.ID.String(), tok, nil, &m))
 	mid, sid := merged.ID.String(), survivor.ID.String()
 
 	tests := []struct {
@@ -420,19 +422,19 @@ func TestMergedRecordRoutes(t *testing.T) {
 	// written counts what a write would change; audit records are left out (reads are audited).
 	written := func() map[string]int {
 		return map[string]int{
-			"survivor version": s.count(`SELECT version FROM citizens WHERE id = $1`, survivor.ID),
-			"citizens":         s.count(`SELECT count(*) FROM citizens WHERE merged_into IS NULL`),
-			"members":          s.count(`SELECT count(*) FROM household_members`),
-			"households":       s.count(`SELECT count(*) FROM households`),
-			"events":           s.count(`SELECT count(*) FROM outbox`),
+			"survivor version": s.Count(`SELECT version FROM citizens WHERE id = $1`, survivor.ID),
+			"citizens":         s.Count(`SELECT count(*) FROM citizens WHERE merged_into IS NULL`),
+			"members":          s.Count(`SELECT count(*) FROM household_members`),
+			"households":       s.Count(`SELECT count(*) FROM households`),
+			"events":           s.Count(`SELECT count(*) FROM outbox`),
 		}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := written()
-			resp := s.do(tc.method, tc.path, tok, tc.body, nil, tc.headers...)
+			resp := s.Do(tc.method, tc.path, tok, tc.body, nil, tc.headers...)
 			var p struct {
-				problem
+				servicetest.Problem
 				ID         uuid.UUID `json:"id"`
 				MergedInto uuid.UUID `json:"merged_into"`
 			}
@@ -484,7 +486,7 @@ func TestMergedRecordRoutes(t *testing.T) {
 		t.Errorf("followed POST = %d at %s, want 201 at the survivor's route", resp.StatusCode, resp.Request.URL.Path)
 	}
 	var h registry.Household
-	s.must(200, s.do("GET", "/v1/citizens/"+sid+"/household", tok, nil, &h))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+sid+"/household", tok, nil, &h))
 	var ids []uuid.UUID
 	for _, m := range h.Members {
 		if m.ValidTo == nil {
@@ -500,10 +502,10 @@ func TestMergedRecordRoutes(t *testing.T) {
 // conflict problem, and nothing is written: no second membership, no event, no audit record.
 func TestHouseholdMemberTwice(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleSocialWorker]
-	head := s.createCitizen(tok, citizenBody(t, milano))
-	member := s.createCitizen(tok, citizenBody(t, milano))
-	s.must(201, s.do("POST", "/v1/citizens/"+head.ID.String()+"/household/members", tok, map[string]any{"citizen_id": member.ID, "relationship": "spouse"}, nil))
+	tok := s.Tokens[auth.RoleSocialWorker]
+	head := s.createCitizen(tok, citizenBody(milano))
+	member := s.createCitizen(tok, citizenBody(milano))
+	s.Must(201, s.Do("POST", "/v1/citizens/"+head.ID.String()+"/household/members", tok, map[string]any{"citizen_id": member.ID, "relationship": "spouse"}, nil))
 	tests := []struct {
 		name     string
 		via, add uuid.UUID
@@ -515,16 +517,16 @@ func TestHouseholdMemberTwice(t *testing.T) {
 	}
 	counts := func() [3]int {
 		return [3]int{
-			s.count(`SELECT count(*) FROM household_members`),
-			s.count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`),
-			s.count(`SELECT count(*) FROM audit_records WHERE action = 'household.change'`),
+			s.Count(`SELECT count(*) FROM household_members`),
+			s.Count(`SELECT count(*) FROM outbox WHERE type = 'household.changed'`),
+			s.Count(`SELECT count(*) FROM audit_records WHERE action = 'household.change'`),
 		}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := counts()
-			resp := s.do("POST", "/v1/citizens/"+tc.via.String()+"/household/members", tok, map[string]any{"citizen_id": tc.add, "relationship": tc.rel}, nil)
-			var p problem
+			resp := s.Do("POST", "/v1/citizens/"+tc.via.String()+"/household/members", tok, map[string]any{"citizen_id": tc.add, "relationship": tc.rel}, nil)
+			var p servicetest.Problem
 			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 				t.Fatal(err)
 			}
@@ -537,7 +539,7 @@ func TestHouseholdMemberTwice(t *testing.T) {
 		})
 	}
 	var h registry.Household
-	s.must(200, s.do("GET", "/v1/citizens/"+head.ID.String()+"/household", tok, nil, &h))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+head.ID.String()+"/household", tok, nil, &h))
 	if len(h.Members) != 2 || h.Members[1].CitizenID != member.ID || h.Members[1].Relationship != "spouse" {
 		t.Errorf("household = %+v, want the head and the spouse", h)
 	}
@@ -546,10 +548,10 @@ func TestHouseholdMemberTwice(t *testing.T) {
 // TestPseudonyms are stable within a purpose and differ across purposes.
 func TestPseudonyms(t *testing.T) {
 	s := newSuite(t, options{})
-	c := s.createCitizen(s.clients["writer"], citizenBody(t, bergamo))
+	c := s.createCitizen(s.Clients["writer"], citizenBody(bergamo))
 	get := func(purpose string) string {
 		var p registry.Pseudonym
-		s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/"+purpose, s.clients["pseudonyms"], nil, &p))
+		s.Must(200, s.Do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/"+purpose, s.Clients["pseudonyms"], nil, &p))
 		return p.Pseudonym
 	}
 	r1, r2, sinba, research := get("reporting"), get("reporting"), get("sinba"), get("research")
@@ -562,23 +564,23 @@ func TestPseudonyms(t *testing.T) {
 	if r1 == c.ID.String() || r1 == c.FiscalCode {
 		t.Error("the pseudonym is the id or the code")
 	}
-	s.must(400, s.do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/marketing", s.clients["pseudonyms"], nil, nil))
-	s.must(403, s.do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/reporting", s.clients["reader"], nil, nil))
+	s.Must(400, s.Do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/marketing", s.Clients["pseudonyms"], nil, nil))
+	s.Must(403, s.Do("GET", "/v1/citizens/"+c.ID.String()+"/pseudonyms/reporting", s.Clients["reader"], nil, nil))
 }
 
 // TestReadsAudited: every read writes an audit record (citizen id and purpose) before the answer.
 func TestReadsAudited(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleSocialWorker]
-	c := s.createCitizen(tok, citizenBody(t, milano))
+	tok := s.Tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(tok, citizenBody(milano))
 	for i := 0; i < 3; i++ {
-		s.must(200, s.do("GET", fmt.Sprintf("/v1/citizens/%s?purpose=visit%d", c.ID, i), tok, nil, nil))
-		if n := s.count(`SELECT count(*) FROM audit_records WHERE citizen_id = $1 AND action = 'citizen.read' AND purpose = $2`,
+		s.Must(200, s.Do("GET", fmt.Sprintf("/v1/citizens/%s?purpose=visit%d", c.ID, i), tok, nil, nil))
+		if n := s.Count(`SELECT count(*) FROM audit_records WHERE citizen_id = $1 AND action = 'citizen.read' AND purpose = $2`,
 			c.ID.String(), fmt.Sprintf("visit%d", i)); n != 1 {
 			t.Errorf("read %d: %d audit records", i, n)
 		}
 	}
-	s.must(403, s.do("GET", "/v1/citizens/"+c.ID.String()+"/audit", tok, nil, nil))
+	s.Must(403, s.Do("GET", "/v1/citizens/"+c.ID.String()+"/audit", tok, nil, nil))
 }
 
 // TestRedisDown: with Redis unreachable every answer is what it is with a working cache.
@@ -590,23 +592,23 @@ func TestRedisDown(t *testing.T) {
 	for _, c := range []struct{ name, url string }{{"redis up", url}, {"redis down", "redis://127.0.0.1:1"}} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSuite(t, options{redisURL: c.url})
-			tok := s.tokens[auth.RolePlanningOffice]
-			writer := s.clients["writer"]
-			cr := s.createCitizen(writer, citizenBody(t, bergamo))
+			tok := s.Tokens[auth.RolePlanningOffice]
+			writer := s.Clients["writer"]
+			cr := s.createCitizen(writer, citizenBody(bergamo))
 			path := "/v1/citizens/" + cr.ID.String()
 			var first, second, changed registry.Citizen
-			s.must(200, s.do("GET", path, tok, nil, &first))
-			s.must(200, s.do("GET", path, tok, nil, &second))
+			s.Must(200, s.Do("GET", path, tok, nil, &first))
+			s.Must(200, s.Do("GET", path, tok, nil, &second))
 			if !cmp.Equal(first, second) || first.ID != cr.ID {
 				t.Errorf("reads differ: %s", cmp.Diff(first, second))
 			}
-			s.must(200, s.do("PATCH", path, writer, map[string]any{"email": "new@example.org"}, nil, "If-Match", `"1"`))
-			s.must(200, s.do("GET", path, tok, nil, &changed))
+			s.Must(200, s.Do("PATCH", path, writer, map[string]any{"email": "new@example.org"}, nil, "If-Match", `"1"`))
+			s.Must(200, s.Do("GET", path, tok, nil, &changed))
 			if changed.Email != "new@example.org" || changed.Version != 2 {
 				t.Errorf("after the change, read %+v: stale cache", changed)
 			}
-			var page registry.Page[registry.Hit]
-			s.must(200, s.do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": cr.FiscalCode}, &page))
+			var page cursor.Page[registry.Hit]
+			s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": cr.FiscalCode}, &page))
 			if len(page.Items) != 1 || page.Items[0].Email != "new@example.org" {
 				t.Errorf("search by code after the change = %+v", page.Items)
 			}
@@ -617,44 +619,44 @@ func TestRedisDown(t *testing.T) {
 // TestEventsFeed: the events are served to clients with events:read.
 func TestEventsFeed(t *testing.T) {
 	s := newSuite(t, options{})
-	s.createCitizen(s.clients["writer"], citizenBody(t, bergamo))
+	s.createCitizen(s.Clients["writer"], citizenBody(bergamo))
 	var page events.Page
-	s.must(200, s.do("GET", "/v1/events", s.clients["events"], nil, &page))
+	s.Must(200, s.Do("GET", "/v1/events", s.Clients["events"], nil, &page))
 	if len(page.Items) != 1 || page.Items[0].Type != "citizen.created" {
 		t.Errorf("events = %+v", page.Items)
 	}
-	s.must(403, s.do("GET", "/v1/events", s.tokens[auth.RolePlanningOffice], nil, nil))
+	s.Must(403, s.Do("GET", "/v1/events", s.Tokens[auth.RolePlanningOffice], nil, nil))
 }
 
 // TestMunicipalities serves the picker.
 func TestMunicipalities(t *testing.T) {
 	s := newSuite(t, options{})
-	var page registry.Page[registry.Municipality]
-	s.must(200, s.do("GET", "/v1/municipalities?q=bergamo", s.tokens[auth.RoleSocialWorker], nil, &page))
+	var page cursor.Page[registry.Municipality]
+	s.Must(200, s.Do("GET", "/v1/municipalities?q=bergamo", s.Tokens[auth.RoleSocialWorker], nil, &page))
 	if len(page.Items) == 0 || page.Items[0].ISTATCode != bergamo {
 		t.Errorf("municipalities = %+v", page.Items)
 	}
-	s.must(400, s.do("GET", "/v1/municipalities", s.tokens[auth.RoleSocialWorker], nil, nil))
-	s.must(403, s.do("GET", "/v1/municipalities?q=x", s.tokens[auth.RoleEducator], nil, nil))
+	s.Must(400, s.Do("GET", "/v1/municipalities", s.Tokens[auth.RoleSocialWorker], nil, nil))
+	s.Must(403, s.Do("GET", "/v1/municipalities?q=x", s.Tokens[auth.RoleEducator], nil, nil))
 }
 
 // TestAuditTamperingShows: a citizen's trail marks the record altered behind the service's back,
 // and GET /v1/audit:verify names it (both answers checked against the contract).
 func TestAuditTamperingShows(t *testing.T) {
 	s := newSuite(t, options{})
-	sw := s.tokens[auth.RoleSocialWorker]
-	c := s.createCitizen(sw, citizenBody(t, milano))
-	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), sw, nil, nil))
-	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), sw, nil, nil))
-	po := s.tokens[auth.RolePrivacyOfficer]
+	sw := s.Tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(sw, citizenBody(milano))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+c.ID.String(), sw, nil, nil))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+c.ID.String(), sw, nil, nil))
+	po := s.Tokens[auth.RolePrivacyOfficer]
 
 	var verified audit.VerifyResponse
-	s.must(200, s.do("GET", "/v1/audit:verify", po, nil, &verified))
+	s.Must(200, s.Do("GET", "/v1/audit:verify", po, nil, &verified))
 	if !verified.OK || verified.Records < 3 || !verified.Checkpoints.Enabled {
 		t.Fatalf("before tampering: %+v", verified)
 	}
-	var trail registry.Page[audit.Record]
-	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String()+"/audit", po, nil, &trail))
+	var trail cursor.Page[audit.Record]
+	s.Must(200, s.Do("GET", "/v1/citizens/"+c.ID.String()+"/audit", po, nil, &trail))
 	var read audit.Record
 	for _, r := range trail.Items {
 		if r.Integrity != audit.IntegrityOK {
@@ -667,8 +669,8 @@ func TestAuditTamperingShows(t *testing.T) {
 	// Someone with the tables' owner rights hides who read the record.
 	audittest.Tamper(t, s.App.Pool, fmt.Sprintf(`UPDATE audit_records SET actor_id = 'nobody' WHERE id = '%s'`, read.ID))
 
-	s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String()+"/audit", po, nil, &trail))
+	s.Must(200, s.Do("GET", "/v1/citizens/"+c.ID.String()+"/audit", po, nil, &trail))
 	audittest.CheckMarks(t, trail.Items, read.ID)
-	s.must(200, s.do("GET", "/v1/audit:verify", po, nil, &verified))
+	s.Must(200, s.Do("GET", "/v1/audit:verify", po, nil, &verified))
 	audittest.CheckNamed(t, verified, read.ID)
 }

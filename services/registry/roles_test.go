@@ -23,27 +23,25 @@ var (
 // s: who may call each operation and what they get. TestRoleMatrix and TestContractSweep both
 // read it. Cooperatives, ATS and Region never reach the registry.
 func roleTable(t *testing.T, s *suite) []servicetest.Call {
-	writer := s.clients["writer"]
-	c := s.createCitizen(writer, citizenBody(t, milano))
+	writer := s.Clients["writer"]
+	c := s.createCitizen(writer, citizenBody(milano))
 	var im registry.Import
-	s.must(202, s.do("POST", "/v1/imports?istat_code="+milano, s.tokens[auth.RoleAdministrative], registerCSV(t, 0, 3, ""), &im))
-	s.waitImport(s.tokens[auth.RoleAdministrative], im.ID.String())
+	s.Must(202, s.Do("POST", "/v1/imports?istat_code="+milano, s.Tokens[auth.RoleAdministrative], registerCSV(t, 0, 3, ""), &im))
+	s.waitImport(s.Tokens[auth.RoleAdministrative], im.ID.String())
 	for range 2 { // audit records of the citizen, for a trail of more than one page
-		s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), s.tokens[auth.RoleServiceManager], nil, nil))
+		s.Must(200, s.Do("GET", "/v1/citizens/"+c.ID.String(), s.Tokens[auth.RoleServiceManager], nil, nil))
 	}
 	cid := c.ID.String()
 	rw := map[string]int{"reader": 200, "writer": 200}
 	// waitImport waits for an import a call started, so that the next one does not race it.
 	waitImport := func(token string, resp *http.Response) {
 		var started registry.Import
-		if err := jsonDecode(resp, &started); err != nil {
-			t.Fatal(err)
-		}
+		servicetest.Decode(t, resp, &started)
 		s.waitImport(token, started.ID.String())
 	}
 	return []servicetest.Call{
 		{Name: "municipalities", Method: "GET", Path: "/v1/municipalities?q=mil", Roles: pickers, OK: 200, Clients: rw},
-		{Name: "create citizen", Method: "POST", Path: "/v1/citizens", Body: func() any { return citizenBody(t, milano) }, Roles: writers, OK: 201,
+		{Name: "create citizen", Method: "POST", Path: "/v1/citizens", Body: func() any { return citizenBody(milano) }, Roles: writers, OK: 201,
 			Clients: map[string]int{"writer": 201}},
 		{Name: "list citizens", Method: "GET", Path: "/v1/citizens?residence_istat=" + milano, Roles: readers, OK: 200, Clients: rw},
 		{Name: "search", Method: "POST", Path: "/v1/citizens:search", Body: func() any { return map[string]any{"fiscal_code": c.FiscalCode} },
@@ -56,7 +54,7 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 		{Name: "household", Method: "GET", Path: "/v1/citizens/" + cid + "/household", Roles: readers, OK: 200, Clients: rw},
 		{Name: "add member", Method: "POST", Path: "/v1/citizens/" + cid + "/household/members", Body: func() any {
 			// A new member each time: adding one twice is a 409.
-			member := s.createCitizen(writer, citizenBody(t, milano))
+			member := s.createCitizen(writer, citizenBody(milano))
 			return map[string]any{"citizen_id": member.ID, "relationship": "child"}
 		}, Roles: writers, OK: 201, Clients: map[string]int{"writer": 201}},
 		{Name: "pseudonym", Method: "GET", Path: "/v1/citizens/" + cid + "/pseudonyms/reporting", OK: 200, Clients: map[string]int{"pseudonyms": 200}},
@@ -82,10 +80,10 @@ func TestRoleMatrix(t *testing.T) {
 // /metrics serves every metric the chart's Grafana dashboard queries.
 func TestDashboardMetricsServed(t *testing.T) {
 	s := newSuite(t, options{})
-	tok := s.tokens[auth.RoleSocialWorker]
-	c := s.createCitizen(tok, citizenBody(t, milano))
+	tok := s.Tokens[auth.RoleSocialWorker]
+	c := s.createCitizen(tok, citizenBody(milano))
 	for range 2 {
-		s.must(200, s.do("GET", "/v1/citizens/"+c.ID.String(), tok, nil, nil))
+		s.Must(200, s.Do("GET", "/v1/citizens/"+c.ID.String(), tok, nil, nil))
 	}
 	metricstest.CheckDashboard(t, s.Srv.Client(), s.Srv.URL+"/metrics", "../../charts/test/testdata/registry-dashboard-metrics.txt")
 }

@@ -3,10 +3,8 @@ package registry
 import (
 	"context"
 	"log/slog"
-	"net/mail"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,23 +16,9 @@ import (
 	"github.com/csi-lombardia/csi/pkg/cache"
 	"github.com/csi-lombardia/csi/pkg/codicefiscale"
 	"github.com/csi-lombardia/csi/pkg/errs"
-	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
-
-// Scopes of machine clients.
-const (
-	ScopeCitizensRead   = "citizens:read"
-	ScopeCitizensWrite  = "citizens:write"
-	ScopePseudonymsRead = "pseudonyms:read"
-)
-
-// Auditor records who did what and reads the trail back (pkg/audit.Log implements it).
-type Auditor interface {
-	Write(ctx context.Context, recs ...audit.Record) error
-	List(ctx context.Context, f audit.Filter) ([]audit.Record, string, error)
-}
 
 // Config holds the rules that are configuration, not code.
 type Config struct {
@@ -57,7 +41,7 @@ func DefaultConfig() Config {
 // Service implements the registry rules.
 type Service struct {
 	store  Store
-	audit  Auditor
+	audit  audit.Trail
 	places *places.Catalog
 	cache  cache.Cache
 	cfg    Config
@@ -70,7 +54,7 @@ type Service struct {
 }
 
 // NewService returns the service. Close stops the imports it runs in the background.
-func NewService(store Store, auditor Auditor, cat *places.Catalog, c cache.Cache, cfg Config, log *slog.Logger) *Service {
+func NewService(store Store, auditor audit.Trail, cat *places.Catalog, c cache.Cache, cfg Config, log *slog.Logger) *Service {
 	bg, cancel := context.WithCancel(context.Background())
 	return &Service{store: store, audit: auditor, places: cat, cache: c, cfg: cfg, log: log,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, bg: bg, cancel: cancel}
@@ -85,26 +69,6 @@ func (s *Service) Close() {
 func (s *Service) today() Date { return s.now().In(s.cfg.Location).Format(time.DateOnly) }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
-
-func event(ambitoID uuid.UUID, typ, aggType string, aggID uuid.UUID, payload any) events.Event {
-	ev, err := events.New(ambitoID.String(), typ, aggType, aggID.String(), payload)
-	if err != nil {
-		panic(err) // payloads are our own structs: a failure is a programming error
-	}
-	return ev
-}
-
-// citizenEvent is the payload of citizen events: the id and the few fields statistics need;
-// readers with citizens:read fetch the record.
-func citizenEvent(c Citizen) map[string]any {
-	m := map[string]any{"id": c.ID, "status": c.Status, "sex": c.Sex, "birth_year": c.BirthDate[:4]}
-	if c.Residence != nil {
-		m["residence_istat"] = c.Residence.ISTATCode
-	}
-	return m
-}
-
-// ---- scope ----
 
 // scope is what the caller may see: the whole ambito, or the residents of one comune.
 type scope struct {
@@ -121,13 +85,9 @@ func (sc scope) sees(c Citizen) bool {
 var municipalRoles = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative}
 
 func (s *Service) scopeOf(ctx context.Context) (scope, error) {
-	c, err := auth.Caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return scope{}, err
-	}
-	ambitoID, err := uuid.Parse(c.AmbitoID)
-	if err != nil {
-		return scope{}, errs.E(errs.Forbidden, "this token is not bound to an ambito")
 	}
 	sc := scope{claims: c, ambitoID: ambitoID}
 	switch {
@@ -147,12 +107,11 @@ func (s *Service) scopeOf(ctx context.Context) (scope, error) {
 	return sc, nil
 }
 
-// ---- audit ----
-
+// auditRecord is the record of the caller's action on a citizen's data.
 func auditRecord(sc scope, action, citizenID, purpose, outcome string, details map[string]any) audit.Record {
-	return audit.Record{ActorID: sc.claims.Subject, ActorOrg: sc.claims.OrgID, ActorRole: string(sc.claims.Role),
-		AmbitoID: sc.ambitoID.String(), Action: action, ResourceType: "citizen", ResourceID: citizenID,
-		CitizenID: citizenID, Purpose: purpose, Outcome: outcome, Details: details}
+	r := audit.By(sc.claims, action, "citizen", citizenID)
+	r.CitizenID, r.Purpose, r.Outcome, r.Details = citizenID, purpose, outcome, details
+	return r
 }
 
 // record writes an audit record and returns only once it is committed: no personal data is
@@ -165,9 +124,8 @@ func (s *Service) record(ctx context.Context, sc scope, action string, id uuid.U
 	return s.audit.Write(ctx, auditRecord(sc, action, cid, purpose, outcome, details))
 }
 
-// ---- cache ----
-
 func idKey(ambitoID, id uuid.UUID) string { return "id:" + ambitoID.String() + ":" + id.String() }
+
 func cfKey(ambitoID uuid.UUID, canonical string) string {
 	return "cf:" + ambitoID.String() + ":" + canonical
 }
@@ -175,6 +133,12 @@ func cfKey(ambitoID uuid.UUID, canonical string) string {
 func (s *Service) load(ctx context.Context, ambitoID, id uuid.UUID) (Citizen, error) {
 	return cache.GetOrLoad(ctx, s.cache, idKey(ambitoID, id), s.cfg.CacheTTL, func(ctx context.Context) (Citizen, error) {
 		return s.store.GetCitizen(ctx, ambitoID, id, false)
+	})
+}
+
+func cacheIDs(ctx context.Context, s *Service, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error) {
+	return cache.GetOrLoad(ctx, s.cache, cfKey(ambitoID, canonical), s.cfg.CacheTTL, func(ctx context.Context) ([]uuid.UUID, error) {
+		return s.store.CitizenIDsByCanonical(ctx, ambitoID, canonical)
 	})
 }
 
@@ -200,8 +164,6 @@ func canonicalOf(code string) string {
 	return code
 }
 
-// ---- validation ----
-
 var (
 	maritalStatuses = []string{"single", "married", "civil_union", "separated", "divorced", "widowed", "unknown"}
 	educationLevels = []string{"none", "primary", "lower_secondary", "upper_secondary", "tertiary", "unknown"}
@@ -219,150 +181,24 @@ var (
 
 func oneOf(list []string) string { return "must be one of " + strings.Join(list, ", ") }
 
-func (s *Service) address(f *errs.Fields, field string, a *Address) {
-	if a == nil {
-		return
+func validPurpose(p string) error {
+	if len(p) > 200 || !valid.LineOK(p) {
+		return errs.InvalidField("purpose", "must be at most 200 characters without control characters")
 	}
-	if p, ok := s.places.ByISTAT(a.ISTATCode); ok {
-		a.Municipality = p.Name
-	} else {
-		f.Add(field+".istat_code", "is not the ISTAT code of a current comune")
-	}
-	a.Address = strings.TrimSpace(a.Address)
-	valid.Line(f, field+".address", a.Address, true, 200)
-	if a.PostalCode != "" && !postalCode.MatchString(a.PostalCode) {
-		f.Add(field+".postal_code", "must be five digits")
-	}
+	return nil
 }
 
-// validate checks a citizen as a whole and fills what derives from the codice fiscale and the
-// reference data (canonical code, birthplace name). It is the one check for create and update.
-func (s *Service) validate(c *Citizen) error {
-	var f errs.Fields
-	c.FamilyName, c.GivenName = strings.TrimSpace(c.FamilyName), strings.TrimSpace(c.GivenName)
-	valid.Line(&f, "family_name", c.FamilyName, true, 100)
-	valid.Line(&f, "given_name", c.GivenName, true, 100)
-	f.Check(c.Sex == "M" || c.Sex == "F", "sex", "must be M or F")
-	birth, birthOK := valid.Date(&f, "birth_date", c.BirthDate, valid.Birth(s.now().In(s.cfg.Location)))
-	belfiore := ""
-	if c.BirthPlace != nil {
-		belfiore = strings.ToUpper(strings.TrimSpace(c.BirthPlace.Belfiore))
-		c.BirthPlace = nil
+// visible loads a live citizen the caller may see.
+func (s *Service) visible(ctx context.Context, sc scope, id uuid.UUID) (Citizen, error) {
+	c, err := s.load(ctx, sc.ambitoID, id)
+	if err != nil {
+		return Citizen{}, err
 	}
-	if belfiore != "" && birthOK {
-		if p, ok := s.places.ByBelfiore(belfiore, birth); ok {
-			c.BirthPlace = &BirthPlace{Belfiore: p.Belfiore, Name: p.Name, Foreign: p.Kind == places.Country}
-		} else if !s.places.BelfioreExists(belfiore) {
-			f.Add("birth_place.belfiore_code", "is not a Belfiore code of a municipality or a country")
-		} else {
-			f.Add("birth_place.belfiore_code", "was not in use on the birth date")
-		}
+	if !sc.sees(c) {
+		return Citizen{}, errs.E(errs.NotFound, "citizen not found")
 	}
-	c.FiscalCode = strings.ToUpper(strings.TrimSpace(c.FiscalCode))
-	c.FiscalCodeCanonical = ""
-	switch {
-	case c.FiscalCode == "":
-		f.Check(slices.Contains(noCodeReasons, c.NoFiscalCodeReason), "no_fiscal_code_reason", "is required without a fiscal_code and %s", oneOf(noCodeReasons))
-	case len(c.FiscalCode) == 11:
-		// A provisional numeric code: its check digit is all there is to check.
-		if err := codicefiscale.ValidateNumeric(c.FiscalCode); err != nil {
-			f.Add("fiscal_code", "is not a valid provisional code: %v", err)
-		}
-		c.FiscalCodeCanonical = c.FiscalCode
-	default:
-		code, err := codicefiscale.Parse(c.FiscalCode, s.places)
-		if err != nil {
-			f.Add("fiscal_code", "is not a valid codice fiscale: %v", err)
-			break
-		}
-		c.FiscalCodeCanonical = code.Canonical
-		sex := codicefiscale.Sex(0)
-		if c.Sex == "M" || c.Sex == "F" {
-			sex = codicefiscale.Sex(c.Sex[0])
-		}
-		var b time.Time
-		if birthOK {
-			b = birth
-		}
-		for _, m := range code.Matches(b, sex, belfiore) {
-			switch m {
-			case codicefiscale.BirthDateMismatch:
-				f.Add("birth_date", "does not agree with the codice fiscale (%s)", code.BirthDate.Format("02-01")+"-.."+strconv.Itoa(code.BirthDate.Year()%100))
-			case codicefiscale.SexMismatch:
-				f.Add("sex", "does not agree with the codice fiscale (%s)", code.Sex)
-			case codicefiscale.BirthplaceMismatch:
-				f.Add("birth_place.belfiore_code", "does not agree with the codice fiscale (%s)", code.Belfiore)
-			}
-		}
-		if belfiore == "" && code.Place.Belfiore != "" {
-			c.BirthPlace = &BirthPlace{Belfiore: code.Place.Belfiore, Name: code.Place.Name, Foreign: code.Foreign}
-		}
+	if c.MergedInto != nil {
+		return Citizen{}, &MergedError{ID: id, MergedInto: *c.MergedInto}
 	}
-	if c.FiscalCode != "" && c.NoFiscalCodeReason != "" {
-		f.Add("no_fiscal_code_reason", "applies only to people without a fiscal_code")
-	}
-	if c.Citizenship != "" && !countryCode.MatchString(c.Citizenship) {
-		f.Add("citizenship", "must be an ISO 3166-1 alpha-2 country code (IT, MA, ...)")
-	}
-	if c.MaritalStatus != "" && !slices.Contains(maritalStatuses, c.MaritalStatus) {
-		f.Add("marital_status", "%s", oneOf(maritalStatuses))
-	}
-	if c.EducationLevel != "" && !slices.Contains(educationLevels, c.EducationLevel) {
-		f.Add("education_level", "%s", oneOf(educationLevels))
-	}
-	if d := c.Document; d != nil {
-		f.Check(slices.Contains(documentTypes, d.Type), "document.type", "%s", oneOf(documentTypes))
-		valid.Line(&f, "document.number", d.Number, true, 30)
-		valid.Line(&f, "document.issued_by", d.IssuedBy, false, 200)
-		valid.OptDate(&f, "document.expires_on", d.ExpiresOn, valid.Life)
-	}
-	s.address(&f, "residence", c.Residence)
-	s.address(&f, "domicile", c.Domicile)
-	valid.Line(&f, "phone", c.Phone, false, 30)
-	if c.Email != "" {
-		if a, err := mail.ParseAddress(c.Email); err != nil || a.Address != c.Email || len(c.Email) > 254 {
-			f.Add("email", "must be an e-mail address")
-		}
-	}
-	if c.PreferredLanguage != "" && !languageCode.MatchString(c.PreferredLanguage) {
-		f.Add("preferred_language", "must be an ISO 639-1 language code (it, en, ar, ...)")
-	}
-	if c.Status == "" {
-		c.Status = StatusAlive
-	}
-	f.Check(slices.Contains(statuses, c.Status), "status", "%s", oneOf(statuses))
-	valid.OptDate(&f, "death_date", c.DeathDate, valid.Life)
-	valid.OptDate(&f, "moved_on", c.MovedOn, valid.Life)
-	f.Check(c.Status != StatusDeceased || c.DeathDate != nil, "death_date", "is required when the status is deceased")
-	f.Check(c.Status == StatusDeceased || c.DeathDate == nil, "death_date", "applies only when the status is deceased")
-	f.Check(c.Status != StatusMovedAway || c.MovedOn != nil, "moved_on", "is required when the status is moved_away")
-	if r := c.LegalRepresentative; r != nil {
-		f.Check(slices.Contains(representatives, r.Kind), "legal_representative.kind", "%s", oneOf(representatives))
-		f.Check(r.CitizenID != nil || strings.TrimSpace(r.Name) != "", "legal_representative.name", "is required without a citizen_id")
-		valid.Line(&f, "legal_representative.name", r.Name, false, 200)
-		valid.Date(&f, "legal_representative.valid_from", r.ValidFrom, valid.Life)
-		valid.OptDate(&f, "legal_representative.valid_to", r.ValidTo, valid.Life)
-		f.Check(r.CitizenID == nil || *r.CitizenID != c.ID, "legal_representative.citizen_id", "must be another citizen")
-	}
-	valid.OptDate(&f, "privacy.notice_given_on", c.Privacy.NoticeGivenOn, valid.Suite)
-	valid.Line(&f, "privacy.notice_given_by", c.Privacy.NoticeGivenBy, c.Privacy.NoticeGivenOn != nil, 200)
-	if c.Privacy.Consents == nil {
-		c.Privacy.Consents = []Consent{}
-	}
-	for i, k := range c.Privacy.Consents {
-		p := "privacy.consents[" + strconv.Itoa(i) + "]."
-		f.Check(slices.Contains(consentKinds, k.Kind), p+"kind", "%s", oneOf(consentKinds))
-		valid.Date(&f, p+"given_on", k.GivenOn, valid.Suite)
-		valid.OptDate(&f, p+"withdrawn_on", k.WithdrawnOn, valid.Suite)
-		f.Check(k.WithdrawnOn == nil || *k.WithdrawnOn >= k.GivenOn, p+"withdrawn_on", "must not be before given_on")
-	}
-	return f.Err()
-}
-
-// ---- cursors ----
-
-func cacheIDs(ctx context.Context, s *Service, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error) {
-	return cache.GetOrLoad(ctx, s.cache, cfKey(ambitoID, canonical), s.cfg.CacheTTL, func(ctx context.Context) ([]uuid.UUID, error) {
-		return s.store.CitizenIDsByCanonical(ctx, ambitoID, canonical)
-	})
+	return c, nil
 }

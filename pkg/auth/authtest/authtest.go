@@ -25,11 +25,19 @@ type Issuer struct {
 // New starts an issuer whose JWKS is served until the test ends.
 func New(tb testing.TB) *Issuer {
 	tb.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	iss := &Issuer{Name: "csi-test-identity", KID: "test-key-1", key: priv}
+	return FromKey(tb, "csi-test-identity", "test-key-1", priv)
+}
+
+// FromKey is an issuer named name signing with key as kid: a key of the service under test (the
+// identity service's own signing key), so that the service's verifier accepts its tokens. Its
+// JWKS, served until the test ends, publishes the key.
+func FromKey(tb testing.TB, name, kid string, key ed25519.PrivateKey) *Issuer {
+	iss := &Issuer{Name: name, KID: kid, key: key}
+	pub := key.Public().(ed25519.PublicKey)
 	iss.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(auth.JWKSDocument(map[string]ed25519.PublicKey{iss.KID: pub}))

@@ -2,6 +2,8 @@ package authtest_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -91,5 +93,22 @@ func TestIssuerJWKS(t *testing.T) {
 	want := []string{iss.KID, "OKP", "Ed25519", "EdDSA", "sig", ""}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JWKS key [kid kty crv alg use d] (-want +got):\n%s", diff)
+	}
+}
+
+// TestFromKey: the tokens of an issuer made from a service's own key pass a verifier that knows
+// only that key (the service's own, with no JWKS).
+func TestFromKey(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := authtest.FromKey(t, "csi-identity", "kid-7", priv)
+	v := auth.NewVerifier(auth.StaticKeys{"kid-7": pub}, "csi-identity")
+	if c, err := v.Verify(context.Background(), iss.Token(t, auth.Claims{Subject: "op-1", Role: auth.RoleEducator, AmbitoID: "a-1"})); err != nil || c.Subject != "op-1" {
+		t.Fatalf("Verify = %+v, %v", c, err)
+	}
+	if _, err := iss.Verifier().Verify(context.Background(), iss.Token(t, auth.Claims{Subject: "op-1", Role: auth.RoleEducator, AmbitoID: "a-1"})); err != nil {
+		t.Fatalf("the issuer's JWKS does not publish its key: %v", err)
 	}
 }

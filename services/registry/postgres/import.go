@@ -14,8 +14,8 @@ import (
 
 // CreateImport implements registry.Store.
 func (s *Store) CreateImport(ctx context.Context, im registry.Import) error {
-	_, err := s.DB.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		im.ID, im.AmbitoID, im.ISTATCode, im.Status, im.CreatedBy, im.CreatedAt)
+	_, err := s.DB.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_by_org, created_by_role, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, im.ID, im.AmbitoID, im.ISTATCode, im.Status, im.CreatedBy, im.CreatedByOrg, im.CreatedByRole, im.CreatedAt)
 	return pgdb.Translate(err)
 }
 
@@ -242,39 +242,61 @@ func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality
 	return res, pgdb.Translate(br.Close())
 }
 
+// LockImport implements registry.Store.
+func (s *Store) LockImport(ctx context.Context, id uuid.UUID) (string, error) {
+	var status string
+	err := s.DB.QueryRow(ctx, `SELECT status FROM imports WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+	return status, pgdb.NotFound(err, "import")
+}
+
 // ProgressImport implements registry.Store.
-func (s *Store) ProgressImport(ctx context.Context, id uuid.UUID, processed int64, r registry.ChunkResult) error {
-	_, err := s.DB.Exec(ctx, `UPDATE imports SET rows_processed = $2, created = created + $3, updated = updated + $4,
-		unchanged = unchanged + $5, households = households + $6 WHERE id = $1`, id, processed, r.Created, r.Updated, r.Unchanged, r.Households)
+func (s *Store) ProgressImport(ctx context.Context, id uuid.UUID, r registry.ChunkResult) error {
+	_, err := s.DB.Exec(ctx, `UPDATE imports SET rows_processed = rows_processed + $3 + $4 + $5, created = created + $3,
+		updated = updated + $4, unchanged = unchanged + $5, households = households + $6 WHERE id = $1 AND status = $2`,
+		id, registry.ImportProcessing, r.Created, r.Updated, r.Unchanged, r.Households)
 	return pgdb.Translate(err)
 }
 
 // FinishImport implements registry.Store.
-func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, failure string) error {
+func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, failure string) (bool, error) {
 	status := registry.ImportCompleted
 	if failure != "" {
 		status = registry.ImportFailed
 	}
-	_, err := s.DB.Exec(ctx, `UPDATE imports SET status = $2, failure = $3, finished_at = now() WHERE id = $1`, id, status, pgdb.Nullable(failure))
+	tag, err := s.DB.Exec(ctx, `UPDATE imports SET status = $2, failure = $3, finished_at = now() WHERE id = $1 AND status = $4`,
+		id, status, pgdb.Nullable(failure), registry.ImportProcessing)
 	if err == nil && failure != "" {
 		_, err = s.DB.Exec(ctx, `DELETE FROM import_rows WHERE import_id = $1`, id)
 	}
-	return pgdb.Translate(err)
+	return err == nil && tag.RowsAffected() == 1, pgdb.Translate(err)
+}
+
+// importCols is the select list of an import (scanImport).
+const importCols = `id, ambito_id, istat_code, status, rows_total, rows_invalid, rows_processed, created, updated, unchanged,
+	households, coalesce(failure, ''), created_by, created_by_org, created_by_role, created_at, finished_at`
+
+func scanImport(r pgx.Row, im *registry.Import, more ...any) error {
+	return r.Scan(append([]any{&im.ID, &im.AmbitoID, &im.ISTATCode, &im.Status, &im.RowsTotal, &im.RowsInvalid, &im.RowsProcessed,
+		&im.Created, &im.Updated, &im.Unchanged, &im.Households, &im.Failure, &im.CreatedBy, &im.CreatedByOrg, &im.CreatedByRole,
+		&im.CreatedAt, &im.FinishedAt}, more...)...)
+}
+
+// ProcessingImports implements registry.Store.
+func (s *Store) ProcessingImports(ctx context.Context) ([]registry.Import, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+importCols+`, (SELECT count(*) FROM import_rows r WHERE r.import_id = imports.id)
+		FROM imports WHERE status = $1 ORDER BY created_at`, registry.ImportProcessing)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return pgdb.Collect(rows, func(r pgx.Rows, im *registry.Import) error { return scanImport(r, im, &im.Staged) })
 }
 
 // GetImport implements registry.Store.
 func (s *Store) GetImport(ctx context.Context, ambitoID, id uuid.UUID) (registry.Import, error) {
 	var im registry.Import
-	var failure *string
-	err := s.DB.QueryRow(ctx, `SELECT id, ambito_id, istat_code, status, rows_total, rows_invalid, rows_processed, created, updated,
-		unchanged, households, failure, created_by, created_at, finished_at FROM imports WHERE ambito_id = $1 AND id = $2`, ambitoID, id).
-		Scan(&im.ID, &im.AmbitoID, &im.ISTATCode, &im.Status, &im.RowsTotal, &im.RowsInvalid, &im.RowsProcessed, &im.Created, &im.Updated,
-			&im.Unchanged, &im.Households, &failure, &im.CreatedBy, &im.CreatedAt, &im.FinishedAt)
+	err := scanImport(s.DB.QueryRow(ctx, `SELECT `+importCols+` FROM imports WHERE ambito_id = $1 AND id = $2`, ambitoID, id), &im)
 	if err != nil {
 		return im, pgdb.NotFound(err, "import")
-	}
-	if failure != nil {
-		im.Failure = *failure
 	}
 	rows, err := s.DB.Query(ctx, `SELECT line, field, message FROM import_errors WHERE import_id = $1 ORDER BY line, field LIMIT 1000`, id)
 	if err != nil {

@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/csi-lombardia/csi/pkg/app"
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/errs"
-	"github.com/csi-lombardia/csi/pkg/events"
-	"github.com/csi-lombardia/csi/pkg/idempotency"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/services/identity"
@@ -69,7 +68,7 @@ func bootstrapCmd(ctx context.Context, args []string, std stdio) error {
 	}
 	defer pool.Close()
 	// The same sets as services/identity/cmd/identity.
-	if err := pgdb.Migrate(ctx, pool, log, audit.Migrations, events.Migrations, idempotency.Migrations, postgres.Migrations); err != nil {
+	if err := pgdb.Migrate(ctx, pool, log, app.Sets(postgres.Migrations)...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	store := postgres.New(pool)

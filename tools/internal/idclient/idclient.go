@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/audit"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/services/identity"
 )
@@ -166,7 +167,7 @@ func list[T any](ctx context.Context, c *Client, path string, q url.Values) ([]T
 	q.Set("limit", strconv.Itoa(pageSize))
 	var all []T
 	for {
-		var page identity.Page[T]
+		var page cursor.Page[T]
 		if err := c.getJSON(ctx, path+"?"+q.Encode(), &page); err != nil {
 			return nil, err
 		}
@@ -270,7 +271,7 @@ func (c *Client) ImportOperators(ctx context.Context, csv []byte, def identity.I
 
 // Clients lists the machine clients of the caller's ambito.
 func (c *Client) Clients(ctx context.Context) ([]identity.Client, error) {
-	var page identity.Page[identity.Client]
+	var page cursor.Page[identity.Client]
 	return page.Items, c.getJSON(ctx, "/v1/clients", &page)
 }
 

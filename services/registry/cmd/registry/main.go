@@ -7,15 +7,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/csi-lombardia/csi/pkg/app"
-	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/cache"
-	"github.com/csi-lombardia/csi/pkg/events"
-	"github.com/csi-lombardia/csi/pkg/idempotency"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/services/registry"
 	"github.com/csi-lombardia/csi/services/registry/postgres"
@@ -28,12 +23,7 @@ var pseudonymKeys = []struct{ purpose, env string }{
 	{"research", "CSI_REGISTRY_PSEUDONYM_KEY_RESEARCH"},
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.ExitCode(run(ctx))
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(app.Run(run)) }
 
 func run(ctx context.Context) error {
 	env := &app.Env{}
@@ -52,7 +42,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	a, err := app.Start(ctx, base, env, audit.Migrations, events.Migrations, idempotency.Migrations, postgres.Migrations)
+	a, err := app.Start(ctx, base, env, app.Sets(postgres.Migrations)...)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
 // ImportColumns are the columns of an operator import, in any order; role and organization_id
@@ -21,23 +22,11 @@ var ImportColumns = []string{"fiscal_code", "given_name", "family_name", "email"
 // MaxImportRows bounds one import.
 const MaxImportRows = 5000
 
-// ImportDefaults fill the columns a file leaves out.
-type ImportDefaults struct {
-	OrganizationID *uuid.UUID
-	Role           auth.Role
-}
-
-// ImportReport says what an import did.
-type ImportReport struct {
-	Imported  int        `json:"imported"`
-	Operators []Operator `json:"operators"`
-}
-
 // ImportOperators creates operators from CSV (a cooperative onboarding its educators at once).
 // Every row is checked first; one bad row refuses the whole file with an error per row
 // ("rows[3].email"), and nothing is written. Rows are numbered as the lines of the file.
 func (s *Service) ImportOperators(ctx context.Context, r io.Reader, def ImportDefaults) (ImportReport, error) {
-	c, ambitoID, err := caller(ctx)
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return ImportReport{}, err
 	}
@@ -178,11 +167,7 @@ func (s *Service) parseImport(r io.Reader, def ImportDefaults) ([]OperatorInput,
 			p.ValidTo = &v
 		}
 		if v := get(rec, "organization_id"); v != "" {
-			id, err := uuid.Parse(v)
-			if err != nil {
-				f.Add(rowName+"organization_id", "is not an id")
-			}
-			p.OrganizationID = id
+			p.OrganizationID, _ = valid.ID(&f, rowName+"organization_id", v)
 		} else if def.OrganizationID != nil {
 			p.OrganizationID = *def.OrganizationID
 		}
