@@ -236,14 +236,3 @@ func Caller(ctx context.Context) (Claims, error) {
 	}
 	return c, nil
 }
-
-// Ambito returns the ambito the claims are bound to, or a Forbidden error for a token bound to
-// none (a suite-wide service client) or to something that is not an id: every operational row
-// carries its ambito_id, so a request without one reaches nothing.
-func (c Claims) Ambito() (uuid.UUID, error) {
-	id, err := uuid.Parse(c.AmbitoID)
-	if err != nil {
-		return uuid.Nil, errs.E(errs.Forbidden, "this token is not bound to an ambito")
-	}
-	return id, nil
-}

@@ -333,24 +333,3 @@ func flipFirst(s string) string {
 	}
 	return string(b)
 }
-
-func TestClaimsAmbito(t *testing.T) {
-	id := uuid.New()
-	for _, tc := range []struct {
-		name   string
-		ambito string
-		want   uuid.UUID
-		kind   errs.Kind
-	}{
-		{"bound", id.String(), id, 0},
-		{"suite-wide", "", uuid.Nil, errs.Forbidden},
-		{"not an id", "x", uuid.Nil, errs.Forbidden},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := auth.Claims{AmbitoID: tc.ambito}.Ambito()
-			if got != tc.want || (err == nil) != (tc.kind == 0) || err != nil && errs.KindOf(err) != tc.kind {
-				t.Errorf("Ambito() = %v, %v; want %v, kind %v", got, err, tc.want, tc.kind)
-			}
-		})
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
@@ -240,7 +241,7 @@ func (s *Service) CreateAccess(ctx context.Context, in AccessInput) (Access, err
 		if err := tx.CreateAccess(ctx, a); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(sc.ambitoID, "access.recorded", "access", a.ID, accessEvent(a)))
+		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "access.recorded", "access", a.ID, accessEvent(a)))
 	})
 	if err != nil {
 		return Access{}, err
@@ -411,7 +412,7 @@ func (s *Service) UpdateAccess(ctx context.Context, id uuid.UUID, version int64,
 		if out, err = tx.UpdateAccess(ctx, a, version); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(sc.ambitoID, "access.updated", "access", a.ID, accessEvent(out)))
+		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "access.updated", "access", a.ID, accessEvent(out)))
 	})
 	if err != nil {
 		return Access{}, err

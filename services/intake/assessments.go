@@ -10,6 +10,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
@@ -155,7 +156,7 @@ func (s *Service) CreateAssessment(ctx context.Context, caseID uuid.UUID, in Ass
 		if err := tx.CreateAssessment(ctx, a); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(sc.ambitoID, "assessment.recorded", "assessment", a.ID, map[string]any{
+		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "assessment.recorded", "assessment", a.ID, map[string]any{
 			"id": a.ID, "case_id": a.CaseID, "citizen_id": a.CitizenID, "istat_code": c.ISTATCode, "assessed_on": a.AssessedOn,
 			"areas": a.Areas, "adl": scaleEvent(a.ADL), "iadl": scaleEvent(a.IADL)}))
 	})

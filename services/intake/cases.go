@@ -9,6 +9,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
@@ -175,7 +176,7 @@ func (s *Service) OpenCase(ctx context.Context, in CaseInput) (Case, error) {
 				return err
 			}
 			access = &updated
-			if err := tx.AppendEvents(ctx, event(sc.ambitoID, "access.updated", "access", a.ID, accessEvent(updated))); err != nil {
+			if err := tx.AppendEvents(ctx, events.Of(sc.ambitoID, "access.updated", "access", a.ID, accessEvent(updated))); err != nil {
 				return err
 			}
 		}
@@ -185,7 +186,7 @@ func (s *Service) OpenCase(ctx context.Context, in CaseInput) (Case, error) {
 		if err := tx.AddStatusChange(ctx, sc.ambitoID, c.ID, c.StatusHistory[0]); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(sc.ambitoID, "case.opened", "case", c.ID, caseEvent(c)))
+		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "case.opened", "case", c.ID, caseEvent(c)))
 	})
 	if err != nil {
 		return Case{}, err
@@ -327,7 +328,7 @@ func (s *Service) UpdateCase(ctx context.Context, id uuid.UUID, version int64, p
 		if out, err = tx.UpdateCase(ctx, c, version); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(sc.ambitoID, "case.updated", "case", c.ID, caseEvent(out)))
+		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "case.updated", "case", c.ID, caseEvent(out)))
 	})
 	if err != nil {
 		return Case{}, err
@@ -358,7 +359,7 @@ func (s *Service) change(ctx context.Context, sc scope, id uuid.UUID, action str
 			return err
 		}
 		for _, ev := range evs {
-			if err := tx.AppendEvents(ctx, event(sc.ambitoID, ev.typ, "case", c.ID, ev.payload)); err != nil {
+			if err := tx.AppendEvents(ctx, events.Of(sc.ambitoID, ev.typ, "case", c.ID, ev.payload)); err != nil {
 				return err
 			}
 		}
@@ -554,11 +555,6 @@ func (s *Service) AuditTrail(ctx context.Context, q AuditQuery) (cursor.Page[aud
 	if err != nil {
 		return cursor.Page[audit.Record]{}, err
 	}
-	items, next, err := s.audit.List(ctx, audit.Filter{AmbitoID: sc.ambitoID.String(), CitizenID: c.CitizenID.String(), Limit: q.Limit, Cursor: q.Cursor})
-	if err != nil {
-		return cursor.Page[audit.Record]{}, err
-	}
-	r := audit.By(sc.claims)
-	r.Action, r.ResourceType, r.ResourceID, r.Outcome = "audit.read", "audit", c.ID.String(), audit.OutcomeSuccess
-	return cursor.Page[audit.Record]{Items: nonNil(items), NextCursor: next}, s.record(ctx, r)
+	return audit.Read(ctx, s.audit, sc.claims, audit.Filter{CitizenID: c.CitizenID.String(), Limit: q.Limit, Cursor: q.Cursor},
+		c.CitizenID.String(), map[string]any{"case_id": c.ID.String()})
 }

@@ -40,32 +40,11 @@ type (
 		Limit  int
 		Cursor string
 	}
-	accessPatchRequest struct {
-		ID      uuid.UUID
-		Version int64
-		Patch   AccessPatch
-	}
-	casePatchRequest struct {
-		ID      uuid.UUID
-		Version int64
-		Patch   CasePatch
-	}
 	versionRequest struct{ Version int }
-	statusRequest  struct {
+	// caseRequest is an action on the case ID with a body.
+	caseRequest[B any] struct {
 		ID    uuid.UUID
-		Input StatusInput
-	}
-	closureRequest struct {
-		ID    uuid.UUID
-		Input ClosureInput
-	}
-	transferRequest struct {
-		ID    uuid.UUID
-		Input TransferInput
-	}
-	assessmentRequest struct {
-		CaseID uuid.UUID
-		Input  AssessmentInput
+		Input B
 	}
 	assessmentIDRequest struct{ CaseID, ID uuid.UUID }
 	planRequest         struct {
@@ -76,10 +55,6 @@ type (
 	planVersionRequest struct {
 		CaseID  uuid.UUID
 		Version int64
-	}
-	diaryRequest struct {
-		CaseID uuid.UUID
-		Input  DiaryInput
 	}
 )
 
@@ -121,7 +96,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			return httpapi.WithETag{Body: a, ETag: etag(a.Version)}, err
 		}),
 		UpdateAccess: guard(accessWriters, func(ctx context.Context, req any) (any, error) {
-			r := req.(accessPatchRequest)
+			r := req.(httpapi.Patch[AccessPatch])
 			a, err := s.UpdateAccess(ctx, r.ID, r.Version, r.Patch)
 			return httpapi.WithETag{Body: a, ETag: etag(a.Version)}, err
 		}),
@@ -145,19 +120,19 @@ func MakeEndpoints(s *Service) Endpoints {
 			return etaggedCase(s.GetCase(ctx, r.ID, r.Include == "citizen"))
 		}),
 		UpdateCase: guard(socialService, func(ctx context.Context, req any) (any, error) {
-			r := req.(casePatchRequest)
+			r := req.(httpapi.Patch[CasePatch])
 			return etaggedCase(s.UpdateCase(ctx, r.ID, r.Version, r.Patch))
 		}),
 		ChangeStatus: guard(socialService, func(ctx context.Context, req any) (any, error) {
-			r := req.(statusRequest)
+			r := req.(caseRequest[StatusInput])
 			return etaggedCase(s.ChangeStatus(ctx, r.ID, r.Input))
 		}),
 		CloseCase: guard(socialService, func(ctx context.Context, req any) (any, error) {
-			r := req.(closureRequest)
+			r := req.(caseRequest[ClosureInput])
 			return etaggedCase(s.CloseCase(ctx, r.ID, r.Input))
 		}),
 		TransferCase: guard(managers, func(ctx context.Context, req any) (any, error) {
-			r := req.(transferRequest)
+			r := req.(caseRequest[TransferInput])
 			return etaggedCase(s.TransferCase(ctx, r.ID, r.Input))
 		}),
 		CaseAudit: guard(privacy, func(ctx context.Context, req any) (any, error) {
@@ -166,9 +141,9 @@ func MakeEndpoints(s *Service) Endpoints {
 		}),
 
 		CreateAssessment: guard(socialService, func(ctx context.Context, req any) (any, error) {
-			r := req.(assessmentRequest)
-			a, err := s.CreateAssessment(ctx, r.CaseID, r.Input)
-			return httpapi.Created{Body: a, Location: "/v1/cases/" + r.CaseID.String() + "/assessments/" + a.ID.String()}, err
+			r := req.(caseRequest[AssessmentInput])
+			a, err := s.CreateAssessment(ctx, r.ID, r.Input)
+			return httpapi.Created{Body: a, Location: "/v1/cases/" + r.ID.String() + "/assessments/" + a.ID.String()}, err
 		}),
 		ListAssessments: guard(assessmentReaders, func(ctx context.Context, req any) (any, error) {
 			r := req.(pageRequest)
@@ -198,9 +173,9 @@ func MakeEndpoints(s *Service) Endpoints {
 		}),
 
 		AddDiaryEntry: guard(socialService, func(ctx context.Context, req any) (any, error) {
-			r := req.(diaryRequest)
-			e, err := s.AddDiaryEntry(ctx, r.CaseID, r.Input)
-			return httpapi.Created{Body: e, Location: "/v1/cases/" + r.CaseID.String() + "/diary"}, err
+			r := req.(caseRequest[DiaryInput])
+			e, err := s.AddDiaryEntry(ctx, r.ID, r.Input)
+			return httpapi.Created{Body: e, Location: "/v1/cases/" + r.ID.String() + "/diary"}, err
 		}),
 		ListDiary: guard(diaryReaders, func(ctx context.Context, req any) (any, error) {
 			r := req.(pageRequest)

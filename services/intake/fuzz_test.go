@@ -1,23 +1,17 @@
 package intake_test
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 
-	"github.com/csi-lombardia/csi/pkg/httpapi"
-	"github.com/csi-lombardia/csi/pkg/openapitest"
+	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/intake"
 )
 
 // FuzzDecode runs the service's real routes and decoders, with every endpoint stubbed, on any
-// body for any operation that takes one (openapitest.FuzzDecoders): no panic, never a 5xx.
+// body for any operation that takes one (servicetest.FuzzRoutes): no panic, never a 5xx.
 func FuzzDecode(f *testing.F) {
-	var e intake.Endpoints
-	openapitest.StubEndpoints(&e)
-	mux := httpapi.NewMux()
-	intake.Routes(mux, e, slog.New(slog.DiscardHandler), func(h http.Handler) http.Handler { return h })
-	openapitest.FuzzDecoders(f, intake.OpenAPI(), mux, "version=2", http.Header{"If-Match": {`"1"`}},
+	servicetest.FuzzRoutes(f, intake.OpenAPI(), intake.Routes, "version=2", http.Header{"If-Match": {`"1"`}},
 		`{}`, `{"istat_code":"015146","channel":"in_person","referrer":{"kind":"self"},"request_type":"information","requested_area":"ANZ","needs":["ANZ.01"]}`,
 		`{"date":"2024-02-30"}`, `{"needs":["ANZ.01","ANZ.01"]}`, `{"isee":{"type":"ordinario","value_cents":1e309}}`,
 		`{"adl":{"answers":{"bathing":"independent","bathing":"dependent"}}}`, `{"areas":[{"code":"MIN","needs":[{"code":"MIN.09","label":"x"}]}]}`,

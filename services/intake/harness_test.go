@@ -10,20 +10,17 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/app"
-	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/auth/authtest"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
-	"github.com/csi-lombardia/csi/pkg/idempotency"
-	"github.com/csi-lombardia/csi/pkg/pgdb"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/intake"
 	"github.com/csi-lombardia/csi/services/intake/postgres"
 )
 
-var sets = []pgdb.MigrationSet{audit.Migrations, events.Migrations, idempotency.Migrations, postgres.Migrations}
+var sets = app.Sets(postgres.Migrations)
 
 // The comuni of the test ambito: the comune's operators work in Milano.
 const (

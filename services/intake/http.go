@@ -9,11 +9,8 @@ import (
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
-	"github.com/csi-lombardia/csi/pkg/app"
-	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
-	"github.com/csi-lombardia/csi/pkg/places"
 )
 
 //go:embed api/openapi.yaml
@@ -25,29 +22,6 @@ func OpenAPI() []byte { return openAPI }
 // MaxLimit is the largest page of a list.
 const MaxLimit = 200
 
-// Parts are what the service is composed of: from the configuration in main, from fixtures in
-// the tests.
-type Parts struct {
-	Store    Store
-	Registry Registry
-	Places   *places.Catalog
-	Config   Config
-	Verifier *auth.Verifier
-}
-
-// Mount composes the service on a started App, the one path main and the tests share: the audit
-// log, the service, and its routes on the skeleton (app.App.Mount).
-func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, error) {
-	auditLog, err := a.OpenAudit(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	svc := NewService(p.Store, p.Registry, auditLog, p.Places, p.Config, a.Log)
-	return svc, a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, Routes: func(mux *httpapi.Mux, idem httpapi.Middleware) {
-		Routes(mux, MakeEndpoints(svc), a.Log, idem)
-	}}), nil
-}
-
 // Routes registers the service's routes on mux. idem wraps the POSTs that create (Idempotency-Key).
 func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middleware) {
 	srv := func(ep func(context.Context, any) (any, error), dec kithttp.DecodeRequestFunc) http.Handler {
@@ -56,7 +30,7 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("POST /v1/accesses", idem(srv(e.CreateAccess, httpapi.DecodeBody[AccessInput])))
 	mux.Handle("GET /v1/accesses", srv(e.ListAccesses, decodeAccessList))
 	mux.Handle("GET /v1/accesses/{id}", srv(e.GetAccess, decodeID))
-	mux.Handle("PATCH /v1/accesses/{id}", srv(e.UpdateAccess, decodeAccessPatch))
+	mux.Handle("PATCH /v1/accesses/{id}", srv(e.UpdateAccess, httpapi.DecodePatch[AccessPatch]))
 
 	mux.Handle("GET /v1/needs-taxonomy", srv(e.GetTaxonomy, decodeTaxonomy))
 	mux.Handle("GET /v1/needs-taxonomy/versions", srv(e.TaxonomyVersions, httpapi.NoBody))
@@ -65,14 +39,14 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("POST /v1/cases", idem(srv(e.OpenCase, httpapi.DecodeBody[CaseInput])))
 	mux.Handle("GET /v1/cases", srv(e.ListCases, decodeCaseList))
 	mux.Handle("GET /v1/cases/{id}", srv(e.GetCase, decodeCaseID))
-	mux.Handle("PATCH /v1/cases/{id}", srv(e.UpdateCase, decodeCasePatch))
-	mux.Handle("POST /v1/cases/{id}/status", srv(e.ChangeStatus, decodeStatus))
-	mux.Handle("POST /v1/cases/{id}/closure", srv(e.CloseCase, decodeClosure))
-	mux.Handle("POST /v1/cases/{id}/transfer", srv(e.TransferCase, decodeTransfer))
+	mux.Handle("PATCH /v1/cases/{id}", srv(e.UpdateCase, httpapi.DecodePatch[CasePatch]))
+	mux.Handle("POST /v1/cases/{id}/status", srv(e.ChangeStatus, decodeBody[StatusInput]))
+	mux.Handle("POST /v1/cases/{id}/closure", srv(e.CloseCase, decodeBody[ClosureInput]))
+	mux.Handle("POST /v1/cases/{id}/transfer", srv(e.TransferCase, decodeBody[TransferInput]))
 	mux.Handle("GET /v1/cases/{id}/audit", srv(e.CaseAudit, decodePage))
 	mux.Handle("GET /v1/cases/{id}/record", srv(e.Record, decodeID))
 
-	mux.Handle("POST /v1/cases/{id}/assessments", idem(srv(e.CreateAssessment, decodeAssessment)))
+	mux.Handle("POST /v1/cases/{id}/assessments", idem(srv(e.CreateAssessment, decodeBody[AssessmentInput])))
 	mux.Handle("GET /v1/cases/{id}/assessments", srv(e.ListAssessments, decodePage))
 	mux.Handle("GET /v1/cases/{id}/assessments/{assessment_id}", srv(e.GetAssessment, decodeAssessmentID))
 
@@ -81,8 +55,17 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("GET /v1/cases/{id}/plan/versions", srv(e.ListPlanVersions, decodePage))
 	mux.Handle("GET /v1/cases/{id}/plan/versions/{version}", srv(e.GetPlanVersion, decodePlanVersion))
 
-	mux.Handle("POST /v1/cases/{id}/diary", idem(srv(e.AddDiaryEntry, decodeDiary)))
+	mux.Handle("POST /v1/cases/{id}/diary", idem(srv(e.AddDiaryEntry, decodeBody[DiaryInput])))
 	mux.Handle("GET /v1/cases/{id}/diary", srv(e.ListDiary, decodePage))
+}
+
+// decodeBody reads the case {id} and the body of an action on it.
+func decodeBody[B any](_ context.Context, r *http.Request) (any, error) {
+	id, body, err := httpapi.IDAndBody[B](r, "id")
+	if err != nil {
+		return nil, err
+	}
+	return caseRequest[B]{ID: id, Input: body}, nil
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {
@@ -139,86 +122,6 @@ func decodeTaxonomy(_ context.Context, r *http.Request) (any, error) {
 	return versionRequest{Version: n}, nil
 }
 
-func decodeAccessPatch(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	v, err := httpapi.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	req := accessPatchRequest{ID: id, Version: v}
-	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeCasePatch(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	v, err := httpapi.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	req := casePatchRequest{ID: id, Version: v}
-	if err := httpapi.DecodeJSON(r, &req.Patch); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeStatus(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	req := statusRequest{ID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeClosure(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	req := closureRequest{ID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeTransfer(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	req := transferRequest{ID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeAssessment(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	req := assessmentRequest{CaseID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
 func decodeAssessmentID(_ context.Context, r *http.Request) (any, error) {
 	id, err := httpapi.PathID(r, "id")
 	if err != nil {
@@ -266,16 +169,4 @@ func decodePlanVersion(_ context.Context, r *http.Request) (any, error) {
 		return nil, errs.InvalidField("version", "must be an integer from 1 to %d", maxPlanVersion)
 	}
 	return planVersionRequest{CaseID: id, Version: v}, nil
-}
-
-func decodeDiary(_ context.Context, r *http.Request) (any, error) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	req := diaryRequest{CaseID: id}
-	if err := httpapi.DecodeJSON(r, &req.Input); err != nil {
-		return nil, err
-	}
-	return req, nil
 }

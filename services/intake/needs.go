@@ -77,7 +77,5 @@ func (s *Service) CreateTaxonomyVersion(ctx context.Context, ext TaxonomyExtensi
 		}
 		return Taxonomy{}, err
 	}
-	r := audit.By(sc.claims)
-	r.Action, r.ResourceType, r.ResourceID, r.Outcome = "needs_taxonomy.create", "needs_taxonomy", strconv.Itoa(next.Version), audit.OutcomeSuccess
-	return next, s.record(ctx, r)
+	return next, s.record(ctx, audit.By(sc.claims, "needs_taxonomy.create", "needs_taxonomy", strconv.Itoa(next.Version)))
 }

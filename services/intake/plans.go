@@ -9,6 +9,7 @@ import (
 
 	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/errs"
+	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
@@ -135,7 +136,7 @@ func (s *Service) PutPlan(ctx context.Context, caseID uuid.UUID, cond Preconditi
 		if err := tx.CreatePlan(ctx, p); err != nil {
 			return err
 		}
-		return tx.AppendEvents(ctx, event(sc.ambitoID, "plan.versioned", "case", caseID, map[string]any{
+		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "plan.versioned", "case", caseID, map[string]any{
 			"case_id": caseID, "citizen_id": c.CitizenID, "istat_code": c.ISTATCode, "version": p.Version, "planned_services": p.PlannedServices,
 			"project_value_cents": p.ProjectValueCents, "user_copayment_cents": p.UserCopaymentCents, "review_on": p.ReviewOn}))
 	})

@@ -12,7 +12,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/errs"
-	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
@@ -24,12 +23,6 @@ const (
 	// ScopeAssessmentsRead reads assessments (the fna service reuses them).
 	ScopeAssessmentsRead = "assessments:read"
 )
-
-// Auditor records who did what and reads the trail back (pkg/audit.Log implements it).
-type Auditor interface {
-	Write(ctx context.Context, recs ...audit.Record) error
-	List(ctx context.Context, f audit.Filter) ([]audit.Record, string, error)
-}
 
 // Config holds the rules that are configuration, not code.
 type Config struct {
@@ -49,7 +42,7 @@ func DefaultConfig() Config {
 type Service struct {
 	store    Store
 	registry Registry
-	audit    Auditor
+	audit    audit.Trail
 	places   *places.Catalog
 	cfg      Config
 	log      *slog.Logger
@@ -57,7 +50,7 @@ type Service struct {
 }
 
 // NewService returns the service.
-func NewService(store Store, registry Registry, auditor Auditor, cat *places.Catalog, cfg Config, log *slog.Logger) *Service {
+func NewService(store Store, registry Registry, auditor audit.Trail, cat *places.Catalog, cfg Config, log *slog.Logger) *Service {
 	return &Service{store: store, registry: registry, audit: auditor, places: cat, cfg: cfg, log: log,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
@@ -65,14 +58,6 @@ func NewService(store Store, registry Registry, auditor Auditor, cat *places.Cat
 func (s *Service) today() Date { return s.now().In(s.cfg.Location).Format(time.DateOnly) }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
-
-func event(ambitoID uuid.UUID, typ, aggType string, aggID uuid.UUID, payload any) events.Event {
-	ev, err := events.New(ambitoID.String(), typ, aggType, aggID.String(), payload)
-	if err != nil {
-		panic(err) // payloads are our own structs: a failure is a programming error
-	}
-	return ev
-}
 
 // ---- scope ----
 
@@ -97,11 +82,7 @@ var (
 )
 
 func (s *Service) scopeOf(ctx context.Context) (scope, error) {
-	c, err := auth.Caller(ctx)
-	if err != nil {
-		return scope{}, err
-	}
-	ambitoID, err := c.Ambito()
+	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return scope{}, err
 	}
@@ -167,8 +148,8 @@ func (sc scope) seesAccess(a Access) bool {
 // rec is an audit record of the caller's action on a resource of a citizen (nil: none, an
 // anonymous contact).
 func rec(sc scope, action, resourceType string, id uuid.UUID, citizen *uuid.UUID, details map[string]any) audit.Record {
-	r := audit.By(sc.claims)
-	r.Action, r.ResourceType, r.ResourceID, r.Outcome, r.Details = action, resourceType, id.String(), audit.OutcomeSuccess, details
+	r := audit.By(sc.claims, action, resourceType, id.String())
+	r.Details = details
 	if citizen != nil {
 		r.CitizenID = citizen.String()
 	}

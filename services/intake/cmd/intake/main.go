@@ -5,14 +5,9 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/csi-lombardia/csi/pkg/app"
-	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
-	"github.com/csi-lombardia/csi/pkg/events"
-	"github.com/csi-lombardia/csi/pkg/idempotency"
 	"github.com/csi-lombardia/csi/pkg/peers"
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/services/intake"
@@ -20,12 +15,7 @@ import (
 	"github.com/csi-lombardia/csi/services/intake/registryhttp"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.ExitCode(run(ctx))
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(app.Run(run)) }
 
 func run(ctx context.Context) error {
 	env := &app.Env{}
@@ -34,7 +24,7 @@ func run(ctx context.Context) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	a, err := app.Start(ctx, base, env, audit.Migrations, events.Migrations, idempotency.Migrations, postgres.Migrations)
+	a, err := app.Start(ctx, base, env, app.Sets(postgres.Migrations)...)
 	if err != nil {
 		return err
 	}
