@@ -14,56 +14,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
-// OutcomeInput is the outcome of an access as the operator gives it. taken_into_care is not
-// given: opening a case with the access's id sets it, with the case's id.
-type OutcomeInput struct {
-	Kind       string `json:"kind"`
-	ReferredTo string `json:"referred_to,omitempty"`
-}
-
-// AccessInput records an access. occurred_at (a timestamp) or date (the day) says when; without
-// either, now. Exactly one of citizen_id and anonymous_contact. taxonomy_version is the version
-// of the needs taxonomy the needs are coded with (default the ambito's latest).
-type AccessInput struct {
-	OccurredAt       *string           `json:"occurred_at,omitempty"`
-	Date             *Date             `json:"date,omitempty"`
-	ISTATCode        string            `json:"istat_code"`
-	Desk             string            `json:"desk,omitempty"`
-	Channel          string            `json:"channel"`
-	Referrer         *Referrer         `json:"referrer"`
-	CitizenID        *uuid.UUID        `json:"citizen_id,omitempty"`
-	AnonymousContact *AnonymousContact `json:"anonymous_contact,omitempty"`
-	RequestType      string            `json:"request_type"`
-	RequestedArea    string            `json:"requested_area"`
-	Needs            []string          `json:"needs"`
-	TaxonomyVersion  int               `json:"taxonomy_version,omitempty"`
-	Household        *Household        `json:"household,omitempty"`
-	IncomeArea       string            `json:"income_area,omitempty"`
-	ISEE             *ISEE             `json:"isee,omitempty"`
-	Occupation       string            `json:"occupation,omitempty"`
-	Summary          string            `json:"summary,omitempty"`
-	Outcome          *OutcomeInput     `json:"outcome,omitempty"`
-}
-
-// AccessPatch changes an access; absent fields stay. citizen_id links an anonymous contact to
-// a registry citizen (the anonymous contact is then dropped); the needs stay coded with the
-// access's taxonomy version.
-type AccessPatch struct {
-	Desk          *string       `json:"desk,omitempty"`
-	Channel       *string       `json:"channel,omitempty"`
-	Referrer      *Referrer     `json:"referrer,omitempty"`
-	CitizenID     *uuid.UUID    `json:"citizen_id,omitempty"`
-	RequestType   *string       `json:"request_type,omitempty"`
-	RequestedArea *string       `json:"requested_area,omitempty"`
-	Needs         []string      `json:"needs,omitempty"`
-	Household     *Household    `json:"household,omitempty"`
-	IncomeArea    *string       `json:"income_area,omitempty"`
-	ISEE          *ISEE         `json:"isee,omitempty"`
-	Occupation    *string       `json:"occupation,omitempty"`
-	Summary       *string       `json:"summary,omitempty"`
-	Outcome       *OutcomeInput `json:"outcome,omitempty"`
-}
-
 // Limits of an access's values.
 const (
 	maxISEECents  = 100_000_000_00 // 100 million euro
@@ -263,16 +213,6 @@ func (s *Service) GetAccess(ctx context.Context, id uuid.UUID) (Access, error) {
 		return Access{}, errs.E(errs.NotFound, "access not found")
 	}
 	return sc.accessView(a), s.record(ctx, rec(sc, "access.read", "access", a.ID, a.CitizenID, nil))
-}
-
-// AccessQuery lists accesses.
-type AccessQuery struct {
-	ISTAT     string
-	From, To  Date
-	Outcome   string
-	CitizenID *uuid.UUID
-	Limit     int
-	Cursor    string
 }
 
 // ListAccesses lists the accesses the caller may see, newest first: a comune's operators those

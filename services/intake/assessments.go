@@ -14,31 +14,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
-// ScaleInput are the answers to an ADL or IADL scale: item code → option code, scored with the
-// given version of the scale (default: the latest, LatestScale).
-type ScaleInput struct {
-	Version int               `json:"version,omitempty"`
-	Answers map[string]string `json:"answers"`
-}
-
-// AssessmentInput records an assessment of need (phase B). The assessor is the caller; the case
-// manager defaults to the case's; the areas are coded with the ambito's latest taxonomy unless
-// taxonomy_version says otherwise.
-type AssessmentInput struct {
-	AssessedOn       Date               `json:"assessed_on"`
-	CaseManagerID    *uuid.UUID         `json:"case_manager_id,omitempty"`
-	TaxonomyVersion  int                `json:"taxonomy_version,omitempty"`
-	Areas            []string           `json:"areas"`
-	Invalidity       *Invalidity        `json:"invalidity,omitempty"`
-	Disability       string             `json:"disability,omitempty"`
-	BenefitsReceived []string           `json:"benefits_received,omitempty"`
-	CurrentCondition string             `json:"current_condition,omitempty"`
-	Aids             []string           `json:"aids,omitempty"`
-	Needs            *InterventionNeeds `json:"needs,omitempty"`
-	ADL              *ScaleInput        `json:"adl,omitempty"`
-	IADL             *ScaleInput        `json:"iadl,omitempty"`
-}
-
 // Limits of an assessment's values.
 const (
 	maxCondition = 10_000

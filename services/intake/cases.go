@@ -13,59 +13,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
-// CaseInput opens a case (presa in carico). The responsible social worker defaults to the
-// caller, the case manager to the responsible, opened_on to today, the taxonomy version of the
-// area to the ambito's latest. access_id names the access taken into care: its outcome becomes
-// taken_into_care with the case's id (and an anonymous access is linked to the citizen).
-type CaseInput struct {
-	CitizenID       uuid.UUID  `json:"citizen_id"`
-	ISTATCode       string     `json:"istat_code"`
-	Area            string     `json:"area"`
-	TaxonomyVersion int        `json:"taxonomy_version,omitempty"`
-	AccessID        *uuid.UUID `json:"access_id,omitempty"`
-	ResponsibleID   *uuid.UUID `json:"responsible_id,omitempty"`
-	CaseManagerID   *uuid.UUID `json:"case_manager_id,omitempty"`
-	OpenedOn        *Date      `json:"opened_on,omitempty"`
-	Notes           string     `json:"notes,omitempty"`
-}
-
-// CasePatch changes a case; absent fields stay. A change of the responsible social worker or
-// of the case manager is a service manager's, of the case's comune (a move to another comune
-// is a transfer).
-type CasePatch struct {
-	Area          *string    `json:"area,omitempty"`
-	ResponsibleID *uuid.UUID `json:"responsible_id,omitempty"`
-	CaseManagerID *uuid.UUID `json:"case_manager_id,omitempty"`
-	Notes         *string    `json:"notes,omitempty"`
-}
-
-// StatusInput changes a case's status: suspended (from open, with a suspension_reason code),
-// open (resuming a suspended case, or reopening a closed one; reason optional text). A case is
-// closed through its closure.
-type StatusInput struct {
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
-	On     *Date  `json:"on,omitempty"`
-}
-
-// ClosureInput closes a case (phase E).
-type ClosureInput struct {
-	ClosedOn          Date     `json:"closed_on"`
-	ResultsReached    []string `json:"results_reached"`
-	ResultsNotReached []string `json:"results_not_reached"`
-	ClosureReason     string   `json:"closure_reason"`
-	NewProjectFollows *bool    `json:"new_project_follows"`
-}
-
-// TransferInput moves a case to another social worker, to another comune (the person moved), or
-// both.
-type TransferInput struct {
-	ToSocialWorker *uuid.UUID `json:"to_social_worker,omitempty"`
-	ToComune       string     `json:"to_comune,omitempty"`
-	Reason         string     `json:"reason"`
-	On             *Date      `json:"on,omitempty"`
-}
-
 // Limits of a case's values.
 const (
 	maxNotes   = 10_000
@@ -228,16 +175,6 @@ func (s *Service) GetCase(ctx context.Context, id uuid.UUID, includeCitizen bool
 		}
 	}
 	return sc.caseView(c), s.record(ctx, rec(sc, "case.read", "case", c.ID, &c.CitizenID, nil))
-}
-
-// CaseQuery lists cases.
-type CaseQuery struct {
-	ISTAT     string
-	Status    string
-	Assigned  string // "me"
-	CitizenID *uuid.UUID
-	Limit     int
-	Cursor    string
 }
 
 // ListCases lists the cases the caller may see, newest first: a comune's operators those of
@@ -534,13 +471,6 @@ func (s *Service) TransferCase(ctx context.Context, id uuid.UUID, in TransferInp
 		return []pending{{"case.transferred", map[string]any{"id": c.ID, "citizen_id": c.CitizenID, "from_istat": t.FromISTAT, "to_istat": t.ToISTAT,
 			"from_social_worker": t.FromSocialWorker, "to_social_worker": t.ToSocialWorker, "on": on}}}, nil
 	})
-}
-
-// AuditQuery pages a case's audit trail.
-type AuditQuery struct {
-	CaseID uuid.UUID
-	Limit  int
-	Cursor string
 }
 
 // AuditTrail returns who read or changed the records of a case's citizen in intake (accesses,

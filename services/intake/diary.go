@@ -10,17 +10,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
-// DiaryInput is a new entry of a case's diary. visibility: team (the case's responsible
-// social worker and case manager, the comune's service managers, the author), social_service
-// (every social service operator who sees the case), cooperative (also the cooperative
-// cooperative_id, which must be named in the case's current plan).
-type DiaryInput struct {
-	EntryOn       Date       `json:"entry_on"`
-	Text          string     `json:"text"`
-	Visibility    string     `json:"visibility"`
-	CooperativeID *uuid.UUID `json:"cooperative_id,omitempty"`
-}
-
 const maxDiaryText = 10_000
 
 // AddDiaryEntry appends an entry to the diary of a case the caller may see. The diary is

@@ -362,6 +362,199 @@ type CaseRecord struct {
 	Phases    []RecordPhase `json:"phases"`
 }
 
+// ---- the inputs of the service ----
+
+// OutcomeInput is the outcome of an access as the operator gives it. taken_into_care is not
+// given: opening a case with the access's id sets it, with the case's id.
+type OutcomeInput struct {
+	Kind       string `json:"kind"`
+	ReferredTo string `json:"referred_to,omitempty"`
+}
+
+// AccessInput records an access. occurred_at (a timestamp) or date (the day) says when; without
+// either, now. Exactly one of citizen_id and anonymous_contact. taxonomy_version is the version
+// of the needs taxonomy the needs are coded with (default the ambito's latest).
+type AccessInput struct {
+	OccurredAt       *string           `json:"occurred_at,omitempty"`
+	Date             *Date             `json:"date,omitempty"`
+	ISTATCode        string            `json:"istat_code"`
+	Desk             string            `json:"desk,omitempty"`
+	Channel          string            `json:"channel"`
+	Referrer         *Referrer         `json:"referrer"`
+	CitizenID        *uuid.UUID        `json:"citizen_id,omitempty"`
+	AnonymousContact *AnonymousContact `json:"anonymous_contact,omitempty"`
+	RequestType      string            `json:"request_type"`
+	RequestedArea    string            `json:"requested_area"`
+	Needs            []string          `json:"needs"`
+	TaxonomyVersion  int               `json:"taxonomy_version,omitempty"`
+	Household        *Household        `json:"household,omitempty"`
+	IncomeArea       string            `json:"income_area,omitempty"`
+	ISEE             *ISEE             `json:"isee,omitempty"`
+	Occupation       string            `json:"occupation,omitempty"`
+	Summary          string            `json:"summary,omitempty"`
+	Outcome          *OutcomeInput     `json:"outcome,omitempty"`
+}
+
+// AccessPatch changes an access; absent fields stay. citizen_id links an anonymous contact to
+// a registry citizen (the anonymous contact is then dropped); the needs stay coded with the
+// access's taxonomy version.
+type AccessPatch struct {
+	Desk          *string       `json:"desk,omitempty"`
+	Channel       *string       `json:"channel,omitempty"`
+	Referrer      *Referrer     `json:"referrer,omitempty"`
+	CitizenID     *uuid.UUID    `json:"citizen_id,omitempty"`
+	RequestType   *string       `json:"request_type,omitempty"`
+	RequestedArea *string       `json:"requested_area,omitempty"`
+	Needs         []string      `json:"needs,omitempty"`
+	Household     *Household    `json:"household,omitempty"`
+	IncomeArea    *string       `json:"income_area,omitempty"`
+	ISEE          *ISEE         `json:"isee,omitempty"`
+	Occupation    *string       `json:"occupation,omitempty"`
+	Summary       *string       `json:"summary,omitempty"`
+	Outcome       *OutcomeInput `json:"outcome,omitempty"`
+}
+
+// AccessQuery lists accesses.
+type AccessQuery struct {
+	ISTAT     string
+	From, To  Date
+	Outcome   string
+	CitizenID *uuid.UUID
+	Limit     int
+	Cursor    string
+}
+
+// TaxonomyExtension is the body of a new taxonomy version: the areas and needs to add
+// (Taxonomy.Extend).
+type TaxonomyExtension struct {
+	Areas []Area `json:"areas"`
+}
+
+// CaseInput opens a case (presa in carico). The responsible social worker defaults to the
+// caller, the case manager to the responsible, opened_on to today, the taxonomy version of the
+// area to the ambito's latest. access_id names the access taken into care: its outcome becomes
+// taken_into_care with the case's id (and an anonymous access is linked to the citizen).
+type CaseInput struct {
+	CitizenID       uuid.UUID  `json:"citizen_id"`
+	ISTATCode       string     `json:"istat_code"`
+	Area            string     `json:"area"`
+	TaxonomyVersion int        `json:"taxonomy_version,omitempty"`
+	AccessID        *uuid.UUID `json:"access_id,omitempty"`
+	ResponsibleID   *uuid.UUID `json:"responsible_id,omitempty"`
+	CaseManagerID   *uuid.UUID `json:"case_manager_id,omitempty"`
+	OpenedOn        *Date      `json:"opened_on,omitempty"`
+	Notes           string     `json:"notes,omitempty"`
+}
+
+// CasePatch changes a case; absent fields stay. A change of the responsible social worker or
+// of the case manager is a service manager's, of the case's comune (a move to another comune
+// is a transfer).
+type CasePatch struct {
+	Area          *string    `json:"area,omitempty"`
+	ResponsibleID *uuid.UUID `json:"responsible_id,omitempty"`
+	CaseManagerID *uuid.UUID `json:"case_manager_id,omitempty"`
+	Notes         *string    `json:"notes,omitempty"`
+}
+
+// StatusInput changes a case's status: suspended (from open, with a suspension_reason code),
+// open (resuming a suspended case, or reopening a closed one; reason optional text). A case is
+// closed through its closure.
+type StatusInput struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	On     *Date  `json:"on,omitempty"`
+}
+
+// ClosureInput closes a case (phase E).
+type ClosureInput struct {
+	ClosedOn          Date     `json:"closed_on"`
+	ResultsReached    []string `json:"results_reached"`
+	ResultsNotReached []string `json:"results_not_reached"`
+	ClosureReason     string   `json:"closure_reason"`
+	NewProjectFollows *bool    `json:"new_project_follows"`
+}
+
+// TransferInput moves a case to another social worker, to another comune (the person moved), or
+// both.
+type TransferInput struct {
+	ToSocialWorker *uuid.UUID `json:"to_social_worker,omitempty"`
+	ToComune       string     `json:"to_comune,omitempty"`
+	Reason         string     `json:"reason"`
+	On             *Date      `json:"on,omitempty"`
+}
+
+// CaseQuery lists cases.
+type CaseQuery struct {
+	ISTAT     string
+	Status    string
+	Assigned  string // "me"
+	CitizenID *uuid.UUID
+	Limit     int
+	Cursor    string
+}
+
+// AuditQuery pages a case's audit trail.
+type AuditQuery struct {
+	CaseID uuid.UUID
+	Limit  int
+	Cursor string
+}
+
+// ScaleInput are the answers to an ADL or IADL scale: item code → option code, scored with the
+// given version of the scale (default: the latest, LatestScale).
+type ScaleInput struct {
+	Version int               `json:"version,omitempty"`
+	Answers map[string]string `json:"answers"`
+}
+
+// AssessmentInput records an assessment of need (phase B). The assessor is the caller; the case
+// manager defaults to the case's; the areas are coded with the ambito's latest taxonomy unless
+// taxonomy_version says otherwise.
+type AssessmentInput struct {
+	AssessedOn       Date               `json:"assessed_on"`
+	CaseManagerID    *uuid.UUID         `json:"case_manager_id,omitempty"`
+	TaxonomyVersion  int                `json:"taxonomy_version,omitempty"`
+	Areas            []string           `json:"areas"`
+	Invalidity       *Invalidity        `json:"invalidity,omitempty"`
+	Disability       string             `json:"disability,omitempty"`
+	BenefitsReceived []string           `json:"benefits_received,omitempty"`
+	CurrentCondition string             `json:"current_condition,omitempty"`
+	Aids             []string           `json:"aids,omitempty"`
+	Needs            *InterventionNeeds `json:"needs,omitempty"`
+	ADL              *ScaleInput        `json:"adl,omitempty"`
+	IADL             *ScaleInput        `json:"iadl,omitempty"`
+}
+
+// PlanInput is a new version of a case's plan (PAI), whole.
+type PlanInput struct {
+	Goals              []string         `json:"goals"`
+	PlannedServices    []PlannedService `json:"planned_services"`
+	ProjectValueCents  *int64           `json:"project_value_cents"`
+	UserCopaymentCents *int64           `json:"user_copayment_cents"`
+	ProjectLead        uuid.UUID        `json:"project_lead"`
+	MonitoringLead     uuid.UUID        `json:"monitoring_lead"`
+	ReviewOn           Date             `json:"review_on"`
+}
+
+// Precondition is what a PUT of a plan expects: IfMatch the version the change applies to (the
+// ETag of GET .../plan; 0 when not given), or, with IfNoneMatch (If-None-Match: *), that there
+// is no plan yet.
+type Precondition struct {
+	IfMatch     int64
+	IfNoneMatch bool
+}
+
+// DiaryInput is a new entry of a case's diary. visibility: team (the case's responsible
+// social worker and case manager, the comune's service managers, the author), social_service
+// (every social service operator who sees the case), cooperative (also the cooperative
+// cooperative_id, which must be named in the case's current plan).
+type DiaryInput struct {
+	EntryOn       Date       `json:"entry_on"`
+	Text          string     `json:"text"`
+	Visibility    string     `json:"visibility"`
+	CooperativeID *uuid.UUID `json:"cooperative_id,omitempty"`
+}
+
 // Store is the persistence the service needs; postgres.Store implements it.
 type Store interface {
 	InTx(ctx context.Context, fn func(Store) error) error

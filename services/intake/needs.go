@@ -9,12 +9,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
 
-// TaxonomyExtension is the body of a new taxonomy version: the areas and needs to add
-// (Taxonomy.Extend).
-type TaxonomyExtension struct {
-	Areas []Area `json:"areas"`
-}
-
 // maxTaxonomyVersion bounds the versions an ambito makes (and a version asked for).
 const maxTaxonomyVersion = 10_000
 

@@ -13,17 +13,6 @@ import (
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
-// PlanInput is a new version of a case's plan (PAI), whole.
-type PlanInput struct {
-	Goals              []string         `json:"goals"`
-	PlannedServices    []PlannedService `json:"planned_services"`
-	ProjectValueCents  *int64           `json:"project_value_cents"`
-	UserCopaymentCents *int64           `json:"user_copayment_cents"`
-	ProjectLead        uuid.UUID        `json:"project_lead"`
-	MonitoringLead     uuid.UUID        `json:"monitoring_lead"`
-	ReviewOn           Date             `json:"review_on"`
-}
-
 // Limits of a plan's values.
 const (
 	maxGoals       = 20
@@ -77,14 +66,6 @@ func validatePlan(f *errs.Fields, in PlanInput) {
 	f.Check(in.ProjectLead != uuid.Nil, "project_lead", "is required")
 	f.Check(in.MonitoringLead != uuid.Nil, "monitoring_lead", "is required")
 	valid.Date(f, "review_on", in.ReviewOn, valid.Suite)
-}
-
-// Precondition is what a PUT of a plan expects: IfMatch the version the change applies to (the
-// ETag of GET .../plan; 0 when not given), or, with IfNoneMatch (If-None-Match: *), that there
-// is no plan yet.
-type Precondition struct {
-	IfMatch     int64
-	IfNoneMatch bool
 }
 
 // PutPlan makes a new version of the plan of a case the caller may see. If-Match is required
