@@ -798,10 +798,16 @@ func merged(s *base.Schema) *base.Schema {
 }
 
 // generate returns a value that has the schema's shape: required properties only, enums'
-// first value, formats honoured. It need not pass the service's rules.
+// first value, formats honoured. It need not pass the service's rules, but it should pass the
+// contract, or every case the sweep derives from it is sent as bad input whatever it varies
+// (a valid Idempotency-Key then stores the answer). maxGenerateDepth only stops recursive
+// schemas: it is deep enough for arrays of objects holding arrays of objects (an intake
+// taxonomy extension, areas[].needs[].code, is at depth 5).
+const maxGenerateDepth = 8
+
 func generate(s *base.Schema, depth int) any {
 	s = merged(s)
-	if s == nil || depth > 4 {
+	if s == nil || depth > maxGenerateDepth {
 		return "x"
 	}
 	if s.Const != nil {

@@ -104,6 +104,7 @@ func TestREADMEConfiguration(t *testing.T) {
 	}
 	dirs = append(dirs, cmds...)
 	read := readVariables(t, dirs)
+	maps.Copy(read, peerVariables(t, cmds))
 	if len(read) < 10 {
 		t.Fatalf("found only %d variables read in %v: the scan is broken", len(read), dirs)
 	}
@@ -125,6 +126,81 @@ func TestREADMEConfiguration(t *testing.T) {
 			}
 		}
 	}
+}
+
+// peerVariables returns the variables pkg/peers reads for each command that calls
+// peers.LoadSettings(env, "<service>", consulAddr, map[string]string{"<peer>": url, ...}): the
+// service's machine client (CSI_<SERVICE>_CLIENT_ID, _CLIENT_SECRET), each peer's URL
+// (CSI_<PEER>_URL), identity's URL and the peer timeout. pkg/peers builds the first names from
+// the arguments, so they are read here from the call, which must spell them as literals.
+func peerVariables(t *testing.T, dirs []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	upper := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "LoadSettings" {
+					return true
+				}
+				if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "peers" {
+					return true
+				}
+				lit := func(e ast.Expr) (string, bool) {
+					l, ok := e.(*ast.BasicLit)
+					if !ok || l.Kind != token.STRING {
+						return "", false
+					}
+					v, err := strconv.Unquote(l.Value)
+					return v, err == nil
+				}
+				service, ok := "", len(call.Args) == 4
+				if ok {
+					service, ok = lit(call.Args[1])
+				}
+				peers, isMap := (*ast.CompositeLit)(nil), false
+				if ok {
+					peers, isMap = call.Args[3].(*ast.CompositeLit)
+				}
+				if !ok || !isMap {
+					t.Errorf("%s: peers.LoadSettings must name the service and its peers as literals so that their variables can be checked", path)
+					return true
+				}
+				out["CSI_"+upper(service)+"_CLIENT_ID"], out["CSI_"+upper(service)+"_CLIENT_SECRET"] = path, path
+				out["CSI_IDENTITY_URL"], out["CSI_PEER_TIMEOUT"] = path, path
+				for _, el := range peers.Elts {
+					kv, ok := el.(*ast.KeyValueExpr)
+					name, isLit := "", false
+					if ok {
+						name, isLit = lit(kv.Key)
+					}
+					if !isLit {
+						t.Errorf("%s: peers.LoadSettings names a peer that is not a literal", path)
+						continue
+					}
+					out["CSI_"+upper(name)+"_URL"] = path
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // TestTableVariables checks the Markdown reader on a small document.

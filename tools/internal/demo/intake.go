@@ -176,8 +176,13 @@ func SeedIntake(ctx context.Context, d Data, o IntakeOptions) (IntakeResult, err
 				return res, fmt.Errorf("write the diary of a case in %s: %w", org.Name, err)
 			}
 			res.Diary++
-			if rng.IntN(6) == 0 {
-				closure := map[string]any{"closed_on": opened.AddDate(0, 8, 0).Format(time.DateOnly), "results_reached": []string{"Autonomia al domicilio mantenuta"},
+			// intake refuses a closure dated in the future: eight months on, or today.
+			closedOn := opened.AddDate(0, 8, 0)
+			if today := time.Now().UTC().Truncate(24 * time.Hour); closedOn.After(today) {
+				closedOn = today
+			}
+			if rng.IntN(6) == 0 && !closedOn.Before(opened) {
+				closure := map[string]any{"closed_on": closedOn.Format(time.DateOnly), "results_reached": []string{"Autonomia al domicilio mantenuta"},
 					"closure_reason": pick(rng, []string{"goals_reached", "moved_away", "admitted_residential"}), "new_project_follows": false}
 				if err := c.call(ctx, "POST", caseURL+"/closure", "", closure, nil); err != nil {
 					return res, fmt.Errorf("close a case in %s: %w", org.Name, err)

@@ -1,0 +1,18 @@
+package intake_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/csi-lombardia/csi/pkg/openapitest"
+)
+
+// TestContractSweep sends bad input of every kind to every operation of the contract
+// (openapitest.Sweep), each as the first caller of its row of the role table: each answer must be
+// a documented 4xx problem and nothing may be written.
+func TestContractSweep(t *testing.T) {
+	s := newSuite(t)
+	start := time.Now()
+	s.Sweep(t, roleTable(t, s), openapitest.SweepConfig{})
+	t.Logf("sweep took %s", time.Since(start).Round(time.Millisecond))
+}
