@@ -52,7 +52,8 @@ func IDAndBody[B any](r *http.Request, name string) (uuid.UUID, B, error) {
 	if err != nil {
 		return id, body, err
 	}
-	return id, body, DecodeJSON(r, &body)
+	err = DecodeJSON(r, &body) // before body is read: the order within a return list is not specified
+	return id, body, err
 }
 
 // Patch is a PATCH of a versioned resource: its id, the version If-Match names, the patch.
