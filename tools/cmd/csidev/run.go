@@ -108,6 +108,9 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 		printSignIns(stdout, d, identityURL, true)
 	} else {
 		printSignIns(stdout, d, identityURL, false)
+		if u := s.URL("intake"); u != "" && len(d.ComuneWorkers) > 0 {
+			printIntake(stdout, d, identityURL, u)
+		}
 		printClient(stdout, s.Client(), identityURL)
 	}
 
@@ -143,8 +146,24 @@ func printSignIns(w io.Writer, d demo.Data, identityURL string, adminOnly bool) 
 			example = u.Email
 		}
 	}
+	if !adminOnly && len(d.ComuneWorkers) > 0 {
+		fmt.Fprintln(w, "\nA social worker of every comune (the intake demo data's accesses and cases are theirs):")
+		for _, u := range d.ComuneWorkers {
+			org, _ := d.Org(u.OrgKey)
+			fmt.Fprintf(w, "  %-17s %-50s %s (ISTAT %s)\n", u.Role, u.Email, org.Name, org.ISTATCode)
+		}
+	}
 	fmt.Fprintf(w, "\nGet a token:\n  curl -s %s/v1/oauth/token -d grant_type=password -d username=%s --data-urlencode 'password=%s'\n",
 		identityURL, example, demo.Password)
+}
+
+// printIntake prints how a comune's social worker reads intake's demo cases.
+func printIntake(w io.Writer, d demo.Data, identityURL, intakeURL string) {
+	u := d.ComuneWorkers[0]
+	fmt.Fprintf(w, "\nintake's demo accesses and cases, as %s:\n", u.Email)
+	fmt.Fprintf(w, "  TOKEN=$(curl -s %s/v1/oauth/token -d grant_type=password -d username=%s --data-urlencode 'password=%s' | jq -r .access_token)\n",
+		identityURL, u.Email, u.Password)
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/cases?limit=5'\n", intakeURL)
 }
 
 // printClient prints the demo machine client and how it gets a token.
