@@ -1,12 +1,20 @@
-// Command csifloor serves the floor of the load bench (package floor): the registry's SQL for
-// the citizen read by id and the citizen create, behind plain net/http and a pgx pool of the
-// registry's size (20), with no framework, authentication, validation, audit or cache.
+// Command csifloor serves the floor of the load bench (package floor): the services' own SQL
+// behind plain net/http and a pgx pool of the services' size (20) per database, with no
+// framework, authentication, validation, audit, cache or call to another service.
 //
-//	csifloor -addr 127.0.0.1:28090 -database-url postgres://.../bench_registry -ambito <uuid>
+//	csifloor -addr 127.0.0.1:28090 -ambito <uuid> \
+//	    [-database-url postgres://.../bench_registry] [-intake-database-url postgres://.../bench_intake]
 //
-// GET /citizens/{id} reads a citizen of the ambito; POST /citizens takes the columns
-// (fiscal_code, fiscal_code_canonical, family_name, given_name, sex, birth_date,
-// birth_belfiore, residence_istat) and data, the record as JSON.
+// With -database-url (the registry's database): GET /citizens/{id} reads a citizen of the
+// ambito; POST /citizens takes the columns (fiscal_code, fiscal_code_canonical, family_name,
+// given_name, sex, birth_date, birth_belfiore, residence_istat) and data, the record as JSON.
+//
+// With -intake-database-url (intake's database): POST /accesses records an access as intake
+// does (the taxonomy read, then the access and its event in one transaction), taking the
+// columns (istat_code, access_date, citizen_id, outcome, recorded_by) and data; GET
+// /cases/{id} reads a case of the ambito with its status history and transfers.
+//
+// At least one of the two is required.
 package main
 
 import (
@@ -38,8 +46,9 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("csifloor", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:28090", "listen address")
-	dbURL := fs.String("database-url", os.Getenv("CSI_DATABASE_URL"), "the registry's database")
-	ambito := fs.String("ambito", "", "the ambito whose citizens are read and written")
+	dbURL := fs.String("database-url", os.Getenv("CSI_DATABASE_URL"), "the registry's database: serve its floor (/citizens)")
+	intakeURL := fs.String("intake-database-url", "", "intake's database: serve its floor (/accesses, /cases)")
+	ambito := fs.String("ambito", "", "the ambito whose records are read and written")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,20 +56,28 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("-ambito: %w", err)
 	}
-	cfg, err := pgxpool.ParseConfig(*dbURL)
-	if err != nil {
-		return errors.New("-database-url: invalid connection string")
+	if *dbURL == "" && *intakeURL == "" {
+		return errors.New("give -database-url (the registry's floor), -intake-database-url (intake's) or both")
 	}
-	cfg.MaxConns = 20
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("open pool: %w", err)
+	var registry *floor.Handler
+	var intake *floor.IntakeHandler
+	if *dbURL != "" {
+		pool, err := open(ctx, "-database-url", *dbURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		registry = &floor.Handler{Pool: pool, Ambito: amb}
 	}
-	defer pool.Close()
-	if err := pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+	if *intakeURL != "" {
+		pool, err := open(ctx, "-intake-database-url", *intakeURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		intake = &floor.IntakeHandler{Pool: pool, Ambito: amb}
 	}
-	srv := &http.Server{Addr: *addr, Handler: floor.Handler{Pool: pool, Ambito: amb}.Routes(),
+	srv := &http.Server{Addr: *addr, Handler: floor.Mux(registry, intake),
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -72,4 +89,22 @@ func run(ctx context.Context, args []string) error {
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shut)
+}
+
+// open opens a pool of the services' size (pkg/pgdb's 20) on url and checks it.
+func open(ctx context.Context, flag, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid connection string", flag)
+	}
+	cfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open pool: %w", flag, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("%s: ping database: %w", flag, err)
+	}
+	return pool, nil
 }

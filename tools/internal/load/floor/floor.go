@@ -1,11 +1,12 @@
-// Package floor is the floor of the load bench: the registry's own SQL for the citizen read by
-// id and the citizen create, behind plain net/http and a pgx pool, with no framework, no
-// authentication, no validation, no audit and no cache. What the registry sustains is measured
-// against what this sustains on the same database; csifloor serves it and csibench writes its
-// statements into pgbench scripts, so the three run the very same SQL.
+// Package floor is the floor of the load bench: the services' own SQL behind plain net/http and
+// a pgx pool, with no framework, no authentication, no validation, no audit, no cache and no
+// call to another service. The registry's (Handler): the citizen read by id and the citizen
+// create; intake's (IntakeHandler): the access create and the case read by id. What a service
+// sustains is measured against what this sustains on the same database; csifloor serves it and
+// csibench writes its statements into pgbench scripts, so the three run the very same SQL.
 //
-// The statements are copied from services/registry/postgres (a tool may not import a
-// service's adapter); a test fails when they drift apart.
+// The statements are copied from services/registry/postgres, services/intake/postgres and
+// pkg/events (a tool may not import a service's adapter); tests fail when they drift apart.
 package floor
 
 import (
@@ -75,9 +76,13 @@ type Handler struct {
 // Routes returns the floor's routes: GET /citizens/{id} and POST /citizens.
 func (h Handler) Routes() http.Handler {
 	mux := http.NewServeMux()
+	h.register(mux)
+	return mux
+}
+
+func (h Handler) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /citizens/{id}", h.read)
 	mux.HandleFunc("POST /citizens", h.create)
-	return mux
 }
 
 func (h Handler) read(w http.ResponseWriter, r *http.Request) {
