@@ -74,22 +74,7 @@ func freshRegistry(ctx context.Context, s *suite.Suite, logw io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(logw, "==> the registry database %s holds %d citizens of an earlier run: starting it afresh\n", db, n)
-	if err := s.Signal("registry", sigterm); err != nil {
-		return err
-	}
-	_ = s.Wait("registry")
-	srv, err := pgx.Connect(ctx, s.ServerURL())
-	if err != nil {
-		return fmt.Errorf("connect to the server: %w", err)
-	}
-	defer srv.Close(ctx)
-	ident := pgx.Identifier{db}.Sanitize()
-	for _, q := range []string{`DROP DATABASE ` + ident + ` WITH (FORCE)`, `CREATE DATABASE ` + ident} {
-		if _, err := srv.Exec(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return s.Restart(ctx, "registry")
+	return recreate(ctx, s, "registry", db)
 }
 
 // credentials are what the operations sign in with.
@@ -180,6 +165,7 @@ type citizen struct {
 	ID         uuid.UUID
 	FiscalCode string
 	Name       string // family and given name, as an operator would type them
+	ISTAT      string // the comune of residence
 }
 
 // loaded reads the imported citizens back from the registry's database in a fixed pseudo-random
@@ -190,7 +176,7 @@ func loaded(ctx context.Context, dbURL string) ([]citizen, error) {
 		return nil, fmt.Errorf("connect to the registry database: %w", err)
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT id, fiscal_code, family_name, given_name FROM citizens
+	rows, err := conn.Query(ctx, `SELECT id, fiscal_code, family_name, given_name, coalesce(residence_istat, '') FROM citizens
 		WHERE fiscal_code IS NOT NULL ORDER BY md5(fiscal_code)`)
 	if err != nil {
 		return nil, fmt.Errorf("read citizens: %w", err)
@@ -198,7 +184,7 @@ func loaded(ctx context.Context, dbURL string) ([]citizen, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (citizen, error) {
 		var c citizen
 		var family, given string
-		err := r.Scan(&c.ID, &c.FiscalCode, &family, &given)
+		err := r.Scan(&c.ID, &c.FiscalCode, &family, &given, &c.ISTAT)
 		c.Name = family + " " + given
 		return c, err
 	})

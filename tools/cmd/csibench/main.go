@@ -1,8 +1,9 @@
 // Command csibench is the load bench behind make bench. It starts the suite as make run does
 // (with Redis, on its own ports and databases), loads an ambito of synthetic citizens through
-// the registry's import, starts the floor (csifloor), ramps every operation at a fixed arrival
-// rate until p99 or the error rate breaks the bound, profiles the registry where it lags the
-// floor, runs pgbench with the same SQL, and writes BENCHMARKS.md.
+// the registry's import, records intake's demo accesses and cases on them, starts the floor
+// (csifloor, on the registry's and intake's databases), ramps every operation at a fixed
+// arrival rate until p99 or the error rate breaks the bound, profiles the service that lags
+// its floor most, runs pgbench with the same SQL, and writes BENCHMARKS.md.
 //
 //	csibench [-port-base 28081] [-db-prefix bench_] [-citizens 190000] [-step 3s] [-out BENCHMARKS.md]
 package main
@@ -63,7 +64,7 @@ type config struct {
 func run(ctx context.Context, args []string, logw io.Writer) error {
 	fs := flag.NewFlagSet("csibench", flag.ContinueOnError)
 	var c config
-	fs.IntVar(&c.portBase, "port-base", 28081, "identity's port; the registry follows, the floor is on port-base+9")
+	fs.IntVar(&c.portBase, "port-base", 28081, "identity's port; the registry and intake follow, the floor is on port-base+9")
 	fs.StringVar(&c.dbPrefix, "db-prefix", "bench_", "database names <prefix><service>")
 	fs.IntVar(&c.citizens, "citizens", 190_000, "citizens imported (the ambito scale)")
 	fs.IntVar(&c.fresh, "fresh", 40_000, "new synthetic citizens for the creates (half the suite's, half the floor's)")
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	fs.DurationVar(&c.step, "step", 3*time.Second, "length of each ramp step")
 	fs.StringVar(&c.out, "out", "BENCHMARKS.md", "report file (relative to the repository root)")
 	fs.StringVar(&c.only, "only", "", "run only the operations whose name contains this (a quick look)")
-	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of the registry under load (0 = none)")
+	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of the services under load where they lag the floor (0 = none)")
 	fs.DurationVar(&c.pgbenchDur, "pgbench", 8*time.Second, "length of each pgbench run (0 = none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,9 +97,11 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		return err
 	}
 
-	registryDebug := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+101))
+	debug := debugAddrs{"registry": net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+101)),
+		"intake": net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+102))}
 	s, err := suite.Start(ctx, suite.Options{PortBase: c.portBase, DBPrefix: c.dbPrefix, Redis: true, Seed: true, Log: logw,
-		Env: map[string][]string{"registry": {"CSI_DEBUG_ADDR=" + registryDebug, "CSI_LOG_LEVEL=warn", "CSI_REGISTRY_CACHE_TTL=5m"}, "identity": {"CSI_LOG_LEVEL=warn"}}})
+		Env: map[string][]string{"registry": {"CSI_DEBUG_ADDR=" + debug["registry"], "CSI_LOG_LEVEL=warn", "CSI_REGISTRY_CACHE_TTL=5m"},
+			"identity": {"CSI_LOG_LEVEL=warn"}, "intake": {"CSI_DEBUG_ADDR=" + debug["intake"], "CSI_LOG_LEVEL=warn"}}})
 	if err != nil {
 		return err
 	}
@@ -128,8 +131,22 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		return fmt.Errorf("only %d citizens loaded", len(all))
 	}
 	parts := split(all, c.hot)
+	if rep.intake, err = freshIntake(ctx, s, logw); err != nil {
+		return err
+	}
+	cases, err := intakeCases(ctx, s.DatabaseURL("intake"))
+	if err != nil {
+		return err
+	}
+	if len(cases) == 0 {
+		return errors.New("intake's demo data made no cases")
+	}
+	workers, err := newWorkerTokens(ctx, s)
+	if err != nil {
+		return err
+	}
 
-	floorURL, stopFloor, floorPID, err := startFloor(ctx, root, s.DatabaseURL("registry"), cr.ambito.String(), c.portBase+9, logw)
+	floorURL, stopFloor, floorPID, err := startFloor(ctx, root, s.DatabaseURL("registry"), s.DatabaseURL("intake"), cr.ambito.String(), c.portBase+9, logw)
 	if err != nil {
 		return err
 	}
@@ -143,6 +160,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	hc := load.NewClient()
 	var token string
 	ts := targets(hc, s.URL("identity"), s.URL("registry"), floorURL, cr, parts, ppl.fresh, ppl.comuni[0].ISTAT, &token)
+	ts = append(ts, intakeTargets(hc, s.URL("intake"), floorURL, parts.hot, cases, workers, warmer(hc, s.URL("registry"), parts.hot, &token))...)
 
 	for i := range ts {
 		t := &ts[i]
@@ -152,6 +170,9 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		}
 		if t.tokens {
 			if token, err = benchToken(ctx, s); err != nil {
+				return err
+			}
+			if err := workers.refresh(ctx, s); err != nil {
 				return err
 			}
 		}
@@ -187,10 +208,13 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		if token, err = benchToken(ctx, s); err != nil {
 			return err
 		}
-		rep.profiles = profileLaggards(ctx, logw, registryDebug, rep.results, c.profile)
+		if err := workers.refresh(ctx, s); err != nil {
+			return err
+		}
+		rep.profiles = profileLaggards(ctx, logw, debug, rep.results, c.profile)
 	}
 	if c.pgbenchDur > 0 {
-		rep.pgbench, rep.pgbenchErr = runPgbench(ctx, logw, s.DatabaseURL("registry"), cr.ambito.String(), c.pgbenchDur)
+		rep.pgbench, rep.pgbenchErr = runPgbench(ctx, logw, map[string]string{"registry": s.DatabaseURL("registry"), "intake": s.DatabaseURL("intake")}, cr.ambito.String(), c.pgbenchDur)
 	}
 	rep.loadAfter = loadavg()
 	rep.took = time.Since(began)
@@ -205,8 +229,8 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	return nil
 }
 
-// startFloor builds csifloor into bin/ and starts it on the registry's database.
-func startFloor(ctx context.Context, root, dbURL, ambito string, port int, logw io.Writer) (string, func(), int, error) {
+// startFloor builds csifloor into bin/ and starts it on the registry's and intake's databases.
+func startFloor(ctx context.Context, root, dbURL, intakeURL, ambito string, port int, logw io.Writer) (string, func(), int, error) {
 	bin := filepath.Join(root, "bin", "csifloor")
 	fmt.Fprintln(logw, "==> building and starting csifloor (the floor)")
 	b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./tools/cmd/csifloor")
@@ -215,7 +239,7 @@ func startFloor(ctx context.Context, root, dbURL, ambito string, port int, logw 
 		return "", nil, 0, fmt.Errorf("build csifloor: %w", err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "-addr", addr, "-database-url", dbURL, "-ambito", ambito)
+	cmd := exec.Command(bin, "-addr", addr, "-database-url", dbURL, "-intake-database-url", intakeURL, "-ambito", ambito)
 	cmd.Stdout, cmd.Stderr = logw, logw
 	if err := cmd.Start(); err != nil {
 		return "", nil, 0, fmt.Errorf("start csifloor: %w", err)
@@ -245,7 +269,7 @@ func startFloor(ctx context.Context, root, dbURL, ambito string, port int, logw 
 // and Redis.
 func processes(ctx context.Context, s *suite.Suite, floorPID int, prefix string) ([]load.Proc, error) {
 	procs := []load.Proc{{Name: "identity", PID: s.PID("identity")}, {Name: "registry", PID: s.PID("registry")},
-		{Name: "csifloor", PID: floorPID}}
+		{Name: "intake", PID: s.PID("intake")}, {Name: "csifloor", PID: floorPID}}
 	conn, err := pgx.Connect(ctx, s.DatabaseURL("registry"))
 	if err != nil {
 		return nil, err

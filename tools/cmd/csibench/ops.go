@@ -15,15 +15,24 @@ import (
 
 // target is one operation of the bench: how to make its requests and where its ramp starts.
 type target struct {
-	group  string // the table it belongs to
-	name   string
-	floor  string // the floor operation it is compared with ("" = none)
-	start  float64
-	bound  load.Bound // zero = the bench's bound
-	note   string
-	warm   func(ctx context.Context) error // run before the ramp (fills the cache)
-	op     load.Op
-	tokens bool // needs a fresh bench token (set by the runner)
+	group   string // the table it belongs to
+	name    string
+	floor   string // the floor operation it is compared with ("" = none)
+	start   float64
+	bound   load.Bound // zero = the bench's bound
+	note    string
+	warm    func(ctx context.Context) error // run before the ramp (fills the cache)
+	op      load.Op
+	tokens  bool   // needs fresh tokens: the bench operator's and the comuni's social workers' (set by the runner)
+	service string // the service the operation measures, profiled when it lags its floor ("" = registry)
+}
+
+// profiled is the service a target's profile is taken of.
+func (t target) profiled() string {
+	if t.service == "" {
+		return "registry"
+	}
+	return t.service
 }
 
 // partitions of the shuffled imported citizens: each uncached operation reads ids no other
@@ -89,6 +98,43 @@ func floorBody(p synth.Person, istat string) map[string]any {
 		"data": createBody(p, istat)}
 }
 
+// warmer reads every hot citizen once by id and by code, so that the cached operations hit.
+func warmer(hc *http.Client, registryURL string, hot []citizen, token *string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		build := func(u func(i int64) (string, []byte)) func(context.Context, int64) (*http.Request, error) {
+			return func(ctx context.Context, i int64) (*http.Request, error) {
+				url, body := u(i)
+				method := http.MethodGet
+				if body != nil {
+					method = http.MethodPost
+				}
+				req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+				if err != nil {
+					return nil, err
+				}
+				if body != nil {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				return bearer(req, token), nil
+			}
+		}
+		do := load.HTTP(hc, build(func(i int64) (string, []byte) { return registryURL + "/v1/citizens/" + pick(hot, i).ID.String(), nil }))
+		code := load.HTTP(hc, build(func(i int64) (string, []byte) {
+			b, _ := json.Marshal(map[string]string{"fiscal_code": pick(hot, i).FiscalCode})
+			return registryURL + "/v1/citizens:search", b
+		}))
+		for i := range int64(len(hot)) {
+			if _, err := do(ctx, i); err != nil {
+				return err
+			}
+			if _, err := code(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // targets builds every operation of the bench.
 func targets(hc *http.Client, identityURL, registryURL, floorURL string, cr credentials, parts partitions,
 	fresh []synth.Person, istat string, token *string) []target {
@@ -129,20 +175,7 @@ func targets(hc *http.Client, identityURL, registryURL, floorURL string, cr cred
 	byCode := func(list []citizen) func(int64) any {
 		return func(i int64) any { return map[string]string{"fiscal_code": pick(list, i).FiscalCode} }
 	}
-	// warm reads every hot citizen once by id and by code, so that the cached operations hit.
-	warm := func(ctx context.Context) error {
-		do := load.HTTP(hc, get(byID(parts.hot)))
-		code := load.HTTP(hc, post(registryURL+"/v1/citizens:search", byCode(parts.hot)))
-		for i := range int64(len(parts.hot)) {
-			if _, err := do(ctx, i); err != nil {
-				return err
-			}
-			if _, err := code(ctx, i); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	warm := warmer(hc, registryURL, parts.hot, token)
 	once := func(list []citizen, what string) string {
 		return "each request reads a citizen no request has read before (" + what + ", " + itoa(len(list)) + " available)"
 	}

@@ -15,21 +15,26 @@ import (
 	"github.com/csi-lombardia/csi/tools/internal/load"
 )
 
-// profile is a CPU profile of the registry taken while one operation ran at a fixed rate.
+// profile is a CPU profile of a service taken while one of its operations ran at a fixed rate.
 type profile struct {
-	Op   string
-	Rate float64
-	Flat string // go tool pprof -top
-	Cum  string // go tool pprof -top -cum
-	Err  string
+	Op      string
+	Service string
+	Rate    float64
+	Flat    string // go tool pprof -top
+	Cum     string // go tool pprof -top -cum
+	Err     string
 }
+
+// maxProfiles is how many operations of each service are profiled at most.
+var maxProfiles = map[string]int{"registry": 2, "intake": 2}
 
 // laggardRatio is "far below the floor": under this share of the floor's throughput an
 // operation is profiled.
 const laggardRatio = 0.7
 
-// profileLaggards profiles the registry during the two operations furthest below their floor.
-func profileLaggards(ctx context.Context, logw io.Writer, debugAddr string, results []opResult, d time.Duration) []profile {
+// profileLaggards profiles the service of each of the operations furthest below their floor:
+// the two of the registry's and the two of intake's that lag most.
+func profileLaggards(ctx context.Context, logw io.Writer, debug debugAddrs, results []opResult, d time.Duration) []profile {
 	type lag struct {
 		r     opResult
 		ratio float64
@@ -54,17 +59,23 @@ func profileLaggards(ctx context.Context, logw io.Writer, debugAddr string, resu
 		return 0
 	})
 	var out []profile
-	for _, l := range lags[:min(2, len(lags))] {
+	perService := map[string]int{}
+	for _, l := range lags {
+		svc := l.r.target.profiled()
+		if perService[svc] >= maxProfiles[svc] || debug[svc] == "" {
+			continue
+		}
+		perService[svc]++
 		rate := l.r.target.start
 		if l.r.out.Best != nil {
 			rate = l.r.out.Best.Rate
 		}
-		fmt.Fprintf(logw, "==> CPU profile of the registry during %q at %.0f/s (%.0f%% of the floor)\n", l.r.target.name, rate, 100*l.ratio)
+		fmt.Fprintf(logw, "==> CPU profile of %s during %q at %.0f/s (%.0f%% of the floor)\n", svc, l.r.target.name, rate, 100*l.ratio)
 		var next int64 // go on where the ramp stopped: fresh ids and new people
 		for _, st := range l.r.out.Steps {
 			next += int64(st.Sent)
 		}
-		out = append(out, takeProfile(ctx, debugAddr, l.r.target, rate, next, d))
+		out = append(out, takeProfile(ctx, debug[svc], l.r.target, rate, next, d))
 	}
 	return out
 }
@@ -79,7 +90,7 @@ func floorOf(results []opResult, name string) *opResult {
 }
 
 func takeProfile(ctx context.Context, debugAddr string, t target, rate float64, first int64, d time.Duration) profile {
-	p := profile{Op: t.name, Rate: rate}
+	p := profile{Op: t.name, Service: t.profiled(), Rate: rate}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/csi-lombardia/csi/tools/internal/demo"
 	"github.com/csi-lombardia/csi/tools/internal/load"
 )
 
@@ -32,6 +33,7 @@ type report struct {
 	loadBefore string
 	loadAfter  string
 	importTime time.Duration
+	intake     demo.IntakeResult // intake's demo data, recorded on the imported citizens
 	procs      []load.Proc
 	results    []opResult
 	profiles   []profile
@@ -77,9 +79,10 @@ func (r report) write(path string) error {
 	p("| command | `%s` (took %s) |", r.command, r.took.Round(time.Second))
 	p("| machine | %s |", r.machine)
 	p("| load average | %s before, %s after |", r.loadBefore, r.loadAfter)
-	p("| data | %d synthetic citizens of the 8 demo comuni (`tools/internal/synth`, seed 20250101), imported through `POST /v1/imports` |", r.citizens)
+	p("| data | %d synthetic citizens of the 8 demo comuni (`tools/internal/synth`, seed 20250101), imported through `POST /v1/imports`; "+
+		"intake: %d accesses and %d cases of them (the demo data, `tools/internal/demo`) |", r.citizens, r.intake.Accesses, r.intake.Cases)
 	p("")
-	p("Everything runs on this one machine: the services, PostgreSQL 15, Redis, the floor and the")
+	p("Everything runs on this one machine: the services (identity, registry, intake), PostgreSQL 15, Redis, the floor and the")
 	p("load generator share its cores, so each figure is what is left after the generator's own share.")
 	p("The load average above says whether other work ran at the same time.")
 	p("")
@@ -93,10 +96,13 @@ func (r report) write(path string) error {
 	p("  as broken only if it breaks it again (the machine is shared). The **bound** is p99 <= 25 ms and errors < 1%%")
 	p("  (token by password: p99 <= %s, see its note). *Sustained* is the answered-OK rate of the", load.Millis(passwordP99))
 	p("  highest step that kept the bound; *broke at* is the lowest step that did not, and why.")
-	p("- **The floor** (`tools/cmd/csifloor`, package `tools/internal/load/floor`): the registry's own")
-	p("  SQL for the read by id and for the create transaction, behind plain `net/http` and a pgx pool of")
-	p("  the registry's size (20), on the registry's database: no framework, auth, validation, audit or")
-	p("  cache. A test keeps its statements identical to the registry's.")
+	p("- **The floor** (`tools/cmd/csifloor`, package `tools/internal/load/floor`): the services' own")
+	p("  SQL behind plain `net/http` and a pgx pool of the services' size (20) per database: the")
+	p("  registry's read by id and create transaction on the registry's database, intake's case read by")
+	p("  id and access create (the taxonomy read, then the access and its outbox row in one transaction)")
+	p("  on intake's. No framework, auth, validation, audit, cache or call to another service: intake's")
+	p("  access create calls the registry for every citizen id, its floor does not. Tests keep the")
+	p("  statements identical to the services'.")
 	p("- **Uncached** reads read citizens no earlier request has read (fresh ids, so every read misses")
 	p("  Redis); **cached** reads cycle over %s citizens read once (by id and by code) right before", "2,000")
 	p("  each cached ramp; the registry runs with `CSI_REGISTRY_CACHE_TTL=5m` (default 1 min) so that")
@@ -200,7 +206,7 @@ func (r report) write(path string) error {
 
 	p("## PostgreSQL's ceiling (pgbench)")
 	p("")
-	p("`pgbench -n -M prepared -c 8 -j 2 -T <s> -r` on the registry's database, with the registry's")
+	p("`pgbench -n -M prepared -c 8 -j 2 -T <s> -r` on each service's database, with the service's")
 	p("statements as scripts (closed loop, as fast as PostgreSQL answers: a ceiling, not a sustained")
 	p("rate within a bound). Each transaction first picks its values with one trivial query (`\\gset`):")
 	p("pgbench has no list of ids and builds no strings; `-r` gives each statement's own latency.")
@@ -210,10 +216,10 @@ func (r report) write(path string) error {
 		p("")
 	}
 	if len(r.pgbench) > 0 {
-		p("| script | clients | transactions/s | latency average |")
-		p("|---|---:|---:|---:|")
+		p("| script | database | clients | transactions/s | latency average |")
+		p("|---|---|---:|---:|---:|")
 		for _, pb := range r.pgbench {
-			p("| %s | %d | %.0f | %s |", pb.Name, pb.Clients, pb.TPS, pb.LatencyAvg)
+			p("| %s | %s | %d | %.0f | %s |", pb.Name, pb.Database, pb.Clients, pb.TPS, pb.LatencyAvg)
 		}
 		p("")
 		for _, pb := range r.pgbench {
@@ -229,13 +235,13 @@ func (r report) write(path string) error {
 	}
 
 	if len(r.profiles) > 0 {
-		p("## Where the registry's time goes")
+		p("## Where the services' time goes")
 		p("")
-		p("CPU profiles of the registry (`CSI_DEBUG_ADDR`, `/debug/pprof/profile`) while the operations")
-		p("furthest below their floor ran at their sustained rate.")
+		p("CPU profiles of the registry and of intake (`CSI_DEBUG_ADDR`, `/debug/pprof/profile`) while")
+		p("the operations furthest below their floor ran at their sustained rate.")
 		p("")
 		for _, pr := range r.profiles {
-			p("### %s at %.0f/s", pr.Op, pr.Rate)
+			p("### %s: %s at %.0f/s", pr.Service, pr.Op, pr.Rate)
 			p("")
 			if pr.Err != "" {
 				p("profile failed: `%s`", pr.Err)
