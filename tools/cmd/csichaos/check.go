@@ -17,16 +17,38 @@ type writes struct {
 	duplicated int // rows beyond the first for one marker
 	unacked    int // answered otherwise (or not at all), yet stored: a client would retry them
 	apiMissing int // answered 2xx, not readable through the API with the marker and id answered
+	rows       int // rows found for the markers sent
 }
+
+// store is where the creates of one operation are counted and read back.
+type store struct {
+	op    string // the create operation
+	what  string // the rows, for errors
+	count string // SQL: the marker and the count of the rows of each marker in $1
+	read  func(ctx context.Context, t *target, id, marker string) bool
+}
+
+var (
+	citizens = store{op: opCreate, what: "citizens",
+		count: `SELECT data->>'email', count(*) FROM citizens WHERE data->>'email' = ANY($1) GROUP BY 1`, read: readBack}
+	accesses = store{op: opAccessCreate, what: "accesses",
+		count: `SELECT data->>'desk', count(*) FROM accesses WHERE data->>'desk' = ANY($1) GROUP BY 1`, read: readAccessBack}
+)
 
 // checkWrites counts, in the registry's database, the rows of every marker the results sent,
 // and reads every citizen answered 2xx back through the API.
 func checkWrites(ctx context.Context, dbURL string, t *target, results []result) (writes, error) {
+	return checkStored(ctx, dbURL, t, results, citizens)
+}
+
+// checkStored counts, in the database of dbURL, the rows of every marker the creates of st
+// among results sent, and reads every one answered 2xx back through the API.
+func checkStored(ctx context.Context, dbURL string, t *target, results []result, st store) (writes, error) {
 	var w writes
 	sent := map[string]bool{}  // marker -> some attempt answered 2xx
 	ids := map[string]string{} // marker -> id answered
 	for _, r := range results {
-		if r.op != opCreate {
+		if r.op != st.op {
 			continue
 		}
 		sent[r.marker] = sent[r.marker] || r.ok()
@@ -44,12 +66,12 @@ func checkWrites(ctx context.Context, dbURL string, t *target, results []result)
 	}
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		return w, fmt.Errorf("connect to the registry's database: %w", err)
+		return w, fmt.Errorf("connect to the database of the %s: %w", st.what, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, `SELECT data->>'email', count(*) FROM citizens WHERE data->>'email' = ANY($1) GROUP BY 1`, markers)
+	rows, err := conn.Query(ctx, st.count, markers)
 	if err != nil {
-		return w, fmt.Errorf("count the citizens: %w", err)
+		return w, fmt.Errorf("count the %s: %w", st.what, err)
 	}
 	stored := map[string]int{}
 	for rows.Next() {
@@ -59,9 +81,10 @@ func checkWrites(ctx context.Context, dbURL string, t *target, results []result)
 			return w, err
 		}
 		stored[m] = n
+		w.rows += n
 	}
 	if err := rows.Err(); err != nil {
-		return w, fmt.Errorf("count the citizens: %w", err)
+		return w, fmt.Errorf("count the %s: %w", st.what, err)
 	}
 	for m, acked := range sent {
 		n := stored[m]
@@ -89,7 +112,7 @@ func checkWrites(ctx context.Context, dbURL string, t *target, results []result)
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if !readBack(ctx, t, id, m) {
+			if !st.read(ctx, t, id, m) {
 				mu.Lock()
 				w.apiMissing++
 				mu.Unlock()
@@ -116,6 +139,30 @@ func readBack(ctx context.Context, t *target, id, marker string) bool {
 		_ = resp.Body.Close()
 		if resp.StatusCode == http.StatusOK && err == nil {
 			return c.Email == marker
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			return false
+		}
+	}
+	return false
+}
+
+// readAccessBack reports whether GET /v1/accesses/{id} on intake answers 200 with the marker.
+func readAccessBack(ctx context.Context, t *target, id, marker string) bool {
+	for attempt := 0; attempt < 3; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.intake+"/v1/accesses/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+*t.userToken.Load())
+		resp, err := t.http.Do(req)
+		if err != nil {
+			continue
+		}
+		var a struct {
+			Desk string `json:"desk"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&a)
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && err == nil {
+			return a.Desk == marker
 		}
 		if resp.StatusCode == http.StatusNotFound {
 			return false

@@ -17,13 +17,20 @@ import (
 
 // The operations of the load.
 const (
-	opCreate = "citizen create"
-	opRead   = "citizen read"
-	opToken  = "token (client credentials)"
+	opCreate       = "citizen create"
+	opRead         = "citizen read"
+	opToken        = "token (client credentials)"
+	opAccessCreate = "access create"
+	opAccessRead   = "access read"
 )
 
 // mix is the load's cycle of operations: 4 creates, 4 reads, 2 token requests in 10.
 var mix = []string{opCreate, opRead, opToken, opCreate, opRead, opCreate, opRead, opToken, opCreate, opRead}
+
+// intakeMix is the cycle of the load on intake (scenario f): 6 access creates, each naming a
+// registry citizen, and 4 access reads, which never call the registry.
+var intakeMix = []string{opAccessCreate, opAccessRead, opAccessCreate, opAccessCreate, opAccessRead, opAccessCreate,
+	opAccessRead, opAccessCreate, opAccessCreate, opAccessRead}
 
 // result is one request of the load.
 type result struct {
@@ -33,9 +40,12 @@ type result struct {
 	status     int    // 0: no answer (transport error, timeout)
 	err        string // the transport error
 	retryAfter string // the Retry-After header of the answer
-	marker     string // creates: the e-mail that marks the citizen
-	id         string // creates answered 2xx: the citizen's id
+	marker     string // creates: the e-mail that marks the citizen, the desk that marks the access
+	id         string // creates answered 2xx: the citizen's or access's id
 	replayed   bool   // the answer carried Idempotent-Replayed: true
+	// access creates: the request, so that a create answered otherwise can be retried with its key
+	body []byte
+	key  string
 }
 
 func (r result) ok() bool { return r.status >= 200 && r.status < 300 }
@@ -43,6 +53,7 @@ func (r result) ok() bool { return r.status >= 200 && r.status < 300 }
 // target is what the load talks to.
 type target struct {
 	registry  string // the proxy in front of the registry instances
+	intake    string // intake (which calls the registry's first instance for every access create)
 	identity  string
 	clientID  string
 	secret    string
@@ -51,13 +62,14 @@ type target struct {
 	istat     string // the comune of the load's operator, where its citizens live
 	userToken atomic.Pointer[string]
 
-	seq    atomic.Int64
-	mu     sync.Mutex
-	stored []string // ids of citizens created 2xx, read by the load
+	seq      atomic.Int64
+	mu       sync.Mutex
+	stored   []string // ids of citizens created 2xx, read by the load
+	accesses []string // ids of accesses created 2xx, read by the load
 }
 
-func newTarget(registry, identity, clientID, secret, runID, istat string) *target {
-	return &target{registry: registry, identity: identity, clientID: clientID, secret: secret, runID: runID, istat: istat,
+func newTarget(registry, intake, identity, clientID, secret, runID, istat string) *target {
+	return &target{registry: registry, intake: intake, identity: identity, clientID: clientID, secret: secret, runID: runID, istat: istat,
 		http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 }
 
@@ -130,6 +142,49 @@ func (t *target) create(ctx context.Context, body []byte, marker, key string, ti
 	return r
 }
 
+// newAccess returns the body, the marker and the idempotency key of the next access create: a
+// resident of the operator's comune (one of the citizens the load created) asking for home
+// care at a desk named by the marker.
+func (t *target) newAccess() (body []byte, marker, key string) {
+	n := t.seq.Add(1)
+	marker = fmt.Sprintf("chaos-%s-%d", t.runID, n)
+	key = "access-" + marker
+	t.mu.Lock()
+	citizen := ""
+	if len(t.stored) > 0 {
+		citizen = t.stored[rand.IntN(len(t.stored))]
+	}
+	t.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{
+		"istat_code": t.istat, "desk": marker, "channel": "in_person", "referrer": map[string]any{"kind": "self"},
+		"citizen_id": citizen, "request_type": "service_request", "requested_area": "ANZ", "needs": []string{"ANZ.01"},
+		"household": map[string]any{"type": "lives_alone", "size": 1}, "outcome": map[string]any{"kind": "information"},
+	})
+	return b, marker, key
+}
+
+// createAccess sends one access create with its key.
+func (t *target) createAccess(ctx context.Context, body []byte, marker, key string) result {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.intake+"/v1/accesses", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	r := t.do(req, opAccessCreate, 0)
+	r.marker, r.body, r.key = marker, body, key
+	return r
+}
+
+// readAccess reads an access the load created.
+func (t *target) readAccess(ctx context.Context) result {
+	t.mu.Lock()
+	id := ""
+	if len(t.accesses) > 0 {
+		id = t.accesses[rand.IntN(len(t.accesses))]
+	}
+	t.mu.Unlock()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.intake+"/v1/accesses/"+id, nil)
+	return t.do(req, opAccessRead, 0)
+}
+
 // read reads a citizen the load created.
 func (t *target) read(ctx context.Context) result {
 	t.mu.Lock()
@@ -169,14 +224,18 @@ func (t *target) do(req *http.Request, op string, timeout time.Duration) result 
 	b, _ := io.ReadAll(resp.Body)
 	r.dur, r.status, r.retryAfter = time.Since(r.at), resp.StatusCode, resp.Header.Get("Retry-After")
 	r.replayed = resp.Header.Get("Idempotent-Replayed") == "true"
-	if op == opCreate && r.ok() {
+	if (op == opCreate || op == opAccessCreate) && r.ok() {
 		var c struct {
 			ID string `json:"id"`
 		}
 		if json.Unmarshal(b, &c) == nil && c.ID != "" {
 			r.id = c.ID
 			t.mu.Lock()
-			t.stored = append(t.stored, c.ID)
+			if op == opCreate {
+				t.stored = append(t.stored, c.ID)
+			} else {
+				t.accesses = append(t.accesses, c.ID)
+			}
 			t.mu.Unlock()
 		}
 	}
@@ -186,7 +245,7 @@ func (t *target) do(req *http.Request, op string, timeout time.Duration) result 
 // load drives the target at a fixed arrival rate (open loop: a slow answer does not delay the
 // next request) for d, cycling through mix; tokens reports whether token requests are sent now
 // (a scenario that takes identity away turns them off).
-func (t *target) load(ctx context.Context, rate float64, d time.Duration, tokens func() bool) []result {
+func (t *target) load(ctx context.Context, rate float64, d time.Duration, mix []string, tokens func() bool) []result {
 	var (
 		mu  sync.Mutex
 		out []result
@@ -219,6 +278,11 @@ func (t *target) load(ctx context.Context, rate float64, d time.Duration, tokens
 				r = t.read(ctx)
 			case opToken:
 				r = t.token(ctx)
+			case opAccessCreate:
+				body, marker, key := t.newAccess()
+				r = t.createAccess(ctx, body, marker, key)
+			case opAccessRead:
+				r = t.readAccess(ctx)
 			}
 			mu.Lock()
 			out = append(out, r)

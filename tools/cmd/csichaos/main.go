@@ -1,16 +1,18 @@
 // Command csichaos runs the suite under a steady load and injects faults (make chaos): Redis
 // killed and restarted, PostgreSQL restarted, SIGTERM to a service instance under load, a
-// client that times out and retries a create with the same Idempotency-Key, and identity's JWKS
-// endpoint unreachable. After each scenario it reads every write back, through the API and by
-// counting rows in the registry's database, and checks that every create answered 2xx is stored
-// exactly once. It writes the figures to RELIABILITY.md and exits 1 when a scenario fails.
+// client that times out and retries a create with the same Idempotency-Key, identity's JWKS
+// endpoint unreachable, and the registry down while intake records accesses. After each
+// scenario it reads every write back, through the API and by counting rows in the service's
+// database, and checks that every create answered 2xx is stored exactly once. It writes the
+// figures to RELIABILITY.md and exits 1 when a scenario fails.
 //
-//	csichaos [-rate 40] [-duration 40s] [-only a,b,c,d,e] [-out RELIABILITY.md]
+//	csichaos [-rate 40] [-duration 40s] [-only a,b,c,d,e,f] [-out RELIABILITY.md]
 //
 // The suite runs on its own ports (-port-base 18081), databases (chaos_*) and private
 // PostgreSQL and Redis servers under .run/chaos (ports 55442 and 56389), which it stops and
 // starts at will without disturbing make run or make test. Two registry instances run behind a
-// readiness-aware round-robin proxy, as a Kubernetes Service would put them.
+// readiness-aware round-robin proxy, as a Kubernetes Service would put them; intake calls the
+// first one directly (its CSI_REGISTRY_URL).
 package main
 
 import (
@@ -56,7 +58,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	fs.SetOutput(stderr)
 	rate := fs.Float64("rate", 40, "arrival rate of the load, requests per second")
 	dur := fs.Duration("duration", 40*time.Second, "length of each scenario")
-	only := fs.String("only", "a,b,c,d,e", "the scenarios to run")
+	only := fs.String("only", "a,b,c,d,e,f", "the scenarios to run")
 	out := fs.String("out", "RELIABILITY.md", "the report, relative to the repository")
 	portBase := fs.Int("port-base", 18081, "port of identity; the other services follow; registry-2 listens on port-base+10")
 	dbPrefix := fs.String("db-prefix", "chaos_", "prefix of the services' database names")
@@ -130,7 +132,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return fmt.Errorf("the demo social worker %s is not in a comune", worker.Email)
 	}
 	e := &env{s: s, px: px, rate: *rate, dur: *dur, log: stderr, email: worker.Email, password: worker.Password,
-		t: newTarget("http://"+ln.Addr().String(), s.URL("identity"), client.ID, client.Secret, strconv.FormatInt(time.Now().Unix(), 36), org.ISTATCode)}
+		t: newTarget("http://"+ln.Addr().String(), s.URL("intake"), s.URL("identity"), client.ID, client.Secret, strconv.FormatInt(time.Now().Unix(), 36), org.ISTATCode)}
 	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
 		return err
 	}

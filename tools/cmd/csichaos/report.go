@@ -26,8 +26,12 @@ func report(root, cmdline string, rate float64, dur, total time.Duration, outcom
 	fmt.Fprintf(&b, "  requests on identity. The registry runs as two instances behind a readiness-aware round-robin\n")
 	fmt.Fprintf(&b, "  proxy (a Kubernetes Service on a laptop); PostgreSQL and Redis are private servers under\n")
 	fmt.Fprintf(&b, "  .run/chaos.\n")
-	fmt.Fprintf(&b, "- Writes are read back after each scenario: every create answered 2xx must be in the registry's\n")
-	fmt.Fprintf(&b, "  database exactly once (rows counted by the e-mail that marks it) and readable through the API.\n\n")
+	fmt.Fprintf(&b, "- Scenario f drives intake instead: 6 access creates (POST /v1/accesses with an Idempotency-Key,\n")
+	fmt.Fprintf(&b, "  each naming a citizen of the registry, which intake asks first) and 4 access reads in 10, as the\n")
+	fmt.Fprintf(&b, "  demo social worker of a comune; intake calls the first registry instance directly.\n")
+	fmt.Fprintf(&b, "- Writes are read back after each scenario: every create answered 2xx must be in the service's\n")
+	fmt.Fprintf(&b, "  database exactly once (rows counted by the e-mail that marks the citizen, the desk that marks\n")
+	fmt.Fprintf(&b, "  the access) and readable through the API.\n\n")
 
 	fmt.Fprintf(&b, "| Scenario | Load (req/s) | Requests | Failures (by status) | Lost writes | Duplicated writes | Recovery | Result |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---|---:|---:|---|---|\n")
@@ -39,7 +43,7 @@ func report(root, cmdline string, rate float64, dur, total time.Duration, outcom
 		fmt.Fprintf(&b, "| %s. %s | %.1f | %d | %s | %d | %d | %s | %s |\n", o.key, o.title, o.rate,
 			len(o.results)+len(o.retries), formatCounts(failures(o.results)), o.w.lost, o.w.duplicated, o.recovery, result)
 	}
-	fmt.Fprintf(&b, "\nFailures count the load's requests; scenario d's deliberate client timeouts are in its notes.\n")
+	fmt.Fprintf(&b, "\nFailures count the load's requests; scenario d's deliberate client timeouts are in its notes, scenario f's\n503s are the outage's (required), its retries after it in its notes.\n")
 
 	for _, o := range outcomes {
 		fmt.Fprintf(&b, "\n## %s. %s\n\n", o.key, o.title)

@@ -81,6 +81,7 @@ var scenarios = []scenario{
 	{"c", "SIGTERM to a registry instance under load", sigterm},
 	{"d", "client times out and retries a create with the same Idempotency-Key", retryingClient},
 	{"e", "identity (the JWKS endpoint) unreachable", jwksUnreachable},
+	{"f", "registry down during access creation (intake)", registryDown},
 }
 
 // under runs the load for e.dur with fault running beside it, then reads the writes back.
@@ -93,7 +94,7 @@ func (e *env) under(ctx context.Context, o *outcome, tokens *atomic.Bool, fault 
 	began := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { fault(ctx) })
-	o.results = e.t.load(ctx, e.rate, e.dur, tokens.Load)
+	o.results = e.t.load(ctx, e.rate, e.dur, mix, tokens.Load)
 	wg.Wait()
 	o.rate = float64(len(o.results)) / time.Since(began).Seconds()
 	e.waitReady(ctx)
@@ -384,6 +385,159 @@ func jwksUnreachable(ctx context.Context, e *env) outcome {
 		e.logf("identity ready again")
 	})
 	noFailures(&o)
+	return o
+}
+
+// registryInstances are the registry's processes, which scenario f stops.
+var registryInstances = []string{"registry", "registry-2"}
+
+// f. While intake records accesses (each naming a registry citizen, with an Idempotency-Key),
+// every registry instance is killed (SIGKILL: calls in flight die with their connection) and
+// started again a while later. During the outage intake answers every access create 503 with
+// Retry-After and stores nothing; its reads of its own accesses go on. Afterwards every create
+// refused is sent again with its key, and must now be stored: every access answered 2xx is
+// readable through the API and stored exactly once.
+func registryDown(ctx context.Context, e *env) outcome {
+	o := outcome{}
+	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
+		o.failf("%v", err)
+		return o
+	}
+	// Accesses to read from the first request on.
+	for range 5 {
+		body, marker, key := e.t.newAccess()
+		if r := e.t.createAccess(ctx, body, marker, key); !r.ok() {
+			o.failf("warm-up access create: status %d %s", r.status, r.err)
+			return o
+		}
+	}
+	var downAt, restartAt, upAt time.Time
+	began := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		sleep(ctx, e.at())
+		downAt = time.Now()
+		for _, inst := range registryInstances {
+			if err := e.s.Signal(inst, syscall.SIGKILL); err != nil {
+				o.failf("%v", err)
+				return
+			}
+		}
+		for _, inst := range registryInstances {
+			_ = e.s.Wait(inst) // killed: an exit status by signal
+		}
+		e.logf("registry instances killed (SIGKILL)")
+		sleep(ctx, e.dur/4)
+		restartAt = time.Now()
+		for _, inst := range registryInstances {
+			if err := e.s.Restart(ctx, inst); err != nil {
+				o.failf("restart %s: %v", inst, err)
+				return
+			}
+		}
+		upAt = time.Now()
+		o.recovery = fmt.Sprintf("%.2f s (both registry instances restarted to ready)", upAt.Sub(restartAt).Seconds())
+		e.logf("registry instances ready again")
+	})
+	o.results = e.t.load(ctx, e.rate, e.dur, intakeMix, func() bool { return false })
+	wg.Wait()
+	o.rate = float64(len(o.results)) / time.Since(began).Seconds()
+	if downAt.IsZero() || upAt.IsZero() {
+		return o
+	}
+	e.waitReady(ctx)
+
+	// During the outage: 503 with Retry-After for every create, at once; reads unaffected.
+	// Outside it (a second either side for the requests in flight at the kill and the restart):
+	// every request 2xx.
+	var refused []result
+	var during, duringOK int
+	var slowest time.Duration
+	for _, r := range o.results {
+		inOutage := !r.at.Before(downAt) && r.at.Before(upAt)
+		near := r.at.After(downAt.Add(-time.Second)) && r.at.Before(upAt.Add(time.Second))
+		if r.op == opAccessCreate && inOutage {
+			during++
+		}
+		if r.ok() {
+			if r.op == opAccessCreate && r.at.After(downAt.Add(time.Second)) && r.at.Before(restartAt) {
+				duringOK++
+			}
+			continue
+		}
+		slowest = max(slowest, r.dur)
+		switch {
+		case r.op != opAccessCreate:
+			o.failf("an %s failed: status %d %s (intake's reads never call the registry)", r.op, r.status, r.err)
+		case r.status != http.StatusServiceUnavailable || r.retryAfter == "":
+			o.failf("an access create answered status %d Retry-After %q %s: want 503 with Retry-After", r.status, r.retryAfter, r.err)
+		case !near:
+			o.failf("an access create answered 503 outside the outage, at %s", r.at.Format("15:04:05.000"))
+		}
+		if r.op == opAccessCreate {
+			refused = append(refused, r)
+		}
+	}
+	if duringOK > 0 {
+		o.failf("%d access creates sent while the registry was down answered 2xx", duringOK)
+	}
+	if during == 0 {
+		o.failf("no access create was sent while the registry was down: the scenario tested nothing")
+	}
+
+	// Nothing stored for a refused create.
+	first, err := checkStored(ctx, e.s.DatabaseURL("intake"), e.t, o.results, accesses)
+	if err != nil {
+		o.failf("counting the accesses: %v", err)
+		return o
+	}
+	if first.unacked > 0 {
+		o.failf("%d access creates answered 503 were stored nonetheless", first.unacked)
+	}
+
+	// The refused creates again, with their keys, now that the registry is back.
+	var replayed int
+	for _, r := range refused {
+		again := e.t.createAccess(ctx, r.body, r.marker, r.key)
+		o.retries = append(o.retries, again)
+		if again.replayed {
+			replayed++
+		}
+		if !again.ok() {
+			o.failf("an access create refused during the outage, sent again with its key: status %d %s", again.status, again.err)
+		}
+	}
+	if replayed > 0 {
+		o.failf("%d retries after the outage got a replayed answer: a 503 was kept under its Idempotency-Key", replayed)
+	}
+	w, err := checkStored(ctx, e.s.DatabaseURL("intake"), e.t, append(slices.Clone(o.results), o.retries...), accesses)
+	if err != nil {
+		o.failf("reading back: %v", err)
+	}
+	w.unacked = first.unacked
+	o.w = w
+	if w.lost > 0 {
+		o.failf("%d accesses answered 2xx are missing", w.lost)
+	}
+	if w.duplicated > 0 {
+		o.failf("%d accesses are stored more than once", w.duplicated)
+	}
+	if w.apiMissing > 0 {
+		o.failf("%d accesses answered 2xx cannot be read back through the API", w.apiMissing)
+	}
+	o.notef("registry down %.1f s (both instances SIGKILL, then started again); intake itself was never restarted", upAt.Sub(downAt).Seconds())
+	o.notef("access creates sent while the registry was down: %d, answered 503 with Retry-After: %d (slowest failed request %d ms)",
+		during, len(refused), slowest.Milliseconds())
+	o.notef("before the retries, intake's database held %d accesses for %d creates answered 2xx, none of the %d refused",
+		first.rows, first.acked, len(refused))
+	o.notef("the %d refused creates sent again with their Idempotency-Keys after the outage: %s (replays of the 503: %d)",
+		len(refused), formatCounts(statusCounts(o.retries)), replayed)
+	if slowest > 3*time.Second {
+		o.failf("a failed access create took %s: not failing fast", slowest)
+	}
+	if len(o.problems) > 6 {
+		o.problems = append(o.problems[:6], fmt.Sprintf("... and %d more", len(o.problems)-6))
+	}
 	return o
 }
 
