@@ -169,7 +169,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if len(args) > 0 {
 		cmdline = "csichaos " + strings.Join(args, " ")
 	}
-	path := filepath.Join(root, *out)
+	path := *out
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
 	if err := os.WriteFile(path, []byte(report(root, cmdline, *rate, *dur, time.Since(began), outcomes)), 0o644); err != nil {
 		return fmt.Errorf("write the report: %w", err)
 	}

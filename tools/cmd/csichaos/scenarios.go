@@ -526,7 +526,8 @@ func registryDown(ctx context.Context, e *env) outcome {
 		o.failf("%d accesses answered 2xx cannot be read back through the API", w.apiMissing)
 	}
 	o.notef("registry down %.1f s (both instances SIGKILL, then started again); intake itself was never restarted", upAt.Sub(downAt).Seconds())
-	o.notef("access creates sent while the registry was down: %d, answered 503 with Retry-After: %d (slowest failed request %d ms)",
+	o.notef("access creates sent between the kill and the registry's readiness again: %d; answered 503 with Retry-After: %d, "+
+		"at once (slowest failed request %d ms); the rest 201, sent while the restarted registry already answered",
 		during, len(refused), slowest.Milliseconds())
 	o.notef("before the retries, intake's database held %d accesses for %d creates answered 2xx, none of the %d refused",
 		first.rows, first.acked, len(refused))
