@@ -28,13 +28,13 @@ test:
 
 .PHONY: bench
 
-## bench: load bench (suite vs the floor vs pgbench) on an ambito of synthetic citizens; writes BENCHMARKS.md (~12 min)
+## bench: load bench (suite vs the floor vs pgbench) on an ambito of synthetic citizens, registry and intake; writes BENCHMARKS.md (~15 min)
 bench:
 	$(GO) run ./tools/cmd/csibench
 
 .PHONY: chaos
 
-## chaos: faults under steady load (Redis, PostgreSQL, SIGTERM, client retries, JWKS) with read-back checks; writes RELIABILITY.md (~5 min)
+## chaos: faults under steady load (Redis, PostgreSQL, SIGTERM, client retries, JWKS, registry down under intake) with read-back checks; writes RELIABILITY.md (~5 min)
 chaos:
 	$(GO) run ./tools/cmd/csichaos
 
