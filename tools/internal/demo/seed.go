@@ -137,6 +137,18 @@ func Seed(ctx context.Context, c *idclient.Client, d Data, opt Options) (Result,
 	return res, nil
 }
 
+// EnsureIntakeClient finds or creates the intake service's own machine client
+// (IntakeClientName), as Seed does, for a suite started without the demo data: intake cannot
+// start without it. c's token must be an ambito administrator's. The secret is returned only
+// when the client was created.
+func EnsureIntakeClient(ctx context.Context, c *idclient.Client) (identity.Client, string, error) {
+	clients, err := c.Clients(ctx)
+	if err != nil {
+		return identity.Client{}, "", fmt.Errorf("list clients: %w", err)
+	}
+	return ensureClient(ctx, c, clients, IntakeClientName, IntakeClientScopes, func(string, ...any) {})
+}
+
 // ensureClient finds the active client named name among clients or creates it; the secret is
 // returned only when it was created.
 func ensureClient(ctx context.Context, c *idclient.Client, clients []identity.Client, name string, scopes []string,

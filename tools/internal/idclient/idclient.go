@@ -281,6 +281,13 @@ func (c *Client) CreateClient(ctx context.Context, in identity.ClientInput) (ide
 	return cl, c.postJSON(ctx, "/v1/clients", in, &cl)
 }
 
+// RotateClientSecret replaces a machine client's secret (POST /v1/clients/{id}/secret); the
+// answer carries the new one, shown only once. The old secret stops working at once.
+func (c *Client) RotateClientSecret(ctx context.Context, id uuid.UUID) (identity.ClientWithSecret, error) {
+	var cl identity.ClientWithSecret
+	return cl, c.do(ctx, http.MethodPost, "/v1/clients/"+id.String()+"/secret", "", nil, &cl)
+}
+
 // VerifyAudit runs GET /v1/audit:verify. Every service that keeps an audit trail serves it, so
 // the client may point at any of them (New with that service's URL and SetToken).
 func (c *Client) VerifyAudit(ctx context.Context) (audit.VerifyResponse, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
@@ -278,6 +280,10 @@ func TestStart(t *testing.T) {
 	if s.Secrets()[keyMasterKey] == "" {
 		t.Error("no master key in Secrets()")
 	}
+	// Without the demo data intake still gets its machine client, and runs.
+	if s.has("intake") && (s.Secrets()[KeyIntakeClientSecret] == "" || s.URL("intake") == "") {
+		t.Errorf("intake without its machine client's secret (%q) or not running (%q)", s.Secrets()[KeyIntakeClientID], s.URL("intake"))
+	}
 	ready := func(name string) int {
 		resp, err := http.Get(s.URL(name) + "/readyz")
 		if err != nil {
@@ -349,4 +355,48 @@ func testPrefix(t *testing.T, server string) string {
 		}
 	})
 	return prefix
+}
+
+// A suite whose secrets file lost intake's client secret (deleted, or overwritten by another
+// suite on the same run directory: make bench writes its own client there) gives the client a
+// new secret, and intake starts.
+func TestIntakeSecretLost(t *testing.T) {
+	server := pgtest.ServerURL(t)
+	t.Setenv("CSI_DATABASE_URL", server)
+	svcs := testServices(t)
+	if !slices.ContainsFunc(svcs, func(s service) bool { return s.name == "intake" }) {
+		t.Fatal("no intake in services/services.tsv")
+	}
+	span := 0
+	for _, svc := range svcs {
+		span = max(span, svc.offset)
+	}
+	o := Options{PortBase: freePorts(t, span+1), DBPrefix: testPrefix(t, server), RunDir: t.TempDir()}
+	start := func() *Suite {
+		s, err := Start(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := start().Secrets()
+	if first[KeyIntakeClientSecret] == "" {
+		t.Fatal("no secret of intake's client after the first start")
+	}
+	// Another suite's client in the file, as make bench leaves it.
+	lost := maps.Clone(first)
+	lost[KeyIntakeClientID], lost[KeyIntakeClientSecret] = uuid.NewString(), "another suite's"
+	if err := saveSecrets(filepath.Join(o.RunDir, "secrets.env"), lost); err != nil {
+		t.Fatal(err)
+	}
+	second := start().Secrets()
+	if second[KeyIntakeClientID] != first[KeyIntakeClientID] {
+		t.Errorf("intake's client %s, want the one identity has, %s", second[KeyIntakeClientID], first[KeyIntakeClientID])
+	}
+	if s := second[KeyIntakeClientSecret]; s == "" || s == first[KeyIntakeClientSecret] || s == "another suite's" {
+		t.Errorf("intake's client secret after the second start %q: want a new one", s)
+	}
 }
