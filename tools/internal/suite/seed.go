@@ -68,10 +68,32 @@ func seedIdentity(ctx context.Context, s *Suite) error {
 	if s.client, err = s.keepSecret(res.Client.ID.String(), res.ClientSecret, KeyClientID, KeyClientSecret); err != nil {
 		return err
 	}
-	if s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret); err != nil {
+	s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret)
+	return err
+}
+
+// serviceClients makes the machine clients the services need to start (intake's, for its calls
+// to the registry) as the bootstrap administrator, and keeps their secrets in the secrets file,
+// whence config.env hands them to the service. They are made whether or not the demo data is
+// loaded.
+func (s *Suite) serviceClients(ctx context.Context) error {
+	c := idclient.New(s.URL("identity"), nil)
+	admin := s.data.Admin()
+	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
+	if err != nil {
+		return fmt.Errorf("sign in as the bootstrap administrator %s to make intake's client: %w", admin.Email, err)
+	}
+	c.SetToken(tok.AccessToken)
+	cl, secret, err := demo.IntakeClient(ctx, c)
+	if err != nil {
 		return err
 	}
-	_, err = s.keepSecret(res.IntakeClient.ID.String(), res.IntakeClientSecret, KeyIntakeClientID, KeyIntakeClientSecret)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info, err := s.keepSecret(cl.ID.String(), secret, KeyIntakeClientID, KeyIntakeClientSecret)
+	if err == nil && info.Secret == "" {
+		err = fmt.Errorf("intake's machine client %s exists at identity but its secret is not in %s: rotate it (csictl) or remove the client", cl.ID, s.secretsPath())
+	}
 	return err
 }
 
