@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
-	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
+	"github.com/csi-lombardia/csi/pkg/pgdb/pgstore"
 	"github.com/csi-lombardia/csi/services/registry"
 )
 
@@ -27,22 +27,15 @@ var migrationFiles embed.FS
 var Migrations = pgdb.Embedded("registry", migrationFiles, "migrations")
 
 // Store implements registry.Store.
-type Store struct{ pgdb.Base }
+type Store struct{ pgstore.Store[registry.Store] }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pgdb.NewBase(pool)} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pgstore.New(pool, wrap)} }
+
+// wrap is the store of a transaction (pgstore.Store.InTx).
+func wrap(s pgstore.Store[registry.Store]) registry.Store { return &Store{s} }
 
 var _ registry.Store = (*Store)(nil)
-
-// InTx implements registry.Store; nested calls join the outer transaction.
-func (s *Store) InTx(ctx context.Context, fn func(registry.Store) error) error {
-	return s.Base.InTx(ctx, func(b pgdb.Base) error { return fn(&Store{b}) })
-}
-
-// AppendEvents implements registry.Store.
-func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
-	return events.Append(ctx, s.DB, evs...)
-}
 
 // data is the jsonb form of a citizen: the record without what columns and tables hold.
 func data(c registry.Citizen) ([]byte, error) {
