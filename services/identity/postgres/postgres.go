@@ -4,7 +4,6 @@ package postgres
 import (
 	"context"
 	"crypto/ed25519"
-	"embed"
 	"errors"
 	"time"
 
@@ -18,22 +17,15 @@ import (
 	"github.com/csi-lombardia/csi/services/identity"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations is the identity schema.
-var Migrations = pgdb.Embedded("identity", migrationFiles, "migrations")
-
 // Store implements identity.Store.
 type Store struct{ pgstore.Store[identity.Store] }
 
 // New returns a store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pgstore.New(pool, wrap)} }
 
-// wrap is the store of a transaction (pgstore.Store.InTx).
+// wrap is the store of a transaction (pgstore.Store.InTx); that it compiles proves *Store
+// implements identity.Store.
 func wrap(s pgstore.Store[identity.Store]) identity.Store { return &Store{s} }
-
-var _ identity.Store = (*Store)(nil)
 
 // ---- ambiti ----
 

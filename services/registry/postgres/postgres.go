@@ -3,7 +3,6 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,22 +19,15 @@ import (
 	"github.com/csi-lombardia/csi/services/registry"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations is the registry schema.
-var Migrations = pgdb.Embedded("registry", migrationFiles, "migrations")
-
 // Store implements registry.Store.
 type Store struct{ pgstore.Store[registry.Store] }
 
 // New returns a store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pgstore.New(pool, wrap)} }
 
-// wrap is the store of a transaction (pgstore.Store.InTx).
+// wrap is the store of a transaction (pgstore.Store.InTx); that it compiles proves *Store
+// implements registry.Store.
 func wrap(s pgstore.Store[registry.Store]) registry.Store { return &Store{s} }
-
-var _ registry.Store = (*Store)(nil)
 
 // data is the jsonb form of a citizen: the record without what columns and tables hold.
 func data(c registry.Citizen) ([]byte, error) {
