@@ -10,13 +10,8 @@ import (
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
 
-// Base is what every service's Store is built on, so that a service's postgres package holds only
-// its queries: the pool, and the pool or the transaction (DB) the store's queries run on.
-//
-//	type Store struct{ pgdb.Base }
-//	func (s *Store) InTx(ctx context.Context, fn func(intake.Store) error) error {
-//		return s.Base.InTx(ctx, func(b pgdb.Base) error { return fn(&Store{b}) })
-//	}
+// Base is the pool, and the pool or the transaction (DB) a store's queries run on. A service's
+// store is built on it through pgstore.Store, which adds the service's own InTx and the outbox.
 type Base struct {
 	// DB runs the store's queries: the pool, or the transaction of InTx.
 	DB   DB

@@ -251,6 +251,12 @@ func (c *Catalog) ByISTAT(code string) (Place, bool) {
 	return c.places[i], true
 }
 
+// IsComune reports whether code is the ISTAT code of a current municipality.
+func (c *Catalog) IsComune(code string) bool {
+	_, ok := c.ByISTAT(code)
+	return ok
+}
+
 // Current returns the places still valid, of the given kind (any kind if kind is empty), sorted
 // by name.
 func (c *Catalog) Current(kind Kind) []Place {

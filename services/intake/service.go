@@ -76,9 +76,8 @@ type scope struct {
 }
 
 var (
-	municipalRoles = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative}
-	caseWorkers    = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker}
-	coopRoles      = []auth.Role{auth.RoleCoopCoordinator, auth.RoleEducator, auth.RoleASA, auth.RoleOSS}
+	caseWorkers = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker}
+	coopRoles   = []auth.Role{auth.RoleCoopCoordinator, auth.RoleEducator, auth.RoleASA, auth.RoleOSS}
 )
 
 func (s *Service) scopeOf(ctx context.Context) (scope, error) {
@@ -87,19 +86,13 @@ func (s *Service) scopeOf(ctx context.Context) (scope, error) {
 		return scope{}, err
 	}
 	sc := scope{claims: c, ambitoID: ambitoID}
+	r, ok, err := auth.ReachOf(c, s.places.IsComune)
 	switch {
-	case c.Kind == auth.KindClient, c.Role == auth.RolePlanningOffice:
-		sc.wide = true
-	case slices.Contains(municipalRoles, c.Role) && c.OrgKind == "azienda":
-		sc.wide = true
-		sc.reserved = slices.Contains(caseWorkers, c.Role)
-	case slices.Contains(municipalRoles, c.Role) && c.OrgKind == "comune":
-		// identity puts the comune's ISTAT code in the token of a comune's operator.
-		if _, ok := s.places.ByISTAT(c.ISTATCode); !ok {
-			return scope{}, errs.E(errs.Forbidden, "this token names no current comune")
-		}
-		sc.istat = c.ISTATCode
-		sc.reserved = slices.Contains(caseWorkers, c.Role)
+	case err != nil:
+		return scope{}, err
+	case ok:
+		sc.wide, sc.istat = r.Wide, r.ISTAT
+		sc.reserved = sc.isRole(caseWorkers...)
 	case slices.Contains(coopRoles, c.Role):
 		sc.coop = c.OrgID
 	case c.Role == auth.RoleAmbitoAdmin, c.Role == auth.RolePrivacyOfficer:

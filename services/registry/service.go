@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,29 +81,19 @@ func (sc scope) sees(c Citizen) bool {
 	return sc.wide || sc.istat != "" && c.Residence != nil && c.Residence.ISTATCode == sc.istat
 }
 
-var municipalRoles = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative}
-
 func (s *Service) scopeOf(ctx context.Context) (scope, error) {
 	c, ambitoID, err := auth.AmbitoCaller(ctx)
 	if err != nil {
 		return scope{}, err
 	}
-	sc := scope{claims: c, ambitoID: ambitoID}
-	switch {
-	case c.Kind == auth.KindClient, c.Role == auth.RolePlanningOffice:
-		sc.wide = true
-	case slices.Contains(municipalRoles, c.Role) && c.OrgKind == "azienda":
-		sc.wide = true
-	case slices.Contains(municipalRoles, c.Role) && c.OrgKind == "comune":
-		// identity puts the comune's ISTAT code in the token of a comune's operator.
-		if _, ok := s.places.ByISTAT(c.ISTATCode); !ok {
-			return scope{}, errs.E(errs.Forbidden, "this token names no current comune")
-		}
-		sc.istat = c.ISTATCode
-	default:
+	r, ok, err := auth.ReachOf(c, s.places.IsComune)
+	if err != nil {
+		return scope{}, err
+	}
+	if !ok {
 		return scope{}, errs.E(errs.Forbidden, "this profile has no access to citizens' records")
 	}
-	return sc, nil
+	return scope{claims: c, ambitoID: ambitoID, wide: r.Wide, istat: r.ISTAT}, nil
 }
 
 // auditRecord is the record of the caller's action on a citizen's data.

@@ -4,7 +4,6 @@ package postgres
 import (
 	"context"
 	"crypto/ed25519"
-	"embed"
 	"errors"
 	"time"
 
@@ -13,34 +12,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
-	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
+	"github.com/csi-lombardia/csi/pkg/pgdb/pgstore"
 	"github.com/csi-lombardia/csi/services/identity"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations is the identity schema.
-var Migrations = pgdb.Embedded("identity", migrationFiles, "migrations")
-
 // Store implements identity.Store.
-type Store struct{ pgdb.Base }
+type Store struct{ pgstore.Store[identity.Store] }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pgdb.NewBase(pool)} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pgstore.New(pool, wrap)} }
 
-var _ identity.Store = (*Store)(nil)
-
-// InTx implements identity.Store; nested calls join the outer transaction.
-func (s *Store) InTx(ctx context.Context, fn func(identity.Store) error) error {
-	return s.Base.InTx(ctx, func(b pgdb.Base) error { return fn(&Store{b}) })
-}
-
-// AppendEvents implements identity.Store.
-func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
-	return events.Append(ctx, s.DB, evs...)
-}
+// wrap is the store of a transaction (pgstore.Store.InTx); that it compiles proves *Store
+// implements identity.Store.
+func wrap(s pgstore.Store[identity.Store]) identity.Store { return &Store{s} }
 
 // ---- ambiti ----
 

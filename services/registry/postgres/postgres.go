@@ -3,7 +3,6 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,34 +14,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
-	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
+	"github.com/csi-lombardia/csi/pkg/pgdb/pgstore"
 	"github.com/csi-lombardia/csi/services/registry"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations is the registry schema.
-var Migrations = pgdb.Embedded("registry", migrationFiles, "migrations")
-
 // Store implements registry.Store.
-type Store struct{ pgdb.Base }
+type Store struct{ pgstore.Store[registry.Store] }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pgdb.NewBase(pool)} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pgstore.New(pool, wrap)} }
 
-var _ registry.Store = (*Store)(nil)
-
-// InTx implements registry.Store; nested calls join the outer transaction.
-func (s *Store) InTx(ctx context.Context, fn func(registry.Store) error) error {
-	return s.Base.InTx(ctx, func(b pgdb.Base) error { return fn(&Store{b}) })
-}
-
-// AppendEvents implements registry.Store.
-func (s *Store) AppendEvents(ctx context.Context, evs ...events.Event) error {
-	return events.Append(ctx, s.DB, evs...)
-}
+// wrap is the store of a transaction (pgstore.Store.InTx); that it compiles proves *Store
+// implements registry.Store.
+func wrap(s pgstore.Store[registry.Store]) registry.Store { return &Store{s} }
 
 // data is the jsonb form of a citizen: the record without what columns and tables hold.
 func data(c registry.Citizen) ([]byte, error) {

@@ -37,14 +37,11 @@ type Result struct {
 	// FeedClient is the demo population-register feed (FeedClientName); its secret likewise.
 	FeedClient       identity.Client
 	FeedClientSecret string
-	// IntakeClient is the intake service's client (IntakeClientName); its secret likewise.
-	IntakeClient       identity.Client
-	IntakeClientSecret string
 }
 
 // Created reports whether this run created anything.
 func (r Result) Created() bool {
-	return r.Organizations+r.Accreditations+r.DemoUsers+r.Operators > 0 || r.ClientSecret != "" || r.FeedClientSecret != "" || r.IntakeClientSecret != ""
+	return r.Organizations+r.Accreditations+r.DemoUsers+r.Operators > 0 || r.ClientSecret != "" || r.FeedClientSecret != ""
 }
 
 // Seed loads d into the identity service behind c, whose token must be an ambito
@@ -131,17 +128,13 @@ func Seed(ctx context.Context, c *idclient.Client, d Data, opt Options) (Result,
 	if res.FeedClient, res.FeedClientSecret, err = ensureClient(ctx, c, clients, FeedClientName, FeedClientScopes, logf); err != nil {
 		return res, err
 	}
-	if res.IntakeClient, res.IntakeClientSecret, err = ensureClient(ctx, c, clients, IntakeClientName, IntakeClientScopes, logf); err != nil {
-		return res, err
-	}
 	return res, nil
 }
 
-// EnsureIntakeClient finds or creates the intake service's own machine client
-// (IntakeClientName), as Seed does, for a suite started without the demo data: intake cannot
-// start without it. c's token must be an ambito administrator's. The secret is returned only
-// when the client was created.
-func EnsureIntakeClient(ctx context.Context, c *idclient.Client) (identity.Client, string, error) {
+// IntakeClient finds or creates the intake service's own machine client (IntakeClientName, with
+// IntakeClientScopes); the secret is returned only when it was created. It is not demo data:
+// intake needs it to start, with or without the demo ambito's data.
+func IntakeClient(ctx context.Context, c *idclient.Client) (identity.Client, string, error) {
 	clients, err := c.Clients(ctx)
 	if err != nil {
 		return identity.Client{}, "", fmt.Errorf("list clients: %w", err)

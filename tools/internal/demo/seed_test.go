@@ -193,7 +193,14 @@ func TestSeed(t *testing.T) {
 	if got, want := claims(t, ct.AccessToken)["scope"], strings.Join(demo.ClientScopes, " "); got != want {
 		t.Errorf("machine client's token scope = %v, want %q", got, want)
 	}
-	it, err := c.ClientCredentials(ctx, res.IntakeClient.ID.String(), res.IntakeClientSecret)
+	intakeClient, intakeSecret, err := demo.IntakeClient(ctx, c)
+	if err != nil || intakeSecret == "" {
+		t.Fatalf("IntakeClient: %v (secret given: %v)", err, intakeSecret != "")
+	}
+	if again, secret, err := demo.IntakeClient(ctx, c); err != nil || again.ID != intakeClient.ID || secret != "" {
+		t.Fatalf("IntakeClient again = %v, %q, %v; want the same client, no new secret", again.ID, secret, err)
+	}
+	it, err := c.ClientCredentials(ctx, intakeClient.ID.String(), intakeSecret)
 	if err != nil {
 		t.Fatalf("client credentials of the intake service's client: %v", err)
 	}
@@ -208,7 +215,8 @@ func TestSeed(t *testing.T) {
 		t.Errorf("feed client's token scope = %v, want %q", got, want)
 	}
 
-	// Again: nothing to do, nothing changes.
+	// Again: nothing to do, nothing changes (intake's client, made above, included).
+	first = take(t, ctx, c)
 	res2, err := demo.Seed(ctx, c, d, demo.Options{})
 	if err != nil {
 		t.Fatalf("second Seed: %v", err)

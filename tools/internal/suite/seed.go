@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/uuid"
-
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/tools/internal/demo"
 	"github.com/csi-lombardia/csi/tools/internal/idclient"
@@ -70,49 +68,42 @@ func seedIdentity(ctx context.Context, s *Suite) error {
 	if s.client, err = s.keepSecret(res.Client.ID.String(), res.ClientSecret, KeyClientID, KeyClientSecret); err != nil {
 		return err
 	}
-	if s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret); err != nil {
-		return err
-	}
-	return s.keepIntakeSecret(ctx, c, res.IntakeClient.ID, res.IntakeClientSecret)
-}
-
-// keepIntakeSecret keeps the secret of intake's machine client as keepSecret does. A client
-// whose secret nobody kept (the secrets file was deleted, or another suite on the same run
-// directory, such as make bench's on its own databases, wrote its own client there) gets a new
-// secret from identity: intake cannot start without one, and nothing but intake uses it. c's
-// token is an ambito administrator's. The caller holds s.mu.
-func (s *Suite) keepIntakeSecret(ctx context.Context, c *idclient.Client, id uuid.UUID, secret string) error {
-	info, err := s.keepSecret(id.String(), secret, KeyIntakeClientID, KeyIntakeClientSecret)
-	if err != nil || info.Secret != "" || !s.has("intake") {
-		return err
-	}
-	cl, err := c.RotateClientSecret(ctx, id)
-	if err != nil {
-		return fmt.Errorf("intake's machine client %s has no secret in %s: give it a new one: %w", id, s.secretsPath(), err)
-	}
-	fmt.Fprintf(s.o.Log, "    gave intake's machine client a new secret (its secret was not in %s)\n", s.secretsPath())
-	_, err = s.keepSecret(id.String(), cl.Secret, KeyIntakeClientID, KeyIntakeClientSecret)
+	s.feedClient, err = s.keepSecret(res.FeedClient.ID.String(), res.FeedClientSecret, KeyFeedClientID, KeyFeedClientSecret)
 	return err
 }
 
-// intakeClient signs in as the bootstrap administrator and makes intake's machine client when it
-// does not exist yet (demo.EnsureIntakeClient), keeping its secret in the secrets file: what
-// seedIdentity does for it, without the rest of the demo data.
-func (s *Suite) intakeClient(ctx context.Context) error {
+// serviceClients makes the machine clients the services need to start (intake's, for its calls
+// to the registry) as the bootstrap administrator, and keeps their secrets in the secrets file,
+// whence config.env hands them to the service. They are made whether or not the demo data is
+// loaded.
+func (s *Suite) serviceClients(ctx context.Context) error {
 	c := idclient.New(s.URL("identity"), nil)
 	admin := s.data.Admin()
 	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
 	if err != nil {
-		return fmt.Errorf("intake needs its machine client at identity, made as the ambito administrator %s (changed the password?): %w", admin.Email, err)
+		return fmt.Errorf("sign in as the bootstrap administrator %s to make intake's client: %w", admin.Email, err)
 	}
 	c.SetToken(tok.AccessToken)
-	cl, secret, err := demo.EnsureIntakeClient(ctx, c)
+	cl, secret, err := demo.IntakeClient(ctx, c)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.keepIntakeSecret(ctx, c, cl.ID, secret)
+	info, err := s.keepSecret(cl.ID.String(), secret, KeyIntakeClientID, KeyIntakeClientSecret)
+	if err != nil || info.Secret != "" {
+		return err
+	}
+	// A client whose secret the file does not hold (the file was deleted, or another suite on
+	// the same run directory, such as make bench's on its own databases, wrote its own client
+	// there) gets a new secret: intake cannot start without one, and nothing but intake uses it.
+	rotated, err := c.RotateClientSecret(ctx, cl.ID)
+	if err != nil {
+		return fmt.Errorf("intake's machine client %s has no secret in %s: give it a new one: %w", cl.ID, s.secretsPath(), err)
+	}
+	fmt.Fprintf(s.o.Log, "    gave intake's machine client a new secret (its secret was not in %s)\n", s.secretsPath())
+	_, err = s.keepSecret(cl.ID.String(), rotated.Secret, KeyIntakeClientID, KeyIntakeClientSecret)
+	return err
 }
 
 // keepSecret returns a demo client with its secret: the one just created (kept in the secrets

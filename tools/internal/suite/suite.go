@@ -214,19 +214,16 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 		if err := p.waitReady(ctx, readyTimeout); err != nil {
 			return s, err
 		}
-		// identity's demo data first, before the services that need a machine client of theirs
-		// (intake's, handed to it through the secrets) start. Without the demo data, intake's
-		// client is made all the same: intake does not start without one.
-		switch {
-		case svc.name != seedSteps[0].service:
-		case o.Seed:
-			s.step("loading the demo data of %s", svc.name)
-			if err := seedSteps[0].load(ctx, s); err != nil {
+		// The machine clients of the services that need one (intake's, handed to it through
+		// the secrets), and identity's demo data, before the other services start.
+		if svc.name == seedSteps[0].service && s.has("intake") {
+			if err := s.serviceClients(ctx); err != nil {
 				return s, err
 			}
-		case s.has("intake"):
-			s.step("making intake's machine client at %s", svc.name)
-			if err := s.intakeClient(ctx); err != nil {
+		}
+		if svc.name == seedSteps[0].service && o.Seed {
+			s.step("loading the demo data of %s", svc.name)
+			if err := seedSteps[0].load(ctx, s); err != nil {
 				return s, err
 			}
 		}
@@ -239,11 +236,6 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 		}
 	}
 	return s, nil
-}
-
-// has reports whether the checkout has the service.
-func (s *Suite) has(name string) bool {
-	return slices.ContainsFunc(s.present, func(svc service) bool { return svc.name == name })
 }
 
 func (s *Suite) step(format string, args ...any) {
@@ -511,4 +503,9 @@ func procNames(procs []*proc) string {
 		names[i] = p.name
 	}
 	return strings.Join(names, ", ")
+}
+
+// has reports whether the checkout has the service named name (it runs in the suite).
+func (s *Suite) has(name string) bool {
+	return slices.ContainsFunc(s.present, func(svc service) bool { return svc.name == name })
 }
