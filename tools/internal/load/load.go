@@ -87,12 +87,14 @@ type Result struct {
 	OK         int            // answered as wanted
 	Errors     map[string]int // failures by status code, or "timeout", "transport", "dropped"
 	FirstError string         // one failure's message, to say what went wrong
-	Elapsed    time.Duration  // from the first scheduled start to the last answer
-	Throughput float64        // OK answers per second of Elapsed
-	P50, P95   time.Duration
-	P99, Max   time.Duration
-	MaxLag     time.Duration // how late the generator itself started a request (its own health)
-	Procs      []ProcUsage
+	// FirstClientFault is one message of a failure that was the caller's own (ClientFault).
+	FirstClientFault string
+	Elapsed          time.Duration // from the first scheduled start to the last answer
+	Throughput       float64       // OK answers per second of Elapsed
+	P50, P95         time.Duration
+	P99, Max         time.Duration
+	MaxLag           time.Duration // how late the generator itself started a request (its own health)
+	Procs            []ProcUsage
 }
 
 // ErrorRate is the share of requests that failed.
@@ -123,6 +125,46 @@ func (r Result) ErrorSummary() string {
 	return s
 }
 
+// ClientFault reports whether a failure (a key of Result.Errors) is the caller's own doing
+// rather than the server's capacity failing: any 4xx status (a 409 for a resident created
+// twice, a 400 or 422 for a request the generator made wrong, a 401 for a token gone stale, a
+// 404 for an id that is not there) except 408 Request Timeout and 429 Too Many Requests,
+// which a server answers when it cannot keep up. 5xx, timeouts, transport errors and dropped
+// arrivals are capacity.
+func ClientFault(kind string) bool {
+	code, err := strconv.Atoi(kind)
+	if err != nil {
+		return false
+	}
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
+}
+
+// ClientFaults summarises the step's failures that are the caller's own (ClientFault), with
+// one such failure's message: "409:12 (status 409: ...)". "" when there were none.
+func (r Result) ClientFaults() string {
+	keys := make([]string, 0, len(r.Errors))
+	for k := range r.Errors {
+		if ClientFault(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	slices.Sort(keys)
+	s := ""
+	for _, k := range keys {
+		if s != "" {
+			s += " "
+		}
+		s += k + ":" + strconv.Itoa(r.Errors[k])
+	}
+	if r.FirstClientFault != "" {
+		s += " (" + r.FirstClientFault + ")"
+	}
+	return s
+}
+
 // Run runs one step of op: Rate × Duration requests on schedule, then waits for the last
 // answers (each bounded by Timeout).
 func Run(ctx context.Context, op Op, st Step) Result {
@@ -139,7 +181,7 @@ func Run(ctx context.Context, op Op, st Step) Result {
 	interval := time.Duration(float64(time.Second) / st.Rate)
 	lat := make([]time.Duration, n)
 	status := make([]string, n) // "" = OK
-	var firstErr atomic.Pointer[string]
+	var firstErr, firstFault atomic.Pointer[string]
 	var inFlight atomic.Int64
 	var wg sync.WaitGroup
 	mon := startMonitor(st.Procs)
@@ -188,6 +230,9 @@ func Run(ctx context.Context, op Op, st Step) Result {
 			}
 			msg := err.Error()
 			firstErr.CompareAndSwap(nil, &msg)
+			if ClientFault(status[k]) {
+				firstFault.CompareAndSwap(nil, &msg)
+			}
 		}(k, at)
 	}
 	wg.Wait()
@@ -210,6 +255,9 @@ func Run(ctx context.Context, op Op, st Step) Result {
 	}
 	if p := firstErr.Load(); p != nil {
 		r.FirstError = *p
+	}
+	if p := firstFault.Load(); p != nil {
+		r.FirstClientFault = *p
 	}
 	r.Throughput = float64(r.OK) / elapsed.Seconds()
 	slices.Sort(lat)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -49,6 +51,9 @@ type Outcome struct {
 	Steps   []Result // every step, in the order they ran
 	Limit   string   // what broke at the lowest failing rate ("" when no step failed)
 	Failing float64  // that rate (0 when no step failed)
+	// Void says why the ramp measured nothing: a step failed for the caller's own requests
+	// (ClientFaults), and the ramp stopped there. "" for a ramp that measured the server.
+	Void string
 }
 
 // Sustained returns the requests per second of the best step (0 when none kept the bound).
@@ -90,12 +95,14 @@ func (r *Ramp) defaults() {
 }
 
 // Run ramps op. The request index keeps growing over the steps, so an operation that must
-// not repeat itself (a fresh id, a new citizen) never does.
+// not repeat itself (a fresh id, a new citizen) never does: MaxRequests says how many indexes
+// a ramp can use at most. A step with failures that are the caller's own (ClientFault: a 409
+// for data used twice, a 400 for a bad generated request) ends the ramp at once with
+// Outcome.Void set: such a step measures the load's data, not the server's capacity.
 func (r Ramp) Run(ctx context.Context, op Op) Outcome {
 	r.defaults()
 	out := Outcome{Op: op.Name}
 	var next int64
-	lo, hi := 0.0, math.Inf(1) // highest passing, lowest failing
 	once := func(rate float64) (Result, bool, string) {
 		res := Run(ctx, op, Step{Rate: rate, Duration: r.Step, Timeout: r.Timeout, First: next, Procs: r.Procs})
 		next += int64(res.Sent)
@@ -106,30 +113,59 @@ func (r Ramp) Run(ctx context.Context, op Op) Outcome {
 		}
 		return res, ok, why
 	}
-	step := func(rate float64) bool {
+	r.search(func(rate float64) (bool, bool) {
 		res, ok, why := once(rate)
+		if v := res.ClientFaults(); v != "" {
+			out.Void = fmt.Sprintf("the step at %s/s failed for the load's own requests, not the server's capacity: %s", rateText(rate), v)
+			return false, false
+		}
 		if !ok && r.Confirm && ctx.Err() == nil {
 			time.Sleep(r.Pause)
 			res, ok, why = once(rate)
-		}
-		if ok {
-			lo = rate
-			best := res
-			out.Best = &best
-		} else if rate < hi {
-			hi, out.Limit, out.Failing = rate, why, rate
-		}
-		if ctx.Err() == nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(r.Pause):
+			if v := res.ClientFaults(); v != "" {
+				out.Void = fmt.Sprintf("the step at %s/s failed for the load's own requests, not the server's capacity: %s", rateText(rate), v)
+				return false, false
 			}
 		}
-		return ok
+		if ok {
+			best := res
+			out.Best = &best
+		} else if out.Failing == 0 || rate < out.Failing {
+			out.Limit, out.Failing = why, rate
+		}
+		if ctx.Err() != nil {
+			return ok, false
+		}
+		select {
+		case <-ctx.Done():
+			return ok, false
+		case <-time.After(r.Pause):
+		}
+		return ok, true
+	})
+	return out
+}
+
+// search is the ramp's choice of rates: step runs a step at a rate and says whether it kept
+// the bound and whether the search may go on. Run and MaxRequests share it, so that the bound
+// on the requests is the ramp's own logic, not a copy of it.
+func (r Ramp) search(step func(rate float64) (ok, more bool)) {
+	lo, hi := 0.0, math.Inf(1) // highest passing, lowest failing
+	try := func(rate float64) (bool, bool) {
+		ok, more := step(rate)
+		if ok {
+			lo = rate
+		} else if rate < hi {
+			hi = rate
+		}
+		return ok, more
 	}
 	rate := r.Start
-	for ctx.Err() == nil {
-		ok := step(rate)
+	for {
+		ok, more := try(rate)
+		if !more {
+			return
+		}
 		switch {
 		case ok && math.IsInf(hi, 1) && rate < r.Max:
 			rate = math.Min(rate*r.Factor, r.Max)
@@ -141,17 +177,62 @@ func (r Ramp) Run(ctx context.Context, op Op) Outcome {
 		break
 	}
 	for range r.Bisect {
-		if ctx.Err() != nil || lo == 0 || math.IsInf(hi, 1) || hi/lo < 1.15 {
+		if lo == 0 || math.IsInf(hi, 1) || hi/lo < 1.15 {
 			break
 		}
 		mid := (lo + hi) / 2
 		if mid > 20 {
 			mid = math.Round(mid)
 		}
-		step(mid)
+		if _, more := try(mid); !more {
+			return
+		}
 	}
-	return out
 }
+
+// StepRequests is the number of requests a step of rate over d schedules (as Run does).
+func StepRequests(rate float64, d time.Duration) int64 {
+	return int64(max(1, math.Round(rate*d.Seconds())))
+}
+
+// MaxRequests is the most requests the ramp can send to an operation, whatever the steps
+// answer: the largest total over every sequence of passing and failing steps the search can
+// take, each step counted twice when Confirm may run it again. An operation that needs a fresh
+// datum per request (a new citizen to create) needs this many, or its last steps measure
+// the data running out instead of the server.
+func (r Ramp) MaxRequests() int64 {
+	r.defaults()
+	runs := int64(1)
+	if r.Confirm {
+		runs = 2
+	}
+	var worst int64
+	// Depth-first over the outcomes: replay a prefix of outcomes, then branch on the next.
+	var explore func(prefix []bool)
+	explore = func(prefix []bool) {
+		var total int64
+		i, open := 0, false
+		r.search(func(rate float64) (bool, bool) {
+			total += runs * StepRequests(rate, r.Step)
+			if i == len(prefix) {
+				open = true
+				return false, false
+			}
+			i++
+			return prefix[i-1], true
+		})
+		if !open {
+			worst = max(worst, total)
+			return
+		}
+		explore(append(slices.Clone(prefix), true))
+		explore(append(slices.Clone(prefix), false))
+	}
+	explore(nil)
+	return worst
+}
+
+func rateText(rate float64) string { return strconv.FormatFloat(rate, 'f', -1, 64) }
 
 // Millis formats a duration in milliseconds with one decimal: "12.3 ms".
 func Millis(d time.Duration) string {
