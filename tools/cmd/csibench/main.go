@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	fs.IntVar(&c.portBase, "port-base", 28081, "identity's port; the registry and intake follow, the floor is on port-base+9")
 	fs.StringVar(&c.dbPrefix, "db-prefix", "bench_", "database names <prefix><service>")
 	fs.IntVar(&c.citizens, "citizens", 190_000, "citizens imported (the ambito scale)")
-	fs.IntVar(&c.fresh, "fresh", 40_000, "new synthetic citizens for the creates (half the suite's, half the floor's)")
+	fs.IntVar(&c.fresh, "fresh", 0, "new synthetic citizens for each create ramp (the suite's and the floor's); 0: as many as the ramp can send at most")
 	fs.IntVar(&c.hot, "hot", 2000, "citizens of the cached reads")
 	fs.Uint64Var(&c.seed, "seed", 20250101, "synthetic data seed")
 	fs.DurationVar(&c.step, "step", 3*time.Second, "length of each ramp step")
@@ -90,9 +90,17 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	rep := report{began: began, step: c.step, command: c.command, machine: machine(), commit: commit(root), citizens: c.citizens}
 	rep.loadBefore = loadavg()
 
-	// Generate while nothing else runs.
-	fmt.Fprintf(logw, "==> generating %d synthetic citizens (seed %d) and %d new ones\n", c.citizens, c.seed, c.fresh)
-	ppl, err := generate(c.seed, c.citizens, c.fresh)
+	// Generate while nothing else runs: every create ramp gets a new resident for every request
+	// it can send, however its steps go, so that its last steps measure the server and not the
+	// data running out.
+	need := benchRamp(createStart, createMax, c.step, load.Bound{}).MaxRequests()
+	if c.fresh == 0 {
+		c.fresh = int(need)
+	}
+	fmt.Fprintf(logw, "==> generating %d synthetic citizens (seed %d) and 2 × %d new ones (a create ramp sends %d requests at most)\n",
+		c.citizens, c.seed, c.fresh, need)
+	rep.freshPerRamp = c.fresh
+	ppl, err := generate(c.seed, c.citizens, 2*c.fresh)
 	if err != nil {
 		return err
 	}
@@ -187,21 +195,27 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		if bound.P99 == 0 {
 			bound = load.Bound{P99: 25 * time.Millisecond, ErrorRate: 0.01}
 		}
-		r := load.Ramp{Start: t.start, Min: 1, Max: 5000, Factor: 2, Bisect: 2, Confirm: true, Step: c.step, Pause: 500 * time.Millisecond,
-			Timeout: 5 * time.Second, Bound: bound, Procs: procs,
-			OnStep: func(r load.Result, ok bool, why string) {
-				verdict := "ok"
-				if !ok {
-					verdict = "BROKEN: " + why
-				}
-				fmt.Fprintf(logw, "    %6.0f/s: %6.0f ok/s  p50 %-9s p99 %-9s max %-9s %s\n", r.Rate, r.Throughput,
-					load.Millis(r.P50), load.Millis(r.P99), load.Millis(r.Max), verdict)
-			}}
+		r := benchRamp(t.start, t.max, c.step, bound)
+		r.Procs = procs
+		r.OnStep = func(r load.Result, ok bool, why string) {
+			verdict := "ok"
+			if !ok {
+				verdict = "BROKEN: " + why
+			}
+			fmt.Fprintf(logw, "    %6.0f/s: %6.0f ok/s  p50 %-9s p99 %-9s max %-9s %s\n", r.Rate, r.Throughput,
+				load.Millis(r.P50), load.Millis(r.P99), load.Millis(r.Max), verdict)
+		}
+		if err := enoughData(*t, r); err != nil {
+			return err
+		}
 		out := r.Run(ctx, t.op)
-		rep.results = append(rep.results, opResult{target: *t, bound: bound, out: out})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if out.Void != "" {
+			return fmt.Errorf("the bench failed: ramp %q: %s; no report written (its figures would measure the bench's data, not the server)", t.name, out.Void)
+		}
+		rep.results = append(rep.results, opResult{target: *t, bound: bound, out: out})
 	}
 
 	if c.profile > 0 {
@@ -226,6 +240,37 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(logw, "==> wrote %s (the bench took %s)\n", path, rep.took.Round(time.Second))
+	return nil
+}
+
+// The create ramps' first step and ceiling: a create needs a new resident per request, and
+// the ceiling bounds how many a ramp can ask for (load.Ramp.MaxRequests); the floor's insert
+// broke at 400/s, the service's at 250/s, far below it.
+const (
+	createStart = 50
+	createMax   = 2000
+)
+
+// benchRamp is the ramp of every operation: from start up to max (5000/s when 0), doubling,
+// halving, then two bisection steps; a broken step runs again before it counts.
+func benchRamp(start, max float64, step time.Duration, bound load.Bound) load.Ramp {
+	if max == 0 {
+		max = 5000
+	}
+	return load.Ramp{Start: start, Min: 1, Max: max, Factor: 2, Bisect: 2, Confirm: true, Step: step, Pause: 500 * time.Millisecond,
+		Timeout: 5 * time.Second, Bound: bound}
+}
+
+// enoughData fails when an operation that spends a datum per request (a new resident per
+// create) has fewer than its ramp can ask for.
+func enoughData(t target, r load.Ramp) error {
+	if t.fresh == 0 {
+		return nil
+	}
+	if need := r.MaxRequests(); int64(t.fresh) < need {
+		return fmt.Errorf("ramp %q: %d fresh residents for up to %d requests: the last steps would measure the data running out (raise -fresh)",
+			t.name, t.fresh, need)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,8 @@ type target struct {
 	name    string
 	floor   string // the floor operation it is compared with ("" = none)
 	start   float64
+	max     float64    // the ramp's ceiling (0 = the bench's, 5000/s)
+	fresh   int        // the new data the operation spends, one per request (0 = it reuses its data)
 	bound   load.Bound // zero = the bench's bound
 	note    string
 	warm    func(ctx context.Context) error // run before the ramp (fills the cache)
@@ -135,6 +138,15 @@ func warmer(hc *http.Client, registryURL string, hot []citizen, token *string) f
 	}
 }
 
+// freshAt is the i-th new resident, never one used before: past the end the load has run out
+// (load.ErrNoData), which voids the ramp rather than sending a duplicate the server refuses.
+func freshAt(list []synth.Person, i int64) (synth.Person, error) {
+	if i < 0 || i >= int64(len(list)) {
+		return synth.Person{}, fmt.Errorf("resident %d of %d: %w", i, len(list), load.ErrNoData)
+	}
+	return list[i], nil
+}
+
 // targets builds every operation of the bench.
 func targets(hc *http.Client, identityURL, registryURL, floorURL string, cr credentials, parts partitions,
 	fresh []synth.Person, istat string, token *string) []target {
@@ -209,14 +221,23 @@ func targets(hc *http.Client, identityURL, registryURL, floorURL string, cr cred
 				return map[string]string{"name": searchName(pick(parts.search, i))}
 			}))}},
 
-		{group: "citizen creates", name: "floor: insert", start: 50, note: "csifloor: the registry's create transaction (code check, likely duplicates, 2 inserts, outbox row)",
+		{group: "citizen creates", name: "floor: insert", start: createStart, max: createMax, fresh: len(floorFresh),
+			note: "csifloor: the registry's create transaction (code check, likely duplicates, 2 inserts, outbox row)",
 			op: load.Op{Do: load.HTTP(hc, func(ctx context.Context, i int64) (*http.Request, error) {
-				return jsonRequest(ctx, http.MethodPost, floorURL+"/citizens", floorBody(floorFresh[int(i)%len(floorFresh)], istat))
+				p, err := freshAt(floorFresh, i)
+				if err != nil {
+					return nil, err
+				}
+				return jsonRequest(ctx, http.MethodPost, floorURL+"/citizens", floorBody(p, istat))
 			}, http.StatusCreated)}},
-		{group: "citizen creates", name: "citizen create", floor: "floor: insert", start: 50, tokens: true,
-			note: "POST /v1/citizens of new synthetic residents (codice fiscale decoded and checked, duplicates, outbox, audit)",
-			op: load.Op{Do: load.HTTP(hc, post(registryURL+"/v1/citizens", func(i int64) any {
-				return createBody(suiteFresh[int(i)%len(suiteFresh)], istat)
-			}), http.StatusCreated)}},
+		{group: "citizen creates", name: "citizen create", floor: "floor: insert", start: createStart, max: createMax, fresh: len(suiteFresh), tokens: true,
+			note: "POST /v1/citizens of new synthetic residents (codice fiscale decoded and checked, duplicates, outbox, audit; " + itoa(len(suiteFresh)) + " available, as many as the ramp can send)",
+			op: load.Op{Do: load.HTTP(hc, func(ctx context.Context, i int64) (*http.Request, error) {
+				p, err := freshAt(suiteFresh, i)
+				if err != nil {
+					return nil, err
+				}
+				return post(registryURL+"/v1/citizens", func(int64) any { return createBody(p, istat) })(ctx, i)
+			}, http.StatusCreated)}},
 	}
 }

@@ -23,22 +23,23 @@ type opResult struct {
 
 // report is everything BENCHMARKS.md says.
 type report struct {
-	began      time.Time
-	took       time.Duration
-	command    string
-	machine    string
-	commit     string
-	citizens   int
-	step       time.Duration
-	loadBefore string
-	loadAfter  string
-	importTime time.Duration
-	intake     demo.IntakeResult // intake's demo data, recorded on the imported citizens
-	procs      []load.Proc
-	results    []opResult
-	profiles   []profile
-	pgbench    []pgbenchResult
-	pgbenchErr error
+	began        time.Time
+	took         time.Duration
+	command      string
+	machine      string
+	commit       string
+	citizens     int
+	freshPerRamp int // new residents given to each create ramp
+	step         time.Duration
+	loadBefore   string
+	loadAfter    string
+	importTime   time.Duration
+	intake       demo.IntakeResult // intake's demo data, recorded on the imported citizens
+	procs        []load.Proc
+	results      []opResult
+	profiles     []profile
+	pgbench      []pgbenchResult
+	pgbenchErr   error
 }
 
 // Sections kept from the previous BENCHMARKS.md: written by people, not by the bench.
@@ -96,6 +97,11 @@ func (r report) write(path string) error {
 	p("  as broken only if it breaks it again (the machine is shared). The **bound** is p99 <= 25 ms and errors < 1%%")
 	p("  (token by password: p99 <= %s, see its note). *Sustained* is the answered-OK rate of the", load.Millis(passwordP99))
 	p("  highest step that kept the bound; *broke at* is the lowest step that did not, and why.")
+	p("- **Creates** spend a new synthetic resident per request, never one twice: each create ramp gets")
+	p("  as many as it can send at most, whatever its steps answer (%d: the ramp from %d/s up to at most", r.freshPerRamp, createStart)
+	p("  %d/s, every step possibly run twice, `load.Ramp.MaxRequests`). A failure that is the bench's own", createMax)
+	p("  doing (any 4xx but 408 and 429: a 409 for a resident used twice, a 400 for a request made wrong,")
+	p("  a 401 for a stale token) is not a broken bound: it fails the whole bench, and no report is written.")
 	p("- **The floor** (`tools/cmd/csifloor`, package `tools/internal/load/floor`): the services' own")
 	p("  SQL behind plain `net/http` and a pgx pool of the services' size (20) per database: the")
 	p("  registry's read by id and create transaction on the registry's database, intake's case read by")

@@ -85,7 +85,7 @@ type Result struct {
 	Rate       float64        // target arrivals per second
 	Sent       int            // requests scheduled
 	OK         int            // answered as wanted
-	Errors     map[string]int // failures by status code, or "timeout", "transport", "dropped"
+	Errors     map[string]int // failures by status code, or "timeout", "transport", "dropped", "no data"
 	FirstError string         // one failure's message, to say what went wrong
 	// FirstClientFault is one message of a failure that was the caller's own (ClientFault).
 	FirstClientFault string
@@ -125,13 +125,20 @@ func (r Result) ErrorSummary() string {
 	return s
 }
 
+// ErrNoData is what an Op's Do returns when it has no fresh datum left for request i (every
+// synthetic resident created already): a failure of the load, never of the server.
+var ErrNoData = errors.New("the load ran out of fresh data")
+
 // ClientFault reports whether a failure (a key of Result.Errors) is the caller's own doing
 // rather than the server's capacity failing: any 4xx status (a 409 for a resident created
 // twice, a 400 or 422 for a request the generator made wrong, a 401 for a token gone stale, a
 // 404 for an id that is not there) except 408 Request Timeout and 429 Too Many Requests,
 // which a server answers when it cannot keep up. 5xx, timeouts, transport errors and dropped
-// arrivals are capacity.
+// arrivals are capacity. "no data" (ErrNoData) is the caller's.
 func ClientFault(kind string) bool {
+	if kind == "no data" {
+		return true
+	}
 	code, err := strconv.Atoi(kind)
 	if err != nil {
 		return false
@@ -221,6 +228,8 @@ func Run(ctx context.Context, op Op, st Step) Result {
 				return
 			}
 			switch {
+			case errors.Is(err, ErrNoData):
+				status[k] = "no data"
 			case code != 0:
 				status[k] = strconv.Itoa(code)
 			case errors.Is(err, context.DeadlineExceeded) || rctx.Err() != nil:

@@ -116,6 +116,7 @@ func TestClientFault(t *testing.T) {
 		{"timeout", false},
 		{"transport", false},
 		{"dropped", false},
+		{"no data", true}, // ErrNoData: the generator ran out
 	}
 	for _, tc := range tests {
 		if got := ClientFault(tc.kind); got != tc.want {
