@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,15 +243,56 @@ func (t *target) do(req *http.Request, op string, timeout time.Duration) result 
 	return r
 }
 
+// loadOptions shape a load.
+type loadOptions struct {
+	tokens       func() bool // token requests are sent while it says true (a scenario that takes identity away turns them off)
+	retryCreates bool        // citizen creates are retried with their key until 2xx (scenario g)
+}
+
+// The retrying creates of scenario g: each attempt's client timeout, and how long a create is
+// retried at most (longer than an abandoned key's takeover, idempotency.Store.Abandon).
+const (
+	attemptTimeout = 5 * time.Second
+	retryBudget    = 2 * time.Minute
+)
+
+// retryable says whether a client retries a create that got r with the same key: no answer,
+// a 5xx, a 409 (the key's first request still running) or a 429.
+func retryable(r result) bool {
+	return r.status == 0 || r.status >= 500 || r.status == http.StatusConflict || r.status == http.StatusTooManyRequests
+}
+
+// createUntilDone sends a create and, while the answer is retryable, sends it again with the
+// same key (after Retry-After, or 100 ms), for retryBudget at most. first is the first
+// attempt, again the others.
+func (t *target) createUntilDone(ctx context.Context) (first result, again []result) {
+	body, marker, key := t.newCreate()
+	first = t.create(ctx, body, marker, key, attemptTimeout)
+	r := first
+	deadline := time.Now().Add(retryBudget)
+	for !r.ok() && retryable(r) && time.Now().Before(deadline) && ctx.Err() == nil {
+		wait := 100 * time.Millisecond
+		if s, err := strconv.Atoi(r.retryAfter); err == nil && s > 0 {
+			wait = time.Duration(min(s, 5)) * time.Second
+		}
+		sleep(ctx, wait)
+		r = t.create(ctx, body, marker, key, attemptTimeout)
+		again = append(again, r)
+	}
+	return first, again
+}
+
 // load drives the target at a fixed arrival rate (open loop: a slow answer does not delay the
-// next request) for d, cycling through mix; tokens reports whether token requests are sent now
-// (a scenario that takes identity away turns them off).
-func (t *target) load(ctx context.Context, rate float64, d time.Duration, mix []string, tokens func() bool) []result {
+// next request) for d, cycling through mix. results are the load's requests (a retried
+// create's first attempt), retries the further attempts of retried creates.
+func (t *target) load(ctx context.Context, rate float64, d time.Duration, mix []string, o loadOptions) (results, retries []result) {
 	var (
-		mu  sync.Mutex
-		out []result
-		wg  sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
+	if o.tokens == nil {
+		o.tokens = func() bool { return true }
+	}
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	end := time.After(d)
@@ -258,20 +300,25 @@ func (t *target) load(ctx context.Context, rate float64, d time.Duration, mix []
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			return out
+			return results, retries
 		case <-end:
 			wg.Wait()
-			return out
+			return results, retries
 		case <-tick.C:
 		}
 		op := mix[i%len(mix)]
-		if op == opToken && !tokens() {
+		if op == opToken && !o.tokens() {
 			op = opRead
 		}
 		wg.Go(func() {
 			var r result
+			var again []result
 			switch op {
 			case opCreate:
+				if o.retryCreates {
+					r, again = t.createUntilDone(ctx)
+					break
+				}
 				body, marker, key := t.newCreate()
 				r = t.create(ctx, body, marker, key, 0)
 			case opRead:
@@ -285,7 +332,8 @@ func (t *target) load(ctx context.Context, rate float64, d time.Duration, mix []
 				r = t.readAccess(ctx)
 			}
 			mu.Lock()
-			out = append(out, r)
+			results = append(results, r)
+			retries = append(retries, again...)
 			mu.Unlock()
 		})
 	}

@@ -1,12 +1,17 @@
 // Command csichaos runs the suite under a steady load and injects faults (make chaos): Redis
 // killed and restarted, PostgreSQL restarted, SIGTERM to a service instance under load, a
 // client that times out and retries a create with the same Idempotency-Key, identity's JWKS
-// endpoint unreachable, and the registry down while intake records accesses. After each
-// scenario it reads every write back, through the API and by counting rows in the service's
-// database, and checks that every create answered 2xx is stored exactly once. It writes the
-// figures to RELIABILITY.md and exits 1 when a scenario fails.
+// endpoint unreachable, the registry down while intake records accesses, and registry
+// instances killed with SIGKILL under creates retried with their keys. After each scenario it
+// reads every write back, through the API and by counting rows in the service's database, and
+// checks that every create answered 2xx is stored exactly once. It writes the figures (with
+// each scenario's error burst and the time its p99 took to come back within 25 ms) to
+// RELIABILITY.md and exits 1 when a scenario fails.
 //
-//	csichaos [-rate 40] [-duration 40s] [-only a,b,c,d,e,f] [-out RELIABILITY.md]
+// The load is half of what its mix of operations sustains by make bench's BENCHMARKS.md (an
+// operation without a figure there is measured by a short ramp first), or -rate.
+//
+//	csichaos [-rate 0] [-bench BENCHMARKS.md] [-duration 40s] [-only a,b,c,d,e,f,g] [-out RELIABILITY.md]
 //
 // The suite runs on its own ports (-port-base 18081), databases (chaos_*) and private
 // PostgreSQL and Redis servers under .run/chaos (ports 55442 and 56389), which it stops and
@@ -56,9 +61,10 @@ func main() {
 func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("csichaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rate := fs.Float64("rate", 40, "arrival rate of the load, requests per second")
+	rate := fs.Float64("rate", 0, "arrival rate of the load, requests per second (0: half of each mix's sustained rate in -bench)")
+	benchPath := fs.String("bench", "BENCHMARKS.md", "make bench's report, whose sustained rates set the load (relative to the repository)")
 	dur := fs.Duration("duration", 40*time.Second, "length of each scenario")
-	only := fs.String("only", "a,b,c,d,e,f", "the scenarios to run")
+	only := fs.String("only", "a,b,c,d,e,f,g", "the scenarios to run")
 	out := fs.String("out", "RELIABILITY.md", "the report, relative to the repository")
 	portBase := fs.Int("port-base", 18081, "port of identity; the other services follow; registry-2 listens on port-base+10")
 	dbPrefix := fs.String("db-prefix", "chaos_", "prefix of the services' database names")
@@ -131,7 +137,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if !ok || org.ISTATCode == "" {
 		return fmt.Errorf("the demo social worker %s is not in a comune", worker.Email)
 	}
-	e := &env{s: s, px: px, rate: *rate, dur: *dur, log: stderr, email: worker.Email, password: worker.Password,
+	e := &env{s: s, px: px, dur: *dur, log: stderr, email: worker.Email, password: worker.Password,
 		t: newTarget("http://"+ln.Addr().String(), s.URL("intake"), s.URL("identity"), client.ID, client.Secret, strconv.FormatInt(time.Now().Unix(), 36), org.ISTATCode)}
 	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
 		return err
@@ -145,16 +151,45 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 	e.logf("suite ready in %s; registry behind the proxy at %s", time.Since(began).Round(time.Second), ln.Addr())
 
+	// The load: half of what each mix sustains, unless -rate says otherwise.
+	var loads map[string]offer
+	var bench benchReport
+	if *rate > 0 {
+		loads = map[string]offer{"registry": {rate: *rate, source: "-rate"}, "intake": {rate: *rate, source: "-rate"}}
+	} else {
+		bp := *benchPath
+		if !filepath.IsAbs(bp) {
+			bp = filepath.Join(root, bp)
+		}
+		md, err := os.ReadFile(bp)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		bench = parseBench(string(md))
+		if loads, err = offers(ctx, bench, mixes, e.measureOp); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"registry", "intake"} {
+		e.logf("load on %s: %.0f req/s (%s)", name, loads[name].rate, loads[name].source)
+	}
+
 	var outcomes []outcome
 	for _, sc := range scenarios {
 		if !chosen[sc.key] {
 			continue
 		}
-		e.logf("scenario %s: %s (%s at %.0f req/s)", sc.key, sc.title, *dur, *rate)
+		e.rate = loads[sc.mix].rate
+		e.logf("scenario %s: %s (%s at %.0f req/s)", sc.key, sc.title, *dur, e.rate)
 		oc := sc.run(ctx, e)
-		oc.key, oc.title = sc.key, sc.title
+		oc.key, oc.title, oc.offered = sc.key, sc.title, loads[sc.mix]
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if !oc.faultStart.IsZero() {
+			if p99, n := windowP99(oc.results, oc.faultStart.Add(-e.at()), oc.faultStart); n > 0 {
+				oc.notef("before the fault: p99 %s over %d requests (the load's own level)", latencyText99(p99), n)
+			}
 		}
 		verdict := "passed"
 		if len(oc.problems) > 0 {
@@ -173,7 +208,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(root, path)
 	}
-	if err := os.WriteFile(path, []byte(report(root, cmdline, *rate, *dur, time.Since(began), outcomes)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(report(root, cmdline, loads, bench, *dur, time.Since(began), outcomes)), 0o644); err != nil {
 		return fmt.Errorf("write the report: %w", err)
 	}
 	e.logf("wrote %s (%s in all)", *out, time.Since(began).Round(time.Second))

@@ -8,10 +8,12 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/csi-lombardia/csi/tools/internal/load"
 )
 
 // report renders RELIABILITY.md.
-func report(root, cmdline string, rate float64, dur, total time.Duration, outcomes []outcome) string {
+func report(root, cmdline string, loads map[string]offer, bench benchReport, dur, total time.Duration, outcomes []outcome) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Reliability\n\n")
 	fmt.Fprintf(&b, "Faults injected into the running suite under a steady open-loop load, written by `make chaos`\n")
@@ -20,36 +22,61 @@ func report(root, cmdline string, rate float64, dur, total time.Duration, outcom
 	fmt.Fprintf(&b, "- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Commit: %s\n", commit(root))
 	fmt.Fprintf(&b, "- Command: `%s` (%s in all)\n", cmdline, total.Round(time.Second))
-	fmt.Fprintf(&b, "- Load: %.0f requests/s offered for %s per scenario, a fixed arrival rate whatever the answers take;\n", rate, dur)
-	fmt.Fprintf(&b, "  the cycle is 4 citizen creates (POST /v1/citizens with an Idempotency-Key, no codice fiscale, so\n")
-	fmt.Fprintf(&b, "  only the key keeps a retry from storing twice), 4 citizen reads and 2 client-credentials token\n")
-	fmt.Fprintf(&b, "  requests on identity. The registry runs as two instances behind a readiness-aware round-robin\n")
-	fmt.Fprintf(&b, "  proxy (a Kubernetes Service on a laptop); PostgreSQL and Redis are private servers under\n")
-	fmt.Fprintf(&b, "  .run/chaos.\n")
+	fmt.Fprintf(&b, "- Load: a fixed arrival rate for %s per scenario whatever the answers take, at **half of the rate\n", dur)
+	fmt.Fprintf(&b, "  the mix sustains** by `make bench`: for a mix with fractions f_i of operations each sustaining r_i\n")
+	fmt.Fprintf(&b, "  alone (BENCHMARKS.md's *sustained req/s*: p99 <= 25 ms, errors < 1%%), the mix sustains\n")
+	fmt.Fprintf(&b, "  1 / Σ f_i / r_i; an operation BENCHMARKS.md has no figure for is measured by a short ramp\n")
+	fmt.Fprintf(&b, "  (`tools/internal/load`) on this suite first; `-rate` overrides.")
+	if bench.date != "" {
+		fmt.Fprintf(&b, " The figures are those of the BENCHMARKS.md of %s (commit `%s`).", bench.date, bench.commit)
+	}
+	fmt.Fprintf(&b, "\n")
+	fmt.Fprintf(&b, "  - registry's mix: **%.0f req/s**, %s.\n", loads["registry"].rate, loads["registry"].source)
+	fmt.Fprintf(&b, "  - intake's mix (scenario f): **%.0f req/s**, %s.\n", loads["intake"].rate, loads["intake"].source)
+	fmt.Fprintf(&b, "- The registry's mix is 4 citizen creates (POST /v1/citizens with an Idempotency-Key, no codice\n")
+	fmt.Fprintf(&b, "  fiscale, so only the key keeps a retry from storing twice), 4 reads of citizens the load created\n")
+	fmt.Fprintf(&b, "  and 2 client-credentials token requests on identity in 10. The registry runs as two instances\n")
+	fmt.Fprintf(&b, "  behind a readiness-aware round-robin proxy (a Kubernetes Service on a laptop); PostgreSQL and\n")
+	fmt.Fprintf(&b, "  Redis are private servers under .run/chaos.\n")
 	fmt.Fprintf(&b, "- Scenario f drives intake instead: 6 access creates (POST /v1/accesses with an Idempotency-Key,\n")
 	fmt.Fprintf(&b, "  each naming a citizen of the registry, which intake asks first) and 4 access reads in 10, as the\n")
 	fmt.Fprintf(&b, "  demo social worker of a comune; intake calls the first registry instance directly.\n")
-	fmt.Fprintf(&b, "- Writes are read back after each scenario: every create answered 2xx must be in the service's\n")
-	fmt.Fprintf(&b, "  database exactly once (rows counted by the e-mail that marks the citizen, the desk that marks\n")
-	fmt.Fprintf(&b, "  the access) and readable through the API.\n\n")
+	fmt.Fprintf(&b, "- Scenario g retries the load's creates as a careful client would: on no answer (a %s client\n", attemptTimeout)
+	fmt.Fprintf(&b, "  timeout), a 5xx, a 409 (the key's first request still running) or a 429 it sends the same request\n")
+	fmt.Fprintf(&b, "  with the same key again, after Retry-After or 100 ms, for up to %s.\n", retryBudget)
+	fmt.Fprintf(&b, "- Writes are read back after each scenario: every create answered 2xx (at once or after retries)\n")
+	fmt.Fprintf(&b, "  must be in the service's database exactly once (rows counted by the e-mail that marks the\n")
+	fmt.Fprintf(&b, "  citizen, the desk that marks the access) and readable through the API.\n")
+	fmt.Fprintf(&b, "- *Error burst*: from the first failed request's start to the last failed request's answer, over\n")
+	fmt.Fprintf(&b, "  the load's requests (a retried create's first attempt). *p99 back* is the time from the fault's\n")
+	fmt.Fprintf(&b, "  end (the server back, or ready again) to the start of the first %s window of requests whose\n", window)
+	fmt.Fprintf(&b, "  p99 is <= %s again (windows sliding by %s, a failed request counting as slower than\n", load.Millis(latencyBound), windowSlide)
+	fmt.Fprintf(&b, "  any bound); each scenario's notes give the p99 before the fault.\n\n")
 
-	fmt.Fprintf(&b, "| Scenario | Load (req/s) | Requests | Failures (by status) | Lost writes | Duplicated writes | Recovery | Result |\n")
-	fmt.Fprintf(&b, "|---|---:|---:|---|---:|---:|---|---|\n")
+	fmt.Fprintf(&b, "| Scenario | Offered (req/s) | Load (req/s) | Requests | Failures (by status) | Error burst | p99 back | Lost writes | Duplicated writes | Recovery | Result |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---|---|---|---:|---:|---|---|\n")
 	for _, o := range outcomes {
 		result := "passed"
 		if len(o.problems) > 0 {
 			result = "**FAILED**"
 		}
-		fmt.Fprintf(&b, "| %s. %s | %.1f | %d | %s | %d | %d | %s | %s |\n", o.key, o.title, o.rate,
-			len(o.results)+len(o.retries), formatCounts(failures(o.results)), o.w.lost, o.w.duplicated, o.recovery, result)
+		fmt.Fprintf(&b, "| %s. %s | %.0f | %.1f | %d | %s | %s | %s | %d | %d | %s | %s |\n", o.key, o.title, o.offered.rate, o.rate,
+			len(o.results)+len(o.retries), formatCounts(failures(o.results)), errorBurst(o.results), latencyText(o.results, o.faultEnd),
+			o.w.lost, o.w.duplicated, o.recovery, result)
 	}
-	fmt.Fprintf(&b, "\nFailures count the load's requests; scenario d's deliberate client timeouts are in its notes, scenario f's\n503s are the outage's (required), its retries after it in its notes.\n")
+	fmt.Fprintf(&b, "\nFailures count the load's requests; scenario d's deliberate client timeouts are in its notes, scenario f's\n")
+	fmt.Fprintf(&b, "503s are the outage's (required), its retries after it in its notes; scenario g's failures are first\n")
+	fmt.Fprintf(&b, "attempts, each create retried to a 2xx (its notes).\n")
 
 	for _, o := range outcomes {
 		fmt.Fprintf(&b, "\n## %s. %s\n\n", o.key, o.title)
+		fmt.Fprintf(&b, "- Offered %.0f req/s (%s)\n", o.offered.rate, o.offered.source)
 		fmt.Fprintf(&b, "- Requests: %s\n", formatCounts(byOp(o.results)))
 		fmt.Fprintf(&b, "- Creates answered 2xx: %d; stored without a 2xx answer (a client would retry with its key): %d\n",
 			o.w.acked, o.w.unacked)
+		if bu := errorBurst(o.results); bu.failed > 0 {
+			fmt.Fprintf(&b, "- Error burst: %s, from %s to %s\n", bu, bu.first.Format("15:04:05.000"), bu.last.Format("15:04:05.000"))
+		}
 		for _, n := range o.notes {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}

@@ -35,12 +35,16 @@ type env struct {
 type outcome struct {
 	key, title string
 	rate       float64 // requests sent per second
+	offered    offer   // the arrival rate asked for, and where it came from
 	results    []result
-	retries    []result // scenario d: the retrying client's attempts
-	w          writes
-	recovery   string
-	notes      []string
-	problems   []string // why the scenario failed its check; none when it passed
+	retries    []result // the further attempts of retried creates (scenarios d, f, g)
+	// The fault: from its first blow to the moment everything it took away was back (zero
+	// end: a scenario whose fault lasts the whole load).
+	faultStart, faultEnd time.Time
+	w                    writes
+	recovery             string
+	notes                []string
+	problems             []string // why the scenario failed its check; none when it passed
 }
 
 func (o *outcome) notef(format string, args ...any) {
@@ -69,24 +73,34 @@ func (e *env) logf(format string, args ...any) {
 	fmt.Fprintf(e.log, "\033[1m==>\033[0m "+format+"\n", args...)
 }
 
-// scenario is one fault under load.
+// scenario is one fault under load; mix is the load it runs under ("registry" or "intake").
 type scenario struct {
 	key, title string
+	mix        string
 	run        func(ctx context.Context, e *env) outcome
 }
 
 var scenarios = []scenario{
-	{"a", "Redis killed (SIGKILL) and restarted", redisKilled},
-	{"b", "PostgreSQL restarted", postgresRestarted},
-	{"c", "SIGTERM to a registry instance under load", sigterm},
-	{"d", "client times out and retries a create with the same Idempotency-Key", retryingClient},
-	{"e", "identity (the JWKS endpoint) unreachable", jwksUnreachable},
-	{"f", "registry down during access creation (intake)", registryDown},
+	{"a", "Redis killed (SIGKILL) and restarted", "registry", redisKilled},
+	{"b", "PostgreSQL restarted", "registry", postgresRestarted},
+	{"c", "SIGTERM to a registry instance under load", "registry", sigterm},
+	{"d", "client times out and retries a create with the same Idempotency-Key", "registry", retryingClient},
+	{"e", "identity (the JWKS endpoint) unreachable", "registry", jwksUnreachable},
+	{"f", "registry down during access creation (intake)", "intake", registryDown},
+	{"g", "registry instances killed (SIGKILL) 3 times under retried idempotent creates", "registry", registryKilled},
 }
+
+// mixes are the loads' cycles by name.
+var mixes = map[string][]string{"registry": mix, "intake": intakeMix}
 
 // under runs the load for e.dur with fault running beside it, then reads the writes back.
 // Token requests are sent while tokens is true.
 func (e *env) under(ctx context.Context, o *outcome, tokens *atomic.Bool, fault func(ctx context.Context)) {
+	e.underWith(ctx, o, loadOptions{tokens: tokens.Load}, fault)
+}
+
+// underWith is under with the load's options.
+func (e *env) underWith(ctx context.Context, o *outcome, lo loadOptions, fault func(ctx context.Context)) {
 	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
 		o.failf("%v", err)
 		return
@@ -94,8 +108,10 @@ func (e *env) under(ctx context.Context, o *outcome, tokens *atomic.Bool, fault 
 	began := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { fault(ctx) })
-	o.results = e.t.load(ctx, e.rate, e.dur, mix, tokens.Load)
+	results, retries := e.t.load(ctx, e.rate, e.dur, mix, lo)
 	wg.Wait()
+	o.results = results
+	o.retries = append(o.retries, retries...)
 	o.rate = float64(len(o.results)) / time.Since(began).Seconds()
 	e.waitReady(ctx)
 	w, err := checkWrites(ctx, e.s.DatabaseURL("registry"), e.t, append(slices.Clone(o.results), o.retries...))
@@ -188,11 +204,13 @@ func redisKilled(ctx context.Context, e *env) outcome {
 		}
 		e.logf("Redis killed (pid %d)", pid)
 		down := time.Now()
+		o.faultStart = down
 		sleep(ctx, e.dur/4)
 		if _, err := e.s.Script(ctx, "redis.sh", "start"); err != nil {
 			o.failf("restart Redis: %v", err)
 			return
 		}
+		o.faultEnd = time.Now()
 		e.logf("Redis restarted")
 		o.notef("Redis was down %.1f s (SIGKILL, then scripts/redis.sh start)", time.Since(down).Seconds())
 	})
@@ -221,6 +239,7 @@ func postgresRestarted(ctx context.Context, e *env) outcome {
 			return
 		}
 		upAt = time.Now()
+		o.faultStart, o.faultEnd = downAt, upAt
 		ready = e.waitReady(ctx)
 		e.logf("PostgreSQL back; every service ready %.2f s later", ready.Seconds())
 	})
@@ -270,6 +289,7 @@ func sigterm(ctx context.Context, e *env) outcome {
 	e.under(ctx, &o, on(), func(ctx context.Context) {
 		sleep(ctx, e.at())
 		sent := time.Now()
+		o.faultStart = sent
 		if err := e.s.Signal(inst, syscall.SIGTERM); err != nil {
 			o.failf("%v", err)
 			return
@@ -298,6 +318,7 @@ func sigterm(ctx context.Context, e *env) outcome {
 			return
 		}
 		o.recovery = fmt.Sprintf("%.2f s (restart to ready)", time.Since(began).Seconds())
+		o.faultEnd = time.Now()
 		e.logf("%s ready again", inst)
 	})
 	noFailures(&o)
@@ -311,6 +332,7 @@ func retryingClient(ctx context.Context, e *env) outcome {
 	o := outcome{}
 	var logical, timedOut, replayed, unfinished int
 	e.under(ctx, &o, on(), func(ctx context.Context) {
+		o.faultStart = time.Now()
 		end := time.Now().Add(e.dur)
 		for time.Now().Before(end) && ctx.Err() == nil {
 			body, marker, key := e.t.newCreate()
@@ -373,6 +395,7 @@ func jwksUnreachable(ctx context.Context, e *env) outcome {
 		_ = e.s.Wait("identity")
 		e.logf("identity stopped")
 		down := time.Now()
+		o.faultStart = down
 		sleep(ctx, e.dur/2)
 		began := time.Now()
 		if err := e.s.Restart(ctx, "identity"); err != nil {
@@ -380,6 +403,7 @@ func jwksUnreachable(ctx context.Context, e *env) outcome {
 			return
 		}
 		tokens.Store(true)
+		o.faultEnd = time.Now()
 		o.recovery = fmt.Sprintf("%.2f s (identity restart to ready)", time.Since(began).Seconds())
 		o.notef("identity was down %.1f s; the registry verified tokens from its cached key set", time.Since(down).Seconds())
 		e.logf("identity ready again")
@@ -439,8 +463,9 @@ func registryDown(ctx context.Context, e *env) outcome {
 		o.recovery = fmt.Sprintf("%.2f s (both registry instances restarted to ready)", upAt.Sub(restartAt).Seconds())
 		e.logf("registry instances ready again")
 	})
-	o.results = e.t.load(ctx, e.rate, e.dur, intakeMix, func() bool { return false })
+	o.results, _ = e.t.load(ctx, e.rate, e.dur, intakeMix, loadOptions{tokens: func() bool { return false }})
 	wg.Wait()
+	o.faultStart, o.faultEnd = downAt, upAt
 	o.rate = float64(len(o.results)) / time.Since(began).Seconds()
 	if downAt.IsZero() || upAt.IsZero() {
 		return o
@@ -574,4 +599,155 @@ func formatCounts(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s×%d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// killOrder is scenario g's kills: each instance, and the first one again.
+var killOrder = []string{"registry-2", "registry", "registry-2"}
+
+// g. Registry instances are killed with SIGKILL, one at a time, three times, while the load's
+// creates are retried by their clients with the same Idempotency-Key until they get a 2xx (no
+// answer, a 5xx, a 409 while the key's first request runs, a 429: retried). A kill cuts the
+// requests in flight anywhere: before the change, between the change and its stored answer,
+// after both. Every create answered 2xx, at once or after retries, must be stored exactly
+// once (rows counted by the citizen's marker e-mail); every create must end with a 2xx. Reads
+// and token requests are not retried: they may fail only around a kill.
+func registryKilled(ctx context.Context, e *env) outcome {
+	o := outcome{}
+	type kill struct {
+		inst          string
+		at, readyAt   time.Time
+		restartFailed bool
+	}
+	var kills []kill
+	e.underWith(ctx, &o, loadOptions{tokens: func() bool { return true }, retryCreates: true}, func(ctx context.Context) {
+		sleep(ctx, e.at())
+		gap := e.dur / 8
+		for i, inst := range killOrder {
+			if i > 0 {
+				sleep(ctx, gap)
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			k := kill{inst: inst, at: time.Now()}
+			if i == 0 {
+				o.faultStart = k.at
+			}
+			if err := e.s.Signal(inst, syscall.SIGKILL); err != nil {
+				o.failf("kill %s: %v", inst, err)
+				return
+			}
+			_ = e.s.Wait(inst) // killed: an exit status by signal
+			e.logf("%s killed (SIGKILL, %d of %d)", inst, i+1, len(killOrder))
+			sleep(ctx, time.Second) // down a moment, as a crashed pod is until its restart
+			if err := e.s.Restart(ctx, inst); err != nil {
+				o.failf("restart %s: %v", inst, err)
+				k.restartFailed = true
+				kills = append(kills, k)
+				return
+			}
+			k.readyAt = time.Now()
+			kills = append(kills, k)
+			o.faultEnd = k.readyAt
+			e.logf("%s ready again", inst)
+		}
+	})
+	if len(kills) < len(killOrder) {
+		o.failf("only %d of %d kills done", len(kills), len(killOrder))
+	}
+
+	// Creates: every one ends with a 2xx, after retries; the read-back (under) counted them.
+	type attempts struct {
+		n  int
+		ok bool
+	}
+	byMarker := map[string]*attempts{}
+	for _, r := range append(slices.Clone(o.results), o.retries...) {
+		if r.op != opCreate {
+			continue
+		}
+		a := byMarker[r.marker]
+		if a == nil {
+			a = &attempts{}
+			byMarker[r.marker] = a
+		}
+		a.n++
+		a.ok = a.ok || r.ok()
+	}
+	var retried, unfinished, replayed int
+	for _, a := range byMarker {
+		if a.n > 1 {
+			retried++
+		}
+		if !a.ok {
+			unfinished++
+		}
+	}
+	for _, r := range o.retries {
+		if r.replayed {
+			replayed++
+		}
+	}
+	if unfinished > 0 {
+		o.failf("%d creates never got a 2xx in %s of retries with their key", unfinished, retryBudget)
+	}
+	if retried == 0 && len(kills) > 0 {
+		o.notef("no create needed a retry: no request was in flight on a killed instance")
+	}
+
+	// Reads and tokens: failures only around a kill (the proxy sees an instance gone within its
+	// readiness interval; the requests in flight on it die with it).
+	var outside int
+	for _, r := range o.results {
+		if r.ok() || r.op == opCreate {
+			continue
+		}
+		near := false
+		for _, k := range kills {
+			end := k.readyAt
+			if end.IsZero() {
+				end = k.at.Add(time.Minute)
+			}
+			if r.at.After(k.at.Add(-attemptTimeout)) && r.at.Before(end.Add(time.Second)) {
+				near = true
+			}
+		}
+		if !near {
+			outside++
+		}
+	}
+	if outside > 0 {
+		o.failf("%d reads or token requests failed away from any kill", outside)
+	}
+
+	var downs []string
+	for i, k := range kills {
+		if k.readyAt.IsZero() {
+			downs = append(downs, fmt.Sprintf("%d. %s: not restarted", i+1, k.inst))
+			continue
+		}
+		downs = append(downs, fmt.Sprintf("%d. %s at +%.1f s, ready again %.2f s later", i+1, k.inst,
+			k.at.Sub(o.faultStart).Seconds(), k.readyAt.Sub(k.at).Seconds()))
+	}
+	o.notef("kills (SIGKILL, then scripts' restart after 1 s): %s", strings.Join(downs, "; "))
+	o.notef("retried creates: %d of %d needed more than one attempt; %d further attempts, by status: %s; %d of them answered as replays (Idempotent-Replayed)",
+		retried, len(byMarker), len(o.retries), formatCounts(statusCounts(o.retries)), replayed)
+	o.notef("first attempts of creates, by status: %s", formatCounts(statusCounts(filterOp(o.results, opCreate))))
+	if len(kills) > 0 && !kills[len(kills)-1].readyAt.IsZero() {
+		o.recovery = fmt.Sprintf("%.2f s (the last kill to ready)", kills[len(kills)-1].readyAt.Sub(kills[len(kills)-1].at).Seconds())
+	}
+	if len(o.problems) > 6 {
+		o.problems = append(o.problems[:6], fmt.Sprintf("... and %d more", len(o.problems)-6))
+	}
+	return o
+}
+
+func filterOp(results []result, op string) []result {
+	var out []result
+	for _, r := range results {
+		if r.op == op {
+			out = append(out, r)
+		}
+	}
+	return out
 }
