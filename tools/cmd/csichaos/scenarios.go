@@ -112,7 +112,7 @@ func (e *env) underWith(ctx context.Context, o *outcome, lo loadOptions, fault f
 	wg.Wait()
 	o.results = results
 	o.retries = append(o.retries, retries...)
-	o.rate = float64(len(o.results)) / time.Since(began).Seconds()
+	o.rate = float64(len(o.results)) / min(time.Since(began), e.dur).Seconds() // arrivals over the schedule (retries may outlast it)
 	e.waitReady(ctx)
 	w, err := checkWrites(ctx, e.s.DatabaseURL("registry"), e.t, append(slices.Clone(o.results), o.retries...))
 	if err != nil {
@@ -466,7 +466,7 @@ func registryDown(ctx context.Context, e *env) outcome {
 	o.results, _ = e.t.load(ctx, e.rate, e.dur, intakeMix, loadOptions{tokens: func() bool { return false }})
 	wg.Wait()
 	o.faultStart, o.faultEnd = downAt, upAt
-	o.rate = float64(len(o.results)) / time.Since(began).Seconds()
+	o.rate = float64(len(o.results)) / min(time.Since(began), e.dur).Seconds() // arrivals over the schedule (retries may outlast it)
 	if downAt.IsZero() || upAt.IsZero() {
 		return o
 	}
