@@ -90,6 +90,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	_ = os.Unsetenv("CSI_REDIS_URL")
 
 	began := time.Now()
+	loadBefore := loadavg()
 	o := suite.Options{Root: root, PortBase: *portBase, DBPrefix: *dbPrefix, Redis: true, Seed: true,
 		RunDir: filepath.Join(root, ".run", "chaos"), PGPort: *pgPort, RedisPort: *redisPort, Log: stderr,
 		Env: map[string][]string{"registry": {"CSI_DRAIN_DELAY=" + drainDelay, "CSI_SHUTDOWN_GRACE=10s"}}}
@@ -188,6 +189,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		}
 		if !oc.faultStart.IsZero() {
 			if p99, n := windowP99(oc.results, oc.faultStart.Add(-e.at()), oc.faultStart); n > 0 {
+				oc.before = p99
 				oc.notef("before the fault: p99 %s over %d requests (the load's own level)", latencyText99(p99), n)
 			}
 		}
@@ -208,7 +210,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(root, path)
 	}
-	if err := os.WriteFile(path, []byte(report(root, cmdline, loads, bench, *dur, time.Since(began), outcomes)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(report(root, cmdline, loads, bench, *dur, time.Since(began), loadBefore, outcomes)), 0o644); err != nil {
 		return fmt.Errorf("write the report: %w", err)
 	}
 	e.logf("wrote %s (%s in all)", *out, time.Since(began).Round(time.Second))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,7 +184,7 @@ func TestBurstAndLatencyRecovery(t *testing.T) {
 	}
 
 	end := t0.Add(3 * time.Second) // the fault's end
-	after, ok, _ := latencyRecovery(rs, end)
+	after, ok, _ := latencyRecovery(rs, end, latencyBound)
 	if !ok || after != 2*time.Second {
 		t.Errorf("latency back after %s (ok %v), want 2 s (the slow answers end at 5 s)", after, ok)
 	}
@@ -191,13 +192,25 @@ func TestBurstAndLatencyRecovery(t *testing.T) {
 	if p99, n := windowP99(rs, t0.Add(2500*time.Millisecond), t0.Add(3500*time.Millisecond)); p99 != math.MaxInt64 || n != 50 {
 		t.Errorf("window over the failures: p99 %s, %d requests", p99, n)
 	}
-	if got := latencyText(rs[:200], end); !strings.HasPrefix(got, "no full window") {
+	if got := latencyText(rs[:200], end, 0); !strings.HasPrefix(got, "no full window") {
 		t.Errorf("latency text with the load ending at the fault: %q", got)
 	}
-	if got := latencyText(rs[:240], t0.Add(3*time.Second)); !strings.Contains(got, "80.0 ms") {
+	if got := latencyText(rs[:240], end, 0); got != "not within the load (last window p99 80.0 ms)" {
 		t.Errorf("latency text never back: %q", got)
 	}
-	if got := latencyText(rs, time.Time{}); got != "-" {
+	if got := latencyText(rs, time.Time{}, 0); got != "-" {
 		t.Errorf("latency text without a fault's end: %q", got)
+	}
+	// A busy machine: every answer takes 40 ms, 90 ms after the fault up to 4 s.
+	busy := slices.Clone(rs)
+	for i := range busy {
+		busy[i].status, busy[i].dur = 200, 40*time.Millisecond
+		if s := busy[i].at.Sub(t0); s >= 3*time.Second && s < 4*time.Second {
+			busy[i].dur = 90 * time.Millisecond
+		}
+	}
+	want := "not within the load (last window p99 40.0 ms); back to the p99 before the fault (40.0 ms) after 1.0 s"
+	if got := latencyText(busy, end, 40*time.Millisecond); got != want {
+		t.Errorf("latency text on a busy machine:\n got %q\nwant %q", got, want)
 	}
 }

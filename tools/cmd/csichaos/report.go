@@ -13,7 +13,7 @@ import (
 )
 
 // report renders RELIABILITY.md.
-func report(root, cmdline string, loads map[string]offer, bench benchReport, dur, total time.Duration, outcomes []outcome) string {
+func report(root, cmdline string, loads map[string]offer, bench benchReport, dur, total time.Duration, loadBefore string, outcomes []outcome) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Reliability\n\n")
 	fmt.Fprintf(&b, "Faults injected into the running suite under a steady open-loop load, written by `make chaos`\n")
@@ -22,6 +22,8 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 	fmt.Fprintf(&b, "- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Commit: %s\n", commit(root))
 	fmt.Fprintf(&b, "- Command: `%s` (%s in all)\n", cmdline, total.Round(time.Second))
+	fmt.Fprintf(&b, "- Load average: %s before, %s after (the machine is shared: above its %d cores, other work ran too)\n",
+		loadBefore, loadavg(), runtime.NumCPU())
 	fmt.Fprintf(&b, "- Load: a fixed arrival rate for %s per scenario whatever the answers take, at **half of the rate\n", dur)
 	fmt.Fprintf(&b, "  the mix sustains** by `make bench`: for a mix with fractions f_i of operations each sustaining r_i\n")
 	fmt.Fprintf(&b, "  alone (BENCHMARKS.md's *sustained req/s*: p99 <= 25 ms, errors < 1%%), the mix sustains\n")
@@ -51,7 +53,8 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 	fmt.Fprintf(&b, "  the load's requests (a retried create's first attempt). *p99 back* is the time from the fault's\n")
 	fmt.Fprintf(&b, "  end (the server back, or ready again) to the start of the first %s window of requests whose\n", window)
 	fmt.Fprintf(&b, "  p99 is <= %s again (windows sliding by %s, a failed request counting as slower than\n", load.Millis(latencyBound), windowSlide)
-	fmt.Fprintf(&b, "  any bound); each scenario's notes give the p99 before the fault.\n\n")
+	fmt.Fprintf(&b, "  any bound); each scenario's notes give the p99 before the fault, and where that was over 25 ms\n")
+	fmt.Fprintf(&b, "  already the column also says when the p99 was back to that level.\n\n")
 
 	fmt.Fprintf(&b, "| Scenario | Offered (req/s) | Load (req/s) | Requests | Failures (by status) | Error burst | p99 back | Lost writes | Duplicated writes | Recovery | Result |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---:|---|---|---|---:|---:|---|---|\n")
@@ -61,7 +64,7 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 			result = "**FAILED**"
 		}
 		fmt.Fprintf(&b, "| %s. %s | %.0f | %.1f | %d | %s | %s | %s | %d | %d | %s | %s |\n", o.key, o.title, o.offered.rate, o.rate,
-			len(o.results)+len(o.retries), formatCounts(failures(o.results)), errorBurst(o.results), latencyText(o.results, o.faultEnd),
+			len(o.results)+len(o.retries), formatCounts(failures(o.results)), errorBurst(o.results), latencyText(o.results, o.faultEnd, o.before),
 			o.w.lost, o.w.duplicated, o.recovery, result)
 	}
 	fmt.Fprintf(&b, "\nFailures count the load's requests; scenario d's deliberate client timeouts are in its notes, scenario f's\n")
@@ -85,6 +88,19 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 		}
 	}
 	return b.String()
+}
+
+// loadavg is the 1, 5 and 15 minute load averages.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func byOp(results []result) map[string]int {

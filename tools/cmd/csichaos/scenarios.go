@@ -41,6 +41,7 @@ type outcome struct {
 	// The fault: from its first blow to the moment everything it took away was back (zero
 	// end: a scenario whose fault lasts the whole load).
 	faultStart, faultEnd time.Time
+	before               time.Duration // the load's p99 over the quarter before the fault (0: unknown)
 	w                    writes
 	recovery             string
 	notes                []string

@@ -73,11 +73,11 @@ func windowP99(results []result, from, to time.Time) (p99 time.Duration, n int) 
 	return load.Percentile(lat, 0.99), len(lat)
 }
 
-// recovery is how the latency came back after a fault ended at end: the start of the first
-// window of requests sent after end (sliding by windowSlide) whose p99 keeps latencyBound, as
+// latencyRecovery is how the latency came back after a fault ended at end: the start of the
+// first window of requests sent after end (sliding by windowSlide) whose p99 keeps bound, as
 // time after end. ok is false when no window up to the load's end does; last is then the p99
-// of the last full window.
-func latencyRecovery(results []result, end time.Time) (after time.Duration, ok bool, last time.Duration) {
+// of the last full window (-1: there was none).
+func latencyRecovery(results []result, end time.Time, bound time.Duration) (after time.Duration, ok bool, last time.Duration) {
 	var stop time.Time
 	for _, r := range results {
 		if r.at.After(stop) {
@@ -90,7 +90,7 @@ func latencyRecovery(results []result, end time.Time) (after time.Duration, ok b
 		if n < windowMin {
 			continue
 		}
-		if p99 <= latencyBound {
+		if p99 <= bound {
 			return from.Sub(end), true, p99
 		}
 		last = p99
@@ -98,22 +98,35 @@ func latencyRecovery(results []result, end time.Time) (after time.Duration, ok b
 	return 0, false, last
 }
 
-// latencyText says how the latency came back after the fault: "0.30 s", "not within the load
-// (last window p99 80.1 ms)", or "-" for a scenario without a fault's end.
-func latencyText(results []result, end time.Time) string {
+// latencyText says how the latency came back after the fault: "0.3 s", "not within the load
+// (last window p99 80.1 ms)", or "-" for a scenario without a fault's end. When the load's p99
+// before the fault (before; 0 unknown) was over the bound already, as on a busy machine, it
+// also says when the p99 was back to that level.
+func latencyText(results []result, end time.Time, before time.Duration) string {
 	if end.IsZero() {
 		return "-"
 	}
-	after, ok, last := latencyRecovery(results, end)
-	switch {
-	case ok:
+	after, ok, last := latencyRecovery(results, end, latencyBound)
+	if ok {
 		return fmt.Sprintf("%.1f s", after.Seconds())
+	}
+	s := "not within the load"
+	switch {
 	case last < 0:
 		return "no full window after the fault"
 	case last == math.MaxInt64:
-		return "not within the load (failures in the last window)"
+		s += " (failures in the last window)"
+	default:
+		s += fmt.Sprintf(" (last window p99 %s)", load.Millis(last))
 	}
-	return fmt.Sprintf("not within the load (last window p99 %s)", load.Millis(last))
+	if before > latencyBound && before != math.MaxInt64 {
+		if after, ok, _ := latencyRecovery(results, end, before); ok {
+			s += fmt.Sprintf("; back to the p99 before the fault (%s) after %.1f s", load.Millis(before), after.Seconds())
+		} else {
+			s += fmt.Sprintf("; not back to the p99 before the fault (%s) either", load.Millis(before))
+		}
+	}
+	return s
 }
 
 // latencyText99 prints a window's p99, a failure in it as "a failure".
