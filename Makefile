@@ -34,7 +34,7 @@ bench:
 
 .PHONY: chaos
 
-## chaos: faults under steady load (Redis, PostgreSQL, SIGTERM, client retries, JWKS, registry down under intake) with read-back checks; writes RELIABILITY.md (~5 min)
+## chaos: faults under load at half the sustained rate (Redis, PostgreSQL, SIGTERM, client retries, JWKS, registry down under intake, SIGKILL under retried creates) with read-back checks; writes RELIABILITY.md (~8 min)
 chaos:
 	$(GO) run ./tools/cmd/csichaos
 
