@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,20 @@ func BenchmarkImport200k(b *testing.B) {
 	}
 }
 
+// benchCitizens is how many citizens the read benchmarks load: 100,000, or $CSI_BENCH_CITIZENS
+// (fewer, for a quick comparison on a busy machine).
+func benchCitizens(b *testing.B) int64 {
+	v := os.Getenv("CSI_BENCH_CITIZENS")
+	if v == "" {
+		return 100_000
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1000 {
+		b.Fatalf("CSI_BENCH_CITIZENS=%q: want a number of at least 1000", v)
+	}
+	return n
+}
+
 // loaded returns a suite with n residents of Milano imported.
 func loaded(b *testing.B, n int64, redisURL string) (*suite, []registry.Hit) {
 	s := newSuite(b, options{redisURL: redisURL})
@@ -65,7 +80,7 @@ func reportP95(b *testing.B, lat []time.Duration) {
 // each, through the cache (in-process) or, with cached false, each time from PostgreSQL (the
 // citizen dropped from the cache first, as a change does). Every read is audited.
 func benchRead(b *testing.B, cached bool, read func(s *suite, tok string, h registry.Hit)) {
-	s, hits := loaded(b, 100_000, "")
+	s, hits := loaded(b, benchCitizens(b), "")
 	tok := s.Tokens[auth.RoleSocialWorker]
 	var lat []time.Duration
 	i := 0
