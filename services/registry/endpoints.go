@@ -140,10 +140,10 @@ func hitsBody(p cursor.Page[Hit]) any {
 	}
 	n := 0
 	for _, h := range p.Items {
-		if h.encoded == nil {
+		if h.Encoded == nil {
 			return p
 		}
-		n += len(h.encoded) + 1
+		n += len(h.Encoded) + 1
 	}
 	b := make([]byte, 0, n+len(p.NextCursor)+32)
 	b = append(b, `{"items":[`...)
@@ -151,7 +151,7 @@ func hitsBody(p cursor.Page[Hit]) any {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, h.encoded...)
+		b = append(b, h.Encoded...)
 	}
 	b = append(b, ']')
 	if p.NextCursor != "" {

@@ -155,9 +155,9 @@ type Hit struct {
 	Citizen
 	Score float64 `json:"score"`
 
-	// encoded is the hit's JSON when it was read through the cache (by codice fiscale); Citizen
-	// then holds its ID only.
-	encoded []byte
+	// Encoded is the hit's JSON when it was read through the cache (by codice fiscale), served as
+	// it is; Citizen then holds its ID only.
+	Encoded []byte `json:"-"`
 }
 
 // Member is a member of a household.

@@ -114,7 +114,7 @@ func (s *Service) byCode(ctx context.Context, sc scope, code, canonical, residen
 		if c.FiscalCode == code {
 			score = 1
 		}
-		hits = append(hits, Hit{Citizen: Citizen{ID: c.ID}, Score: score, encoded: hitJSON(c.JSON, score)})
+		hits = append(hits, Hit{Citizen: Citizen{ID: c.ID}, Score: score, Encoded: hitJSON(c.JSON, score)})
 	}
 	slices.SortStableFunc(hits, func(a, b Hit) int {
 		if a.Score != b.Score {
