@@ -214,21 +214,56 @@ func (l *failureLog) warn(ctx context.Context, namespace, op string, err error) 
 		slog.Int("suppressed", suppressed))
 }
 
-// GetOrLoad returns the value under key, decoded from JSON. On a miss, or when the cache fails,
-// it calls load and stores the result for ttl (best-effort). Cache failures are counted, logged
-// (rate-limited, at warn) and never returned; load's error is returned as is and never cached.
-// Concurrent misses of the same key on the same cache share one call to load (and so one value:
-// treat it as read-only). load gets the ctx of the first caller; a caller whose shared load failed
-// only because that first caller's context ended loads again with its own.
+// Codec turns the values of GetOrLoadWith into the bytes a cache stores, and back. Decode must
+// not change b; it may keep parts of it (a Memory cache hands out the very bytes it holds, which
+// it never changes), so a value it returns must be treated as read-only too. An error of Decode
+// makes the stored value a miss, replaced by a fresh load (a value written by an older version).
+type Codec[T any] struct {
+	Encode func(v T) ([]byte, error)
+	Decode func(b []byte) (T, error)
+}
+
+// JSON is the codec of GetOrLoad: encoding/json.
+func JSON[T any]() Codec[T] {
+	return Codec[T]{
+		Encode: func(v T) ([]byte, error) { return json.Marshal(v) },
+		Decode: func(b []byte) (T, error) {
+			var v T
+			err := json.Unmarshal(b, &v)
+			return v, err
+		},
+	}
+}
+
+// GetOrLoad returns the value under key, decoded from JSON (GetOrLoadWith with the JSON codec).
 func GetOrLoad[T any](ctx context.Context, c Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, error) {
+	return GetOrLoadWith(ctx, c, key, ttl, JSON[T](), load)
+}
+
+// GetOrLoadWith returns the value under key, decoded with codec. On a miss, or when the cache
+// fails, it calls load and stores the result for ttl (best-effort). Cache failures are counted,
+// logged (rate-limited, at warn) and never returned; load's error is returned as is and never
+// cached. Concurrent misses of the same key on the same cache share one call to load (and so one
+// value: treat it as read-only). load gets the ctx of the first caller; a caller whose shared
+// load failed only because that first caller's context ended loads again with its own.
+//
+// A codec that keeps the bytes it decodes (a record served as the JSON that was cached) saves
+// the decoding and re-encoding per hit; on a Memory cache the bytes are not even copied.
+func GetOrLoadWith[T any](ctx context.Context, c Cache, key string, ttl time.Duration, codec Codec[T], load func(ctx context.Context) (T, error)) (T, error) {
 	in := instrumentsOf(c)
-	b, found, err := c.Get(ctx, key)
+	var b []byte
+	var found bool
+	var err error
+	if m, ok := c.(*Memory); ok { // exactly a Memory: a type embedding one may have its own Get
+		b, found = m.view(key)
+	} else {
+		b, found, err = c.Get(ctx, key)
+	}
 	switch {
 	case err != nil:
 		in.report(ctx, "get", err)
 	case found:
-		var v T
-		err := json.Unmarshal(b, &v)
+		v, err := codec.Decode(b)
 		if err == nil {
 			return v, nil
 		}
@@ -241,7 +276,7 @@ func GetOrLoad[T any](ctx context.Context, c Cache, key string, ttl time.Duratio
 		if err != nil {
 			return v, err
 		}
-		store(ctx, c, in, key, ttl, v)
+		store(ctx, c, in, key, ttl, codec, v)
 		return v, nil
 	}
 	if in.flights == nil {
@@ -263,8 +298,8 @@ func GetOrLoad[T any](ctx context.Context, c Cache, key string, ttl time.Duratio
 	return v, nil
 }
 
-func store[T any](ctx context.Context, c Cache, in *instruments, key string, ttl time.Duration, v T) {
-	b, err := json.Marshal(v)
+func store[T any](ctx context.Context, c Cache, in *instruments, key string, ttl time.Duration, codec Codec[T], v T) {
+	b, err := codec.Encode(v)
 	if err != nil {
 		in.fail("encode")
 		in.report(ctx, "encode", err)

@@ -411,6 +411,70 @@ func TestGetOrLoad(t *testing.T) {
 	}
 }
 
+// framed is a codec that keeps the bytes it decodes: a tag line, then the payload served as it
+// was cached.
+var framed = Codec[[]byte]{
+	Encode: func(v []byte) ([]byte, error) { return append([]byte("v1\n"), v...), nil },
+	Decode: func(b []byte) ([]byte, error) {
+		rest, ok := bytes.CutPrefix(b, []byte("v1\n"))
+		if !ok {
+			return nil, errors.New("not a v1 value")
+		}
+		return rest, nil
+	},
+}
+
+func TestGetOrLoadWith(t *testing.T) {
+	ctx := context.Background()
+	payload := []byte(`{"id":"0190d9a2-6a63-7c3e-8f1e-1c2b3d4e5f60","name":"Niccolò"}`)
+	for _, impl := range implementations(t) {
+		t.Run(impl.name, func(t *testing.T) {
+			t.Run("stores the encoded value, hits decode it", func(t *testing.T) {
+				c := impl.new(t, namespaceFor(t))
+				loads := 0
+				load := func(context.Context) ([]byte, error) { loads++; return payload, nil }
+				for i := range 3 {
+					got, err := GetOrLoadWith(ctx, c, "k", time.Minute, framed, load)
+					if err != nil || !bytes.Equal(got, payload) {
+						t.Errorf("call %d = %q, %v; want %q", i, got, err, payload)
+					}
+				}
+				if loads != 1 {
+					t.Errorf("load called %d times, want 1", loads)
+				}
+				if got := mustGet(t, c, "k"); got != "v1\n"+string(payload) {
+					t.Errorf("stored %q, want the encoded value", got)
+				}
+			})
+
+			t.Run("a value the codec refuses is replaced", func(t *testing.T) {
+				c := impl.new(t, namespaceFor(t))
+				mustSet(t, c, "k", `{"id":12}`, time.Minute) // written by GetOrLoad, an older version
+				got, err := GetOrLoadWith(ctx, c, "k", time.Minute, framed, func(context.Context) ([]byte, error) { return payload, nil })
+				if err != nil || !bytes.Equal(got, payload) {
+					t.Fatalf("GetOrLoadWith = %q, %v; want the loaded value", got, err)
+				}
+				if got := mustGet(t, c, "k"); got != "v1\n"+string(payload) {
+					t.Errorf("stored %q, want the replaced value", got)
+				}
+			})
+
+			t.Run("the cache's bytes stay as they were", func(t *testing.T) {
+				c := impl.new(t, namespaceFor(t))
+				src := append([]byte(nil), payload...)
+				if _, err := GetOrLoadWith(ctx, c, "k", time.Minute, framed, func(context.Context) ([]byte, error) { return src, nil }); err != nil {
+					t.Fatal(err)
+				}
+				copy(src, "XXXX") // the loader's slice, changed after the load
+				got, err := GetOrLoadWith(ctx, c, "k", time.Minute, framed, func(context.Context) ([]byte, error) { return nil, errors.New("no load on a hit") })
+				if err != nil || !bytes.Equal(got, payload) {
+					t.Errorf("hit = %q, %v; want %q", got, err, payload)
+				}
+			})
+		})
+	}
+}
+
 // foreignCache is a Cache from outside the package: GetOrLoad works on it without metrics or
 // stampede guard.
 type foreignCache struct {

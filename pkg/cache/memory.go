@@ -11,7 +11,8 @@ import (
 
 // Memory is an in-process Cache for a single replica (no Redis configured): a bounded LRU whose
 // entries also expire after their TTL. It is safe for concurrent use and never fails, apart from
-// refusing a non-positive TTL. It holds copies of the values it is given and returns copies.
+// refusing a non-positive TTL. It holds copies of the values it is given and returns copies
+// (GetOrLoadWith alone reads them in place).
 type Memory struct {
 	max int
 	in  *instruments
@@ -47,6 +48,16 @@ func (m *Memory) instruments() *instruments { return m.in }
 
 // Get implements Cache.
 func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
+	val, ok := m.view(key)
+	if !ok {
+		return nil, false, nil
+	}
+	return append([]byte(nil), val...), true, nil
+}
+
+// view returns the bytes held under key themselves, not a copy (GetOrLoadWith): an entry's
+// bytes are never changed, only replaced, so they stay valid after the entry goes.
+func (m *Memory) view(key string) ([]byte, bool) {
 	now := time.Now()
 	m.mu.Lock()
 	el, ok := m.items[key]
@@ -54,16 +65,15 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
 		e := el.Value.(*memEntry)
 		if now.Before(e.expires) {
 			m.order.MoveToFront(el)
-			val := append([]byte(nil), e.val...)
 			m.mu.Unlock()
 			m.in.hits.Inc()
-			return val, true, nil
+			return e.val, true
 		}
 		m.remove(el)
 	}
 	m.mu.Unlock()
 	m.in.misses.Inc()
-	return nil, false, nil
+	return nil, false
 }
 
 // Set implements Cache.

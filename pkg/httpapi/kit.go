@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 
@@ -17,13 +18,41 @@ func NewServer(log *slog.Logger, e endpoint.Endpoint, dec kithttp.DecodeRequestF
 }
 
 // EncodeResponse writes a JSON response (go-kit's EncodeJSONResponse) and marks it not
-// cacheable by shared caches: it carries personal data.
+// cacheable by shared caches: it carries personal data. A body already encoded (a
+// json.RawMessage, as the response or as the Body of a WithETag: a record served as it was
+// cached) is written as it is, not scanned again; it must be compact JSON, as json.Marshal
+// writes it, for the answer to be the same.
 func EncodeResponse(ctx context.Context, w http.ResponseWriter, response any) error {
 	if w.Header().Get("Cache-Control") == "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	return kithttp.EncodeJSONResponse(ctx, w, response)
+	var raw json.RawMessage
+	switch r := response.(type) {
+	case json.RawMessage:
+		raw = r
+	case WithETag:
+		raw, _ = r.Body.(json.RawMessage)
+	}
+	if raw == nil {
+		return kithttp.EncodeJSONResponse(ctx, w, response)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	code := http.StatusOK
+	if r, ok := response.(WithETag); ok {
+		for k, v := range r.Headers() {
+			w.Header()[k] = append(w.Header()[k], v...)
+		}
+		code = r.StatusCode()
+	}
+	w.WriteHeader(code)
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	_, err := w.Write(newline) // as json.Encoder ends a value
+	return err
 }
+
+var newline = []byte{'\n'}
 
 // Created is a response with status 201 and a Location header.
 type Created struct {

@@ -79,6 +79,24 @@ func TestNewServer(t *testing.T) {
 			wantBody:   `{"id":"job-1","name":""}`,
 		},
 		{
+			name: "already encoded, with etag",
+			endpoint: func(context.Context, any) (any, error) {
+				return httpapi.WithETag{Body: json.RawMessage(`{"id":"t-1","name":"Anna"}`), ETag: httpapi.ETag(3)}, nil
+			},
+			body:       `{}`,
+			wantStatus: 200,
+			wantHeader: map[string]string{"ETag": `"3"`, "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"},
+			wantBody:   `{"id":"t-1","name":"Anna"}`,
+		},
+		{
+			name:       "already encoded",
+			endpoint:   func(context.Context, any) (any, error) { return json.RawMessage(`{"items":[]}`), nil },
+			body:       `{}`,
+			wantStatus: 200,
+			wantHeader: map[string]string{"Content-Type": "application/json; charset=utf-8", "ETag": ""},
+			wantBody:   `{"items":[]}`,
+		},
+		{
 			name:       "no content",
 			endpoint:   func(context.Context, any) (any, error) { return httpapi.NoContent{}, nil },
 			body:       `{}`,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,20 @@ func BenchmarkImport200k(b *testing.B) {
 	}
 }
 
+// benchCitizens is how many citizens the read benchmarks load: 100,000, or $CSI_BENCH_CITIZENS
+// (fewer, for a quick comparison on a busy machine).
+func benchCitizens(b *testing.B) int64 {
+	v := os.Getenv("CSI_BENCH_CITIZENS")
+	if v == "" {
+		return 100_000
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1000 {
+		b.Fatalf("CSI_BENCH_CITIZENS=%q: want a number of at least 1000", v)
+	}
+	return n
+}
+
 // loaded returns a suite with n residents of Milano imported.
 func loaded(b *testing.B, n int64, redisURL string) (*suite, []registry.Hit) {
 	s := newSuite(b, options{redisURL: redisURL})
@@ -61,32 +76,65 @@ func reportP95(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(p95(lat).Microseconds())/1000, "p95-ms")
 }
 
-func benchGet(b *testing.B, cached bool) {
-	s, hits := loaded(b, 100_000, "")
+// benchRead reads the loaded citizens one after the other with the request that read makes of
+// each, through the cache (in-process) or, with cached false, each time from PostgreSQL (the
+// citizen dropped from the cache first, as a change does). Every read is audited.
+func benchRead(b *testing.B, cached bool, read func(s *suite, tok string, h registry.Hit)) {
+	s, hits := loaded(b, benchCitizens(b), "")
 	tok := s.Tokens[auth.RoleSocialWorker]
 	var lat []time.Duration
 	i := 0
+	b.ReportAllocs()
 	for b.Loop() {
 		h := hits[i%len(hits)]
 		i++
 		if !cached {
-			// A change invalidates the cached record: the next read goes to PostgreSQL.
 			b.StopTimer()
-			s.svc.InvalidateForBench(h.AmbitoID, h.ID)
+			s.svc.InvalidateForBench(h.AmbitoID, h.ID, h.FiscalCode)
 			b.StartTimer()
 		}
 		start := time.Now()
-		s.Must(200, s.Do("GET", "/v1/citizens/"+h.ID.String(), tok, nil, nil))
+		read(s, tok, h)
 		lat = append(lat, time.Since(start))
 	}
 	reportP95(b, lat)
 }
 
+func getByID(s *suite, tok string, h registry.Hit) {
+	s.Must(200, s.Do("GET", "/v1/citizens/"+h.ID.String(), tok, nil, nil))
+}
+
+func getByCode(s *suite, tok string, h registry.Hit) {
+	var page cursor.Page[registry.Hit]
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"fiscal_code": h.FiscalCode}, &page))
+	if len(page.Items) != 1 || page.Items[0].ID != h.ID {
+		s.T.Fatalf("read by code %s = %+v, want %s", h.FiscalCode, page.Items, h.ID)
+	}
+}
+
+func getHousehold(s *suite, tok string, h registry.Hit) {
+	var hh registry.Household
+	s.Must(200, s.Do("GET", "/v1/citizens/"+h.ID.String()+"/household", tok, nil, &hh))
+	if len(hh.Members) == 0 {
+		s.T.Fatalf("household of %s has no members", h.ID)
+	}
+}
+
 // BenchmarkGetCached reads citizens by id through the cache (in-process; every read is audited).
-func BenchmarkGetCached(b *testing.B) { benchGet(b, true) }
+func BenchmarkGetCached(b *testing.B) { benchRead(b, true, getByID) }
 
 // BenchmarkGetUncached reads citizens by id from PostgreSQL.
-func BenchmarkGetUncached(b *testing.B) { benchGet(b, false) }
+func BenchmarkGetUncached(b *testing.B) { benchRead(b, false, getByID) }
+
+// BenchmarkGetByCode reads citizens by codice fiscale (POST /v1/citizens:search {fiscal_code})
+// through the cache.
+func BenchmarkGetByCode(b *testing.B) { benchRead(b, true, getByCode) }
+
+// BenchmarkGetByCodeUncached reads citizens by codice fiscale from PostgreSQL.
+func BenchmarkGetByCodeUncached(b *testing.B) { benchRead(b, false, getByCode) }
+
+// BenchmarkHousehold reads the households of citizens (GET /v1/citizens/{id}/household).
+func BenchmarkHousehold(b *testing.B) { benchRead(b, true, getHousehold) }
 
 // dropLetter makes a typo: the family name without its middle letter.
 func dropLetter(family string) string {

@@ -83,31 +83,31 @@ func (s *Service) CreateCitizen(ctx context.Context, in CitizenInput) (CreateRes
 	return res, s.record(ctx, sc, "citizen.create", c.ID, "", audit.OutcomeSuccess, nil)
 }
 
-// GetCitizen returns a citizen the caller may see, once the read is audited. A merged record
-// answers with a MergedError pointing to the survivor.
-func (s *Service) GetCitizen(ctx context.Context, id uuid.UUID, purpose string) (Citizen, error) {
+// GetCitizen returns a citizen the caller may see, as the API serves it, once the read is
+// audited. A merged record answers with a MergedError pointing to the survivor.
+func (s *Service) GetCitizen(ctx context.Context, id uuid.UUID, purpose string) (CitizenJSON, error) {
 	sc, err := s.scopeOf(ctx)
 	if err != nil {
-		return Citizen{}, err
+		return CitizenJSON{}, err
 	}
 	if err := validPurpose(purpose); err != nil {
-		return Citizen{}, err
+		return CitizenJSON{}, err
 	}
 	c, err := s.load(ctx, sc.ambitoID, id)
 	if err != nil {
-		return Citizen{}, err
+		return CitizenJSON{}, err
 	}
-	if !sc.sees(c) {
+	if !sc.seesResident(c.ISTAT) {
 		if err := s.record(ctx, sc, "citizen.read", id, purpose, audit.OutcomeDenied, nil); err != nil {
-			return Citizen{}, err
+			return CitizenJSON{}, err
 		}
-		return Citizen{}, errs.E(errs.NotFound, "citizen not found")
+		return CitizenJSON{}, errs.E(errs.NotFound, "citizen not found")
 	}
 	if err := s.record(ctx, sc, "citizen.read", id, purpose, audit.OutcomeSuccess, nil); err != nil {
-		return Citizen{}, err
+		return CitizenJSON{}, err
 	}
 	if c.MergedInto != nil {
-		return Citizen{}, &MergedError{ID: id, MergedInto: *c.MergedInto}
+		return CitizenJSON{}, &MergedError{ID: id, MergedInto: *c.MergedInto}
 	}
 	return c, nil
 }

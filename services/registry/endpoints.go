@@ -2,12 +2,14 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/google/uuid"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/cursor"
 	"github.com/csi-lombardia/csi/pkg/httpapi"
 )
 
@@ -89,7 +91,8 @@ func MakeEndpoints(s *Service) Endpoints {
 		}),
 		GetCitizen: guard(readers, func(ctx context.Context, req any) (any, error) {
 			r := req.(idRequest)
-			return etagged(s.GetCitizen(ctx, r.ID, r.Purpose))
+			c, err := s.GetCitizen(ctx, r.ID, r.Purpose)
+			return httpapi.WithETag{Body: json.RawMessage(c.JSON), ETag: httpapi.ETag(c.Version)}, err
 		}),
 		UpdateCitizen: guard(writers, func(ctx context.Context, req any) (any, error) {
 			r := req.(httpapi.Patch[CitizenPatch])
@@ -99,7 +102,10 @@ func MakeEndpoints(s *Service) Endpoints {
 			r := req.(listRequest)
 			return s.ListResidents(ctx, r.ISTAT, r.Limit, r.Cursor)
 		}),
-		SearchCitizens: guard(readers, func(ctx context.Context, req any) (any, error) { return s.Search(ctx, req.(SearchQuery)) }),
+		SearchCitizens: guard(readers, func(ctx context.Context, req any) (any, error) {
+			p, err := s.Search(ctx, req.(SearchQuery))
+			return hitsBody(p), err
+		}),
 		MergeCitizen: guard(maintainers, func(ctx context.Context, req any) (any, error) {
 			r := req.(mergeRequest)
 			return etagged(s.Merge(ctx, r.ID, r.Input))
@@ -124,6 +130,38 @@ func MakeEndpoints(s *Service) Endpoints {
 		}),
 		GetImport: guard(importers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),
 	}
+}
+
+// hitsBody is the body of a page of hits: encoded from the cached JSON when every hit was read
+// through the cache (by codice fiscale), the page itself otherwise.
+func hitsBody(p cursor.Page[Hit]) any {
+	if len(p.Items) == 0 {
+		return p
+	}
+	n := 0
+	for _, h := range p.Items {
+		if h.Encoded == nil {
+			return p
+		}
+		n += len(h.Encoded) + 1
+	}
+	b := make([]byte, 0, n+len(p.NextCursor)+32)
+	b = append(b, `{"items":[`...)
+	for i, h := range p.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, h.Encoded...)
+	}
+	b = append(b, ']')
+	if p.NextCursor != "" {
+		c, err := json.Marshal(p.NextCursor)
+		if err != nil {
+			return p
+		}
+		b = append(append(b, `,"next_cursor":`...), c...)
+	}
+	return json.RawMessage(append(b, '}'))
 }
 
 func etagged(c Citizen, err error) (any, error) {

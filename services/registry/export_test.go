@@ -6,7 +6,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// InvalidateForBench drops a citizen from the cache (benchmarks of uncached reads).
-func (s *Service) InvalidateForBench(ambitoID, id uuid.UUID) {
-	s.invalidate(context.Background(), ambitoID, []uuid.UUID{id})
+// InvalidateForBench drops a citizen and its code from the cache (benchmarks of uncached reads).
+func (s *Service) InvalidateForBench(ambitoID, id uuid.UUID, code string) {
+	s.invalidate(context.Background(), ambitoID, []uuid.UUID{id}, code)
 }

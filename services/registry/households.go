@@ -13,18 +13,22 @@ import (
 	"github.com/csi-lombardia/csi/pkg/valid"
 )
 
-// GetHousehold returns the household of a citizen the caller may see.
+// GetHousehold returns the household of a live citizen the caller may see. The citizen is read
+// with the household, in one statement, not through the cache.
 func (s *Service) GetHousehold(ctx context.Context, id uuid.UUID) (Household, error) {
 	sc, err := s.scopeOf(ctx)
 	if err != nil {
 		return Household{}, err
 	}
-	if _, err := s.visible(ctx, sc, id); err != nil {
-		return Household{}, err
-	}
 	h, err := s.store.GetHousehold(ctx, sc.ambitoID, id)
 	if err != nil {
 		return Household{}, err
+	}
+	if !sc.seesResident(h.ResidenceISTAT) {
+		return Household{}, errs.E(errs.NotFound, "citizen not found")
+	}
+	if h.MergedInto != nil {
+		return Household{}, &MergedError{ID: id, MergedInto: *h.MergedInto}
 	}
 	return h, s.record(ctx, sc, "household.read", id, "", audit.OutcomeSuccess, nil)
 }
@@ -46,10 +50,10 @@ func (s *Service) AddMember(ctx context.Context, id uuid.UUID, in MemberInput) (
 	if err := f.Err(); err != nil {
 		return Household{}, err
 	}
-	if _, err := s.visible(ctx, sc, id); err != nil {
+	if err := s.visible(ctx, sc, id); err != nil {
 		return Household{}, err
 	}
-	if _, err := s.visible(ctx, sc, in.CitizenID); err != nil {
+	if err := s.visible(ctx, sc, in.CitizenID); err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return Household{}, errs.InvalidField("citizen_id", "is not a citizen you can see")
 		}

@@ -131,6 +131,18 @@ type Citizen struct {
 	UpdatedAt           time.Time            `json:"updated_at"`
 }
 
+// CitizenJSON is a citizen as the cache holds it and the API serves it: the JSON of its Citizen,
+// and the few fields the rules read without decoding it. JSON is read-only: it may be the very
+// bytes the cache holds.
+type CitizenJSON struct {
+	ID         uuid.UUID
+	Version    int64
+	ISTAT      string // of the residence; "" without one
+	MergedInto *uuid.UUID
+	FiscalCode string
+	JSON       []byte
+}
+
 // Match is a likely duplicate of a citizen being created: similar names, same birth date and
 // place. Only the id and the similarity are given (the caller may not be allowed to read it).
 type Match struct {
@@ -142,6 +154,10 @@ type Match struct {
 type Hit struct {
 	Citizen
 	Score float64 `json:"score"`
+
+	// Encoded is the hit's JSON when it was read through the cache (by codice fiscale), served as
+	// it is; Citizen then holds its ID only.
+	Encoded []byte `json:"-"`
 }
 
 // Member is a member of a household.
@@ -160,6 +176,11 @@ type Household struct {
 	ID           *uuid.UUID `json:"id,omitempty"`
 	FamilyNumber string     `json:"family_number,omitempty"`
 	Members      []Member   `json:"members"`
+
+	// What the scope rules read of the citizen it was read for: the comune of residence ("" for
+	// none) and the survivor, if the record was merged.
+	ResidenceISTAT string     `json:"-"`
+	MergedInto     *uuid.UUID `json:"-"`
 }
 
 // CitizenInput creates a citizen. birth_place is given by its Belfiore code (derived from the
@@ -373,8 +394,8 @@ type Store interface {
 	GetCitizen(ctx context.Context, ambitoID, id uuid.UUID, forUpdate bool) (Citizen, error)
 	// CitizenIDByFiscalCode finds the live citizen with exactly this code.
 	CitizenIDByFiscalCode(ctx context.Context, ambitoID uuid.UUID, code string) (uuid.UUID, error)
-	// CitizenIDsByCanonical finds the live citizens whose code has this canonical form.
-	CitizenIDsByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error)
+	// CitizensByCanonical returns the live citizens whose code has this canonical form, by id.
+	CitizensByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]Citizen, error)
 	UpdateCitizen(ctx context.Context, c Citizen, expectedVersion int64, newCodeReason string) (Citizen, error)
 	MarkMerged(ctx context.Context, ambitoID, mergedID, survivorID uuid.UUID) error
 	// TakeOverMembership ends the current household membership of from and, when to has none,
@@ -384,6 +405,9 @@ type Store interface {
 	ListResidents(ctx context.Context, f ListFilter) ([]Citizen, error)
 	LikelyDuplicates(ctx context.Context, c Citizen) ([]Match, error)
 
+	// GetHousehold returns the current household of a citizen of the ambito (none: no ID, no
+	// members), with the citizen's residence and merge; a citizen the ambito does not have is
+	// NotFound.
 	GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID) (Household, error)
 	// AddMember puts member in citizen's current household (creating it with citizen as its
 	// head when there is none), ending member's current membership elsewhere; it returns the

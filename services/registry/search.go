@@ -99,29 +99,22 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (cursor.Page[Hit], 
 }
 
 // byCode finds the live citizens with a code (exact, or sharing its canonical form: omocodic
-// variants), through the cache.
+// variants), through the cache, as the API serves them.
 func (s *Service) byCode(ctx context.Context, sc scope, code, canonical, residence string) ([]Hit, error) {
-	ids, err := cacheIDs(ctx, s, sc.ambitoID, canonical)
+	cs, err := s.loadByCode(ctx, sc.ambitoID, canonical)
 	if err != nil {
 		return nil, err
 	}
 	var hits []Hit
-	for _, id := range ids {
-		c, err := s.load(ctx, sc.ambitoID, id)
-		if errs.Is(err, errs.NotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if c.MergedInto != nil || residence != "" && (c.Residence == nil || c.Residence.ISTATCode != residence) {
+	for _, c := range cs {
+		if c.MergedInto != nil || residence != "" && c.ISTAT != residence {
 			continue
 		}
 		score := 0.9
 		if c.FiscalCode == code {
 			score = 1
 		}
-		hits = append(hits, Hit{Citizen: c, Score: score})
+		hits = append(hits, Hit{Citizen: Citizen{ID: c.ID}, Score: score, Encoded: hitJSON(c.JSON, score)})
 	}
 	slices.SortStableFunc(hits, func(a, b Hit) int {
 		if a.Score != b.Score {
@@ -133,4 +126,13 @@ func (s *Service) byCode(ctx context.Context, sc scope, code, canonical, residen
 		return strings.Compare(a.ID.String(), b.ID.String())
 	})
 	return hits, nil
+}
+
+// hitJSON is the JSON of a Hit of the citizen of JSON c: its members, then the score.
+func hitJSON(c []byte, score float64) []byte {
+	b := make([]byte, 0, len(c)+16)
+	b = append(b, c[:len(c)-1]...)
+	b = append(b, `,"score":`...)
+	b = strconv.AppendFloat(b, score, 'f', -1, 64)
+	return append(b, '}')
 }

@@ -1,9 +1,14 @@
 package registry
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +83,17 @@ type scope struct {
 }
 
 func (sc scope) sees(c Citizen) bool {
-	return sc.wide || sc.istat != "" && c.Residence != nil && c.Residence.ISTATCode == sc.istat
+	istat := ""
+	if c.Residence != nil {
+		istat = c.Residence.ISTATCode
+	}
+	return sc.seesResident(istat)
+}
+
+// seesResident reports whether the caller sees the residents of the comune istat ("" for people
+// without a residence).
+func (sc scope) seesResident(istat string) bool {
+	return sc.wide || sc.istat != "" && istat == sc.istat
 }
 
 func (s *Service) scopeOf(ctx context.Context) (scope, error) {
@@ -119,19 +134,153 @@ func cfKey(ambitoID uuid.UUID, canonical string) string {
 	return "cf:" + ambitoID.String() + ":" + canonical
 }
 
-func (s *Service) load(ctx context.Context, ambitoID, id uuid.UUID) (Citizen, error) {
-	return cache.GetOrLoad(ctx, s.cache, idKey(ambitoID, id), s.cfg.CacheTTL, func(ctx context.Context) (Citizen, error) {
-		return s.store.GetCitizen(ctx, ambitoID, id, false)
+// load returns a citizen of the ambito, merged or not, through the cache.
+func (s *Service) load(ctx context.Context, ambitoID, id uuid.UUID) (CitizenJSON, error) {
+	return cache.GetOrLoadWith(ctx, s.cache, idKey(ambitoID, id), s.cfg.CacheTTL, oneCitizen, func(ctx context.Context) (CitizenJSON, error) {
+		c, err := s.store.GetCitizen(ctx, ambitoID, id, false)
+		if err != nil {
+			return CitizenJSON{}, err
+		}
+		return encodeCitizen(c)
 	})
 }
 
-func cacheIDs(ctx context.Context, s *Service, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error) {
-	return cache.GetOrLoad(ctx, s.cache, cfKey(ambitoID, canonical), s.cfg.CacheTTL, func(ctx context.Context) ([]uuid.UUID, error) {
-		return s.store.CitizenIDsByCanonical(ctx, ambitoID, canonical)
+// loadByCode returns the live citizens of the ambito whose code has the canonical form, by id,
+// through the cache: one lookup when cached, one query when not.
+func (s *Service) loadByCode(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]CitizenJSON, error) {
+	return cache.GetOrLoadWith(ctx, s.cache, cfKey(ambitoID, canonical), s.cfg.CacheTTL, citizenList, func(ctx context.Context) ([]CitizenJSON, error) {
+		cs, err := s.store.CitizensByCanonical(ctx, ambitoID, canonical)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]CitizenJSON, len(cs))
+		for i, c := range cs {
+			if out[i], err = encodeCitizen(c); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	})
 }
 
-// invalidate drops the cached record of each citizen and the code lookups of each code.
+// encodeCitizen encodes c as the API serves it.
+func encodeCitizen(c Citizen) (CitizenJSON, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return CitizenJSON{}, err
+	}
+	r := CitizenJSON{ID: c.ID, Version: c.Version, MergedInto: c.MergedInto, FiscalCode: c.FiscalCode, JSON: b}
+	if c.Residence != nil {
+		r.ISTAT = c.Residence.ISTATCode
+	}
+	return r, nil
+}
+
+// The cached form of citizens: a tag line, then per citizen a line of the fields the rules read
+// (id, version, residence, survivor, code; "-" for none) and a line of its JSON, which holds no
+// line break. A hit slices the citizens out of the cached bytes without decoding their JSON.
+// Anything else (a value of an older version) is a miss, and replaced.
+const citizensTag = "citizens/1\n"
+
+var (
+	citizenList = cache.Codec[[]CitizenJSON]{Encode: appendCitizens, Decode: parseCitizens}
+	oneCitizen  = cache.Codec[CitizenJSON]{
+		Encode: func(r CitizenJSON) ([]byte, error) { return appendCitizens([]CitizenJSON{r}) },
+		Decode: func(b []byte) (CitizenJSON, error) {
+			rs, err := parseCitizens(b)
+			if err == nil && len(rs) != 1 {
+				err = fmt.Errorf("%d citizens cached under one id", len(rs))
+			}
+			if err != nil {
+				return CitizenJSON{}, err
+			}
+			return rs[0], nil
+		},
+	}
+)
+
+func appendCitizens(rs []CitizenJSON) ([]byte, error) {
+	n := len(citizensTag)
+	for _, r := range rs {
+		n += 128 + len(r.JSON)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, citizensTag...)
+	for _, r := range rs {
+		if bytes.IndexByte(r.JSON, '\n') >= 0 {
+			return nil, errors.New("citizen JSON with a line break")
+		}
+		merged := "-"
+		if r.MergedInto != nil {
+			merged = r.MergedInto.String()
+		}
+		b = append(b, r.ID.String()...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, r.Version, 10)
+		for _, f := range []string{r.ISTAT, merged, r.FiscalCode} {
+			if f == "" {
+				f = "-"
+			}
+			if strings.ContainsAny(f, " \n") {
+				return nil, fmt.Errorf("cached citizen field %q with a space", f)
+			}
+			b = append(append(b, ' '), f...)
+		}
+		b = append(b, '\n')
+		b = append(b, r.JSON...)
+		b = append(b, '\n')
+	}
+	return b, nil
+}
+
+func parseCitizens(b []byte) ([]CitizenJSON, error) {
+	rest, ok := bytes.CutPrefix(b, []byte(citizensTag))
+	if !ok {
+		return nil, errors.New("not a cached citizen list")
+	}
+	var rs []CitizenJSON
+	for len(rest) > 0 {
+		head, body, ok := bytes.Cut(rest, []byte{'\n'})
+		if !ok {
+			return nil, errors.New("cached citizen without its JSON")
+		}
+		j, next, ok := bytes.Cut(body, []byte{'\n'})
+		if !ok || len(j) == 0 || j[0] != '{' {
+			return nil, errors.New("cached citizen with a broken JSON line")
+		}
+		f := strings.Fields(string(head))
+		if len(f) != 5 {
+			return nil, fmt.Errorf("cached citizen header %q", head)
+		}
+		for i := range f {
+			if f[i] == "-" {
+				f[i] = ""
+			}
+		}
+		var r CitizenJSON
+		var err error
+		if r.ID, err = uuid.Parse(f[0]); err != nil {
+			return nil, err
+		}
+		if r.Version, err = strconv.ParseInt(f[1], 10, 64); err != nil {
+			return nil, err
+		}
+		if f[3] != "" {
+			m, err := uuid.Parse(f[3])
+			if err != nil {
+				return nil, err
+			}
+			r.MergedInto = &m
+		}
+		r.ISTAT, r.FiscalCode, r.JSON = f[2], f[4], j
+		rs = append(rs, r)
+		rest = next
+	}
+	return rs, nil
+}
+
+// invalidate drops the cached record of each citizen and the code lookups of each code. The code
+// lookups hold the records too: a change of a citizen drops its id and its code(s), always.
 func (s *Service) invalidate(ctx context.Context, ambitoID uuid.UUID, ids []uuid.UUID, codes ...string) {
 	keys := make([]string, 0, len(ids)+len(codes))
 	for _, id := range ids {
@@ -177,17 +326,17 @@ func validPurpose(p string) error {
 	return nil
 }
 
-// visible loads a live citizen the caller may see.
-func (s *Service) visible(ctx context.Context, sc scope, id uuid.UUID) (Citizen, error) {
+// visible checks that id is a live citizen the caller may see.
+func (s *Service) visible(ctx context.Context, sc scope, id uuid.UUID) error {
 	c, err := s.load(ctx, sc.ambitoID, id)
 	if err != nil {
-		return Citizen{}, err
+		return err
 	}
-	if !sc.sees(c) {
-		return Citizen{}, errs.E(errs.NotFound, "citizen not found")
+	if !sc.seesResident(c.ISTAT) {
+		return errs.E(errs.NotFound, "citizen not found")
 	}
 	if c.MergedInto != nil {
-		return Citizen{}, &MergedError{ID: id, MergedInto: *c.MergedInto}
+		return &MergedError{ID: id, MergedInto: *c.MergedInto}
 	}
-	return c, nil
+	return nil
 }

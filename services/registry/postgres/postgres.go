@@ -116,14 +116,14 @@ func (s *Store) CitizenIDByFiscalCode(ctx context.Context, ambitoID uuid.UUID, c
 	return id, pgdb.NotFound(err, "citizen")
 }
 
-// CitizenIDsByCanonical implements registry.Store.
-func (s *Store) CitizenIDsByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]uuid.UUID, error) {
-	rows, err := s.DB.Query(ctx, `SELECT id FROM citizens WHERE ambito_id = $1 AND fiscal_code_canonical = $2 AND merged_into IS NULL ORDER BY id`,
-		ambitoID, canonical)
+// CitizensByCanonical implements registry.Store.
+func (s *Store) CitizensByCanonical(ctx context.Context, ambitoID uuid.UUID, canonical string) ([]registry.Citizen, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+citizenCols+` FROM citizens c
+		WHERE c.ambito_id = $1 AND c.fiscal_code_canonical = $2 AND c.merged_into IS NULL ORDER BY c.id`, ambitoID, canonical)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
-	return pgdb.Collect(rows, func(r pgx.Rows, id *uuid.UUID) error { return r.Scan(id) })
+	return pgdb.Collect(rows, func(r pgx.Rows, c *registry.Citizen) error { return scanCitizen(r, c) })
 }
 
 // UpdateCitizen implements registry.Store. A non-empty newCodeReason records the new code in
@@ -334,35 +334,51 @@ func (s *Store) LikelyDuplicates(ctx context.Context, c registry.Citizen) ([]reg
 	return pgdb.Collect(rows, func(r pgx.Rows, m *registry.Match) error { return r.Scan(&m.ID, &m.Similarity) })
 }
 
-// GetHousehold implements registry.Store: the citizen's current household, its current members
-// and the ones who left.
+// GetHousehold implements registry.Store: the citizen, its current household, the household's
+// current members and the ones who left, in one statement (a row per member; one row with no
+// household when there is none).
 func (s *Store) GetHousehold(ctx context.Context, ambitoID, citizenID uuid.UUID) (registry.Household, error) {
+	rows, err := s.DB.Query(ctx, `SELECT coalesce(c.residence_istat, ''), c.merged_into, h.id, h.family_number,
+		m.citizen_id, mc.family_name, mc.given_name, mc.birth_date::text, m.relationship, m.valid_from::text, m.valid_to::text
+		FROM citizens c
+		LEFT JOIN household_members cm ON cm.citizen_id = c.id AND cm.valid_to IS NULL
+		LEFT JOIN households h ON h.id = cm.household_id AND h.ambito_id = c.ambito_id
+		LEFT JOIN (household_members m JOIN citizens mc ON mc.id = m.citizen_id) ON m.household_id = h.id
+		WHERE c.ambito_id = $1 AND c.id = $2
+		ORDER BY m.valid_to NULLS FIRST, m.relationship = 'head' DESC, mc.birth_date, mc.id`, ambitoID, citizenID)
+	if err != nil {
+		return registry.Household{}, pgdb.Translate(err)
+	}
+	defer rows.Close()
 	h := registry.Household{Members: []registry.Member{}}
-	var id uuid.UUID
-	var fn *string
-	err := s.DB.QueryRow(ctx, `SELECT h.id, h.family_number FROM household_members m JOIN households h ON h.id = m.household_id
-		WHERE h.ambito_id = $1 AND m.citizen_id = $2 AND m.valid_to IS NULL`, ambitoID, citizenID).Scan(&id, &fn)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return h, nil
+	found := false
+	for rows.Next() {
+		var hid, member *uuid.UUID
+		var fn, family, given, birth, rel, from *string
+		var to *string
+		if err := rows.Scan(&h.ResidenceISTAT, &h.MergedInto, &hid, &fn, &member, &family, &given, &birth, &rel, &from, &to); err != nil {
+			return registry.Household{}, pgdb.Translate(err)
+		}
+		found = true
+		if hid == nil {
+			continue
+		}
+		h.ID = hid
+		if fn != nil {
+			h.FamilyNumber = *fn
+		}
+		if member != nil {
+			h.Members = append(h.Members, registry.Member{CitizenID: *member, FamilyName: *family, GivenName: *given, BirthDate: *birth,
+				Relationship: *rel, ValidFrom: *from, ValidTo: to})
+		}
 	}
-	if err != nil {
-		return h, pgdb.Translate(err)
+	if err := rows.Err(); err != nil {
+		return registry.Household{}, pgdb.Translate(err)
 	}
-	h.ID = &id
-	if fn != nil {
-		h.FamilyNumber = *fn
+	if !found {
+		return registry.Household{}, errs.E(errs.NotFound, "citizen not found")
 	}
-	rows, err := s.DB.Query(ctx, `SELECT m.citizen_id, c.family_name, c.given_name, c.birth_date::text, m.relationship,
-		m.valid_from::text, m.valid_to::text
-		FROM household_members m JOIN citizens c ON c.id = m.citizen_id
-		WHERE m.household_id = $1 ORDER BY m.valid_to NULLS FIRST, m.relationship = 'head' DESC, c.birth_date, c.id`, id)
-	if err != nil {
-		return h, pgdb.Translate(err)
-	}
-	h.Members, err = pgdb.Collect(rows, func(r pgx.Rows, m *registry.Member) error {
-		return r.Scan(&m.CitizenID, &m.FamilyName, &m.GivenName, &m.BirthDate, &m.Relationship, &m.ValidFrom, &m.ValidTo)
-	})
-	return h, err
+	return h, nil
 }
 
 // AddMember implements registry.Store.
