@@ -10,8 +10,9 @@
 // Auditing every read must not cap a service at the database's single-insert commit rate. A Log
 // owns one committer goroutine, started by New and stopped by Close. Write enqueues its records
 // and waits; the committer takes everything queued (up to the maximum batch size, 256 by default)
-// and writes it in one implicit transaction, sent as a single pipelined round trip: one
-// multi-row INSERT (unnest of arrays) plus the update of the chain head. When the commit is
+// and writes it in one implicit transaction, one statement in one round trip: a multi-row INSERT
+// of the records (unnest of one array per column) whose outer INSERT moves the chain head. When
+// the commit is
 // acknowledged every writer of the batch is released with nil; when it fails the writers get the
 // error (see below for retries). There is no artificial delay: while one batch commits, the next one accumulates, so
 // batches grow with the load and a lone request waits for one commit only. A Write's records
@@ -185,6 +186,7 @@ type config struct {
 	reg         prometheus.Registerer
 	checkpoints *Checkpoints
 	cpEvery     time.Duration
+	sender      func(*Log, context.Context, []row, head) error // nil but in benchmarks
 }
 
 // WithMaxBatch caps the number of records committed in one transaction (default 256). A single
@@ -231,6 +233,7 @@ type Log struct {
 	chainID  uuid.UUID
 	started  time.Time
 	maxBatch int
+	sender   func(*Log, context.Context, []row, head) error // another way to send batches (benchmarks); nil: send's
 	log      *slog.Logger
 	m        metrics
 
@@ -270,6 +273,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Log {
 		chainID:  uuid.Must(uuid.NewV7()),
 		started:  time.Now().UTC().Truncate(time.Microsecond),
 		maxBatch: cfg.maxBatch,
+		sender:   cfg.sender,
 		m:        newMetrics(cfg.reg, cfg.checkpoints != nil),
 		reqs:     make(chan *request, 4*cfg.maxBatch),
 		cancel:   cancel,
