@@ -10,9 +10,8 @@
 // Auditing every read must not cap a service at the database's single-insert commit rate. A Log
 // owns one committer goroutine, started by New and stopped by Close. Write enqueues its records
 // and waits; the committer takes everything queued (up to the maximum batch size, 256 by default)
-// and writes it in one implicit transaction, one statement in one round trip: a multi-row INSERT
-// of the records (unnest of one array per column) whose outer INSERT moves the chain head. When
-// the commit is
+// and writes it in one implicit transaction, sent as a single pipelined round trip: one
+// multi-row INSERT (unnest of arrays) plus the update of the chain head. When the commit is
 // acknowledged every writer of the batch is released with nil; when it fails the writers get the
 // error (see below for retries). There is no artificial delay: while one batch commits, the next one accumulates, so
 // batches grow with the load and a lone request waits for one commit only. A Write's records

@@ -146,54 +146,57 @@ func (l *Log) commit(ctx context.Context, batch []*request, n int) error {
 	return nil
 }
 
-// appendBatch inserts a batch's records and moves the chain head, in one statement: the records
-// come as one array per column (unnest), and the head (created with the chain's first batch) is
-// written by the outer INSERT, which returns how many records the inner one inserted. One
-// statement in autocommit is one implicit transaction: the records and the head commit together.
-const appendBatch = `
-WITH ins AS (
-	INSERT INTO audit_records (chain_id, seq, id, occurred_at, request_id, actor_id, actor_org, actor_role,
-		ambito_id, action, resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
-	SELECT $1, u.seq, u.id, u.occurred_at, u.request_id, u.actor_id, u.actor_org, u.actor_role,
-		u.ambito_id, u.action, u.resource_type, u.resource_id, NULLIF(u.citizen_id, ''), NULLIF(u.purpose, ''),
-		u.outcome, NULLIF(u.details, '')::json, u.prev_hash, u.hash
-	FROM unnest($2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-		$17::bytea[], $18::bytea[])
-		AS u(seq, id, occurred_at, request_id, actor_id, actor_org, actor_role, ambito_id, action,
-		resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
-	RETURNING 1
-)
-INSERT INTO audit_chains (chain_id, started_at, head_seq, head_hash) VALUES ($1, $19, $20, $21)
-ON CONFLICT (chain_id) DO UPDATE SET head_seq = EXCLUDED.head_seq, head_hash = EXCLUDED.head_hash
-RETURNING (SELECT count(*) FROM ins)`
-
 // send inserts the chained rows and moves the chain head to `to`, atomically and in one round
-// trip: one statement (appendBatch), sent by pgx as Bind/Execute/Sync on a statement the
-// connection keeps prepared, which PostgreSQL runs as one implicit transaction, committed before
-// it answers the Sync. COPY is not used: it needs an explicit transaction (BEGIN, COPY with its
-// own exchange, the head, COMMIT), four round trips instead of one, and BenchmarkSend measured it
-// no faster at 32 and 256 records a batch (the batch sizes of a loaded service): a batch's time
-// goes to the commit's WAL flush and to inserting each row into the table and its four indexes,
-// which are the same either way.
+// trip: the multi-row insert (insertRecords: unnest of one array per column) and the head's upsert,
+// two statements on statements the connection keeps prepared, sent by pgx as one pipeline ending in
+// a single Sync, which PostgreSQL runs as one implicit transaction, committed before it answers the
+// Sync. BenchmarkSend and BenchmarkAppend compare it with one statement doing both (a CTE) and with
+// COPY: neither paid. COPY needs an explicit transaction (BEGIN, COPY with its own exchange, the
+// head, COMMIT), four round trips instead of one; the CTE was a little slower. A batch's time goes
+// to the commit's WAL flush and to inserting each row into the table and its four indexes, which
+// are the same every way.
 func (l *Log) send(ctx context.Context, rows []row, to head) error {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	if l.sender != nil {
 		return pgdb.Translate(l.sender(l, ctx, rows, to))
 	}
-
-	args := append(l.columns(rows), l.started, to.seq, to.hash)
-	var inserted int64
-	err := l.pool.QueryRow(ctx, appendBatch, args...).Scan(&inserted)
-	if err == nil && inserted != int64(len(rows)) {
-		err = fmt.Errorf("inserted %d audit records instead of %d", inserted, len(rows))
+	b := &pgx.Batch{}
+	b.Queue(insertRecords, l.columns(rows)...)
+	b.Queue(upsertHead, l.chainID, l.started, to.seq, to.hash)
+	br := l.pool.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	if err == nil && tag.RowsAffected() != int64(len(rows)) {
+		err = fmt.Errorf("inserted %d audit records instead of %d", tag.RowsAffected(), len(rows))
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	// Close reads up to the answer to the Sync, that is, past the commit.
+	if cerr := br.Close(); err == nil {
+		err = cerr
 	}
 	return pgdb.Translate(err)
 }
 
+const insertRecords = `
+INSERT INTO audit_records (chain_id, seq, id, occurred_at, request_id, actor_id, actor_org, actor_role,
+	ambito_id, action, resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
+SELECT $1, u.seq, u.id, u.occurred_at, u.request_id, u.actor_id, u.actor_org, u.actor_role,
+	u.ambito_id, u.action, u.resource_type, u.resource_id, NULLIF(u.citizen_id, ''), NULLIF(u.purpose, ''),
+	u.outcome, NULLIF(u.details, '')::json, u.prev_hash, u.hash
+FROM unnest($2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+	$17::bytea[], $18::bytea[])
+	AS u(seq, id, occurred_at, request_id, actor_id, actor_org, actor_role, ambito_id, action,
+	resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)`
+
+const upsertHead = `
+INSERT INTO audit_chains (chain_id, started_at, head_seq, head_hash) VALUES ($1, $2, $3, $4)
+ON CONFLICT (chain_id) DO UPDATE SET head_seq = EXCLUDED.head_seq, head_hash = EXCLUDED.head_hash`
+
 // columns returns the chain id and the rows as one array per column: the arguments $1 to $18
-// of appendBatch and insertRecords.
+// of insertRecords (and of appendBatch, in send_test.go).
 func (l *Log) columns(rows []row) []any {
 	n := len(rows)
 	seqs, ids, times := make([]int64, n), make([]uuid.UUID, n), make([]time.Time, n)

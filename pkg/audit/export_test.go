@@ -38,11 +38,11 @@ func Rechain(ctx context.Context, db pgdb.DB, chainID uuid.UUID) error {
 	return err
 }
 
-// WithSendMode makes a Log send its batches another way: "pipeline" (as before issue 11) or
-// "copy"; "statement" is send's own way.
+// WithSendMode makes a Log send its batches another way: "statement" (one statement) or "copy";
+// "pipeline" is send's own way.
 func WithSendMode(mode string) Option {
 	senders := map[string]func(*Log, context.Context, []row, head) error{
-		"statement": nil, "pipeline": (*Log).sendPipeline, "copy": (*Log).sendCopy}
+		"pipeline": nil, "statement": (*Log).sendStatement, "copy": (*Log).sendCopy}
 	s, ok := senders[mode]
 	if !ok {
 		panic("unknown send mode " + mode)

@@ -12,11 +12,7 @@ import (
 )
 
 // Two other ways of sending a batch, which BenchmarkSend and BenchmarkAppend compare with send's
-// single statement: sendPipeline is how batches were sent before issue 11, sendCopy uses COPY.
-
-const upsertHead = `
-INSERT INTO audit_chains (chain_id, started_at, head_seq, head_hash) VALUES ($1, $2, $3, $4)
-ON CONFLICT (chain_id) DO UPDATE SET head_seq = EXCLUDED.head_seq, head_hash = EXCLUDED.head_hash`
+// pipeline of two statements: sendStatement in one statement, sendCopy with COPY.
 
 // recordColumns are the columns of audit_records in the order sendCopy gives them.
 var recordColumns = []string{"chain_id", "seq", "id", "occurred_at", "request_id", "actor_id", "actor_org",
@@ -55,35 +51,35 @@ func (l *Log) sendCopy(ctx context.Context, rows []row, to head) error {
 	return tx.Commit(ctx)
 }
 
-const insertRecords = `
-INSERT INTO audit_records (chain_id, seq, id, occurred_at, request_id, actor_id, actor_org, actor_role,
-	ambito_id, action, resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
-SELECT $1, u.seq, u.id, u.occurred_at, u.request_id, u.actor_id, u.actor_org, u.actor_role,
-	u.ambito_id, u.action, u.resource_type, u.resource_id, NULLIF(u.citizen_id, ''), NULLIF(u.purpose, ''),
-	u.outcome, NULLIF(u.details, '')::json, u.prev_hash, u.hash
-FROM unnest($2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-	$17::bytea[], $18::bytea[])
-	AS u(seq, id, occurred_at, request_id, actor_id, actor_org, actor_role, ambito_id, action,
-	resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)`
+// appendBatch inserts a batch's records and moves the chain head, in one statement: the records
+// come as one array per column (unnest), and the head (created with the chain's first batch) is
+// written by the outer INSERT, which returns how many records the inner one inserted. One
+// statement in autocommit is one implicit transaction: the records and the head commit together.
+const appendBatch = `
+WITH ins AS (
+	INSERT INTO audit_records (chain_id, seq, id, occurred_at, request_id, actor_id, actor_org, actor_role,
+		ambito_id, action, resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
+	SELECT $1, u.seq, u.id, u.occurred_at, u.request_id, u.actor_id, u.actor_org, u.actor_role,
+		u.ambito_id, u.action, u.resource_type, u.resource_id, NULLIF(u.citizen_id, ''), NULLIF(u.purpose, ''),
+		u.outcome, NULLIF(u.details, '')::json, u.prev_hash, u.hash
+	FROM unnest($2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+		$17::bytea[], $18::bytea[])
+		AS u(seq, id, occurred_at, request_id, actor_id, actor_org, actor_role, ambito_id, action,
+		resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
+	RETURNING 1
+)
+INSERT INTO audit_chains (chain_id, started_at, head_seq, head_hash) VALUES ($1, $19, $20, $21)
+ON CONFLICT (chain_id) DO UPDATE SET head_seq = EXCLUDED.head_seq, head_hash = EXCLUDED.head_hash
+RETURNING (SELECT count(*) FROM ins)`
 
-// sendPipeline is send as it was before issue 11: the insert and the head's upsert, two
-// statements in one pipeline ending in a single Sync (one implicit transaction).
-func (l *Log) sendPipeline(ctx context.Context, rows []row, to head) error {
-	b := &pgx.Batch{}
-	b.Queue(insertRecords, l.columns(rows)...)
-	b.Queue(upsertHead, l.chainID, l.started, to.seq, to.hash)
-	br := l.pool.SendBatch(ctx, b)
-	tag, err := br.Exec()
-	if err == nil && tag.RowsAffected() != int64(len(rows)) {
-		err = fmt.Errorf("inserted %d audit records instead of %d", tag.RowsAffected(), len(rows))
-	}
-	if err == nil {
-		_, err = br.Exec()
-	}
-	// Close reads up to the answer to the Sync, that is, past the commit.
-	if cerr := br.Close(); err == nil {
-		err = cerr
+// sendStatement is send in one statement: appendBatch.
+func (l *Log) sendStatement(ctx context.Context, rows []row, to head) error {
+	args := append(l.columns(rows), l.started, to.seq, to.hash)
+	var inserted int64
+	err := l.pool.QueryRow(ctx, appendBatch, args...).Scan(&inserted)
+	if err == nil && inserted != int64(len(rows)) {
+		err = fmt.Errorf("inserted %d audit records instead of %d", inserted, len(rows))
 	}
 	return err
 }
