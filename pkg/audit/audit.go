@@ -185,6 +185,7 @@ type config struct {
 	reg         prometheus.Registerer
 	checkpoints *Checkpoints
 	cpEvery     time.Duration
+	sender      func(*Log, context.Context, []row, head) error // nil but in benchmarks
 }
 
 // WithMaxBatch caps the number of records committed in one transaction (default 256). A single
@@ -231,6 +232,7 @@ type Log struct {
 	chainID  uuid.UUID
 	started  time.Time
 	maxBatch int
+	sender   func(*Log, context.Context, []row, head) error // another way to send batches (benchmarks); nil: send's
 	log      *slog.Logger
 	m        metrics
 
@@ -270,6 +272,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Log {
 		chainID:  uuid.Must(uuid.NewV7()),
 		started:  time.Now().UTC().Truncate(time.Microsecond),
 		maxBatch: cfg.maxBatch,
+		sender:   cfg.sender,
 		m:        newMetrics(cfg.reg, cfg.checkpoints != nil),
 		reqs:     make(chan *request, 4*cfg.maxBatch),
 		cancel:   cancel,

@@ -37,3 +37,15 @@ func Rechain(ctx context.Context, db pgdb.DB, chainID uuid.UUID) error {
 	_, err = db.Exec(ctx, `UPDATE audit_chains SET head_seq = $2, head_hash = $3 WHERE chain_id = $1`, chainID, to.seq, to.hash)
 	return err
 }
+
+// WithSendMode makes a Log send its batches another way: "statement" (one statement) or "copy";
+// "pipeline" is send's own way.
+func WithSendMode(mode string) Option {
+	senders := map[string]func(*Log, context.Context, []row, head) error{
+		"pipeline": nil, "statement": (*Log).sendStatement, "copy": (*Log).sendCopy}
+	s, ok := senders[mode]
+	if !ok {
+		panic("unknown send mode " + mode)
+	}
+	return func(c *config) { c.sender = s }
+}

@@ -147,48 +147,121 @@ type Verifier struct {
 	Issuer string
 	Leeway time.Duration // tolerated clock skew on exp, nbf and iat
 	Now    func() time.Time
+	// Cache, when not nil, remembers verified tokens so that a token presented again skips
+	// parsing and the signature check; every other check is made again on each hit (see
+	// Verify). NewVerifier sets one of DefaultCacheSize tokens.
+	Cache *TokenCache
 }
 
-// NewVerifier returns a verifier of tokens from issuer, with DefaultLeeway.
+// NewVerifier returns a verifier of tokens from issuer, with DefaultLeeway and a token cache of
+// DefaultCacheSize.
 func NewVerifier(keys KeySet, issuer string) *Verifier {
-	return &Verifier{Keys: keys, Issuer: issuer, Leeway: DefaultLeeway, Now: time.Now}
+	return &Verifier{Keys: keys, Issuer: issuer, Leeway: DefaultLeeway, Now: time.Now, Cache: NewTokenCache(DefaultCacheSize)}
 }
 
-var errBadToken = errs.E(errs.Unauthenticated, "the access token is not valid")
+var (
+	errBadToken     = errs.E(errs.Unauthenticated, "the access token is not valid")
+	errExpiredToken = errs.E(errs.Unauthenticated, "the access token has expired")
+)
 
 // Verify parses and checks a compact token: algorithm EdDSA only, known kid, signature, issuer,
 // audience, expiry, not-before and issued-at (not in the future), each with v.Leeway of clock
 // skew. Every failure is Unauthenticated; an unreachable key source with no cached key is
 // Unavailable.
+//
+// With v.Cache, a token verified before (the same bytes: the cache is keyed by their SHA-256) is
+// not parsed nor its signature checked again, but its expiry, not-before and issued-at are
+// checked again against v.Now with v.Leeway, its issuer against v.Issuer, and its kid against
+// v.Keys, which must still return the key the signature was checked with: a token is never
+// accepted past its exp, nor once the key set has dropped (or replaced) its key, whatever the
+// cache holds. Only tokens that passed every check are cached. The claims returned share their
+// Scopes with the cache: callers must not modify them.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
+	if v.Cache == nil {
+		c, _, err := v.verify(ctx, token, v.Now())
+		return c, err
+	}
+	k := tokenKey(token)
+	if e, ok := v.Cache.get(&k); ok {
+		c, final, err := v.recheck(ctx, e)
+		if final {
+			if err != nil && errs.KindOf(err) != errs.Unavailable {
+				v.Cache.drop(&k)
+			}
+			return c, err
+		}
+		v.Cache.drop(&k) // something changed under the entry: verify the token afresh
+	}
+	now := v.Now()
+	c, e, err := v.verify(ctx, token, now)
+	if err != nil {
+		return Claims{}, err
+	}
+	v.Cache.put(&k, e, now, v.Leeway)
+	return c, nil
+}
+
+// recheck makes again, on a cached token, every check that does not need the token itself. When
+// final is false the entry no longer matches the verifier (another issuer, another key under the
+// kid) and the token must be verified afresh.
+func (v *Verifier) recheck(ctx context.Context, e *cachedToken) (c Claims, final bool, err error) {
+	if e.issuer != v.Issuer {
+		return Claims{}, false, nil
+	}
+	key, err := v.Keys.PublicKey(ctx, e.kid)
+	if err != nil {
+		if errs.KindOf(err) == errs.Unavailable {
+			return Claims{}, true, err
+		}
+		return Claims{}, true, errBadToken
+	}
+	if !key.Equal(e.key) {
+		return Claims{}, false, nil
+	}
+	// The same comparisons as jwt.Claims.ValidateWithLeeway.
+	now, leeway := v.Now(), v.Leeway
+	switch {
+	case !e.notBefore.IsZero() && now.Add(leeway).Before(e.notBefore):
+		return Claims{}, true, errBadToken
+	case now.Add(-leeway).After(e.expiry):
+		return Claims{}, true, errExpiredToken
+	case !e.issuedAt.IsZero() && now.Add(leeway).Before(e.issuedAt):
+		return Claims{}, true, errBadToken
+	}
+	return e.claims, true, nil
+}
+
+// verify is the full verification of a token at now, returning its claims and their cache
+// entry.
+func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (Claims, *cachedToken, error) {
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil || len(tok.Headers) != 1 {
-		return Claims{}, errBadToken
+		return Claims{}, nil, errBadToken
 	}
 	kid := tok.Headers[0].KeyID
 	if kid == "" {
-		return Claims{}, errBadToken
+		return Claims{}, nil, errBadToken
 	}
 	key, err := v.Keys.PublicKey(ctx, kid)
 	if err != nil {
 		if errs.KindOf(err) == errs.Unavailable {
-			return Claims{}, err
+			return Claims{}, nil, err
 		}
-		return Claims{}, errBadToken
+		return Claims{}, nil, errBadToken
 	}
 	var std jwt.Claims
 	var p private
 	if err := tok.Claims(key, &std, &p); err != nil {
-		return Claims{}, errBadToken
+		return Claims{}, nil, errBadToken
 	}
-	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: v.Issuer, AnyAudience: jwt.Audience{Audience}, Time: v.Now()}, v.Leeway); err != nil {
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: v.Issuer, AnyAudience: jwt.Audience{Audience}, Time: now}, v.Leeway); err != nil {
 		if errors.Is(err, jwt.ErrExpired) {
-			return Claims{}, errs.E(errs.Unauthenticated, "the access token has expired")
+			return Claims{}, nil, errExpiredToken
 		}
-		return Claims{}, errBadToken
+		return Claims{}, nil, errBadToken
 	}
 	if std.Expiry == nil || std.Subject == "" || !p.Role.Valid() || (p.Kind != KindOperator && p.Kind != KindClient) {
-		return Claims{}, errBadToken
+		return Claims{}, nil, errBadToken
 	}
 	c := Claims{Subject: std.Subject, Kind: p.Kind, Name: p.Name, AmbitoID: p.AmbitoID, OrgID: p.OrgID,
 		OrgKind: p.OrgKind, ISTATCode: p.ISTATCode, Role: p.Role, ProfileID: p.ProfileID, TokenID: std.ID, ExpiresAt: std.Expiry.Time()}
@@ -196,9 +269,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		c.IssuedAt = std.IssuedAt.Time()
 	}
 	if p.Scope != "" {
-		c.Scopes = strings.Fields(p.Scope)
+		c.Scopes = slices.Clip(strings.Fields(p.Scope))
 	}
-	return c, nil
+	e := &cachedToken{claims: c, issuer: v.Issuer, kid: kid, key: key, expiry: c.ExpiresAt, issuedAt: c.IssuedAt}
+	if std.NotBefore != nil {
+		e.notBefore = std.NotBefore.Time()
+	}
+	return c, e, nil
 }
 
 // AmbitoCaller returns the authenticated caller and the ambito (the tenant) its token is bound
