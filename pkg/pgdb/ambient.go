@@ -31,15 +31,19 @@ type Ambient struct {
 
 type ambientKey struct{}
 
-// Begin opens a transaction on pool and returns it with a context carrying it as the ambient
-// transaction of pool's queries.
-func Begin(ctx context.Context, pool *pgxpool.Pool) (context.Context, *Ambient, error) {
+// Begin opens a transaction on pool (ctx bounds the BEGIN only); its Context is the context
+// that carries it.
+func Begin(ctx context.Context, pool *pgxpool.Pool) (*Ambient, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return ctx, nil, Translate(err)
+		return nil, Translate(err)
 	}
-	a := &Ambient{pool: pool, tx: tx}
-	return context.WithValue(ctx, ambientKey{}, a), a, nil
+	return &Ambient{pool: pool, tx: tx}, nil
+}
+
+// Context is ctx carrying the transaction as the ambient transaction of its pool's queries.
+func (a *Ambient) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ambientKey{}, a)
 }
 
 // Tx is the transaction (for the owner's own statements).

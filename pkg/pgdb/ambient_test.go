@@ -37,10 +37,11 @@ func TestAmbient(t *testing.T) {
 		}
 	}
 
-	ctx, amb, err := pgdb.Begin(bg, pool)
+	amb, err := pgdb.Begin(bg, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := amb.Context(bg)
 	var log []string
 	pgdb.AfterCommit(ctx, func(c context.Context) {
 		if pgdb.InAmbientTx(c) {
@@ -95,10 +96,10 @@ func TestAmbient(t *testing.T) {
 
 	// A rolled-back transaction takes everything with it, InTx's released savepoints included,
 	// and its after-commit functions never run.
-	ctx, amb, err = pgdb.Begin(bg, pool)
-	if err != nil {
+	if amb, err = pgdb.Begin(bg, pool); err != nil {
 		t.Fatal(err)
 	}
+	ctx = amb.Context(bg)
 	pgdb.AfterCommit(ctx, func(context.Context) { t.Error("after-commit function ran after a rollback") })
 	if err := b.InTx(ctx, func(tx pgdb.Base) error { insert(ctx, tx.DB, 5); return nil }); err != nil {
 		t.Fatal(err)
