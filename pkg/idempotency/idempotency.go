@@ -22,8 +22,9 @@
 // succeeds: it runs the request. No time-based takeover. While the first request runs its row
 // is not visible, so a retry with another body is told 409 then, and 422 once the first is done.
 //
-// What a handler owes: its writes in the store's InTx (a failed statement outside a savepoint
-// aborts the whole transaction: its answer cannot be stored and the request answers 503); work
+// What a handler owes: its writes in the store's InTx (a statement failing outside a savepoint
+// aborts the whole transaction: nothing of the request stays, and its answer, a client error, is
+// sent but not stored, a success is turned into 503); work
 // that must follow the commit (dropping a cached copy) through pgdb.AfterCommit; a goroutine
 // that outlives the request given pgdb.WithoutTx of its context; no queries of one request from
 // several goroutines at once (a transaction is one connection).
@@ -193,6 +194,13 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 		ended = true
 		if err != nil {
 			s.rollback(detached, amb)
+			if buf.status >= 400 && aborted(err) {
+				// A statement of the handler failed outside a savepoint, and its error is the
+				// answer: nothing of the request stays, so the answer is sent but not stored,
+				// as a 5xx is.
+				buf.send(w)
+				return
+			}
 			if s.Log != nil {
 				s.Log.ErrorContext(ctx, "idempotency: the change and its answer could not be committed", "err", err)
 			}
@@ -253,6 +261,12 @@ func (s *Store) claim(ctx context.Context, caller, key string, hash []byte) (*pg
 		return nil, false, pgdb.Translate(err)
 	}
 	return amb, tag.RowsAffected() == 1, nil
+}
+
+// aborted reports whether err says the transaction was aborted by an earlier failed statement.
+func aborted(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "25P02" // in_failed_sql_transaction
 }
 
 func lockTimeout(d time.Duration) string {

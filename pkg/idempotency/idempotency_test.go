@@ -48,6 +48,10 @@ type orders struct {
 	answer int
 	panics bool
 	silent bool // return without writing anything
+	// broken runs a failing statement outside InTx first (aborting the request's transaction),
+	// then answers brokenAnswer.
+	broken       bool
+	brokenAnswer int
 }
 
 func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +72,14 @@ func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.answer != 0 {
 		http.Error(w, "answer "+fmt.Sprint(o.answer), o.answer)
+		return
+	}
+	if o.broken {
+		_, _ = o.db.DB.Exec(r.Context(), "INSERT INTO orders (ref) VALUES ($1)", in.Ref)
+		if _, err := o.db.DB.Exec(r.Context(), "SELECT 1/0"); err == nil {
+			panic("1/0 did not fail")
+		}
+		w.WriteHeader(o.brokenAnswer)
 		return
 	}
 	if o.silent {
@@ -295,6 +307,36 @@ func TestAnswersNotStored(t *testing.T) {
 			}
 			if got := e.handler.runs.Load(); got != 2 {
 				t.Errorf("handler ran %d times, want 2", got)
+			}
+		})
+	}
+}
+
+// A statement failing outside InTx aborts the request's transaction: nothing of the request
+// stays; a client error is answered but not stored (the retry runs again), a success cannot be
+// told and is answered 503.
+func TestAbortedTransaction(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     int
+		wantStatus int
+	}{
+		{name: "client error", answer: 409, wantStatus: 409},
+		{name: "success", answer: 201, wantStatus: 503},
+	}
+	pool := pgtest.New(t, idempotency.Migrations, ordersSet)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvOn(pool)
+			e.suffix = fmt.Sprintf("-%d", i)
+			e.handler.broken, e.handler.brokenAnswer = true, tc.answer
+			for try := range 2 {
+				if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != tc.wantStatus || a.Header.Get("Idempotent-Replayed") != "" {
+					t.Errorf("try %d = %d (replayed %q), want %d from the handler", try, a.Status, a.Header.Get("Idempotent-Replayed"), tc.wantStatus)
+				}
+			}
+			if got, rows, keys := e.handler.runs.Load(), e.rows(t), e.keys(t); got != 2 || rows != 0 || keys != 0 {
+				t.Errorf("runs %d, orders %d, keys %d; want 2, 0, 0", got, rows, keys)
 			}
 		})
 	}

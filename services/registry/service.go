@@ -131,7 +131,8 @@ func cacheIDs(ctx context.Context, s *Service, ambitoID uuid.UUID, canonical str
 	})
 }
 
-// invalidate drops the cached record of each citizen and the code lookups of each code.
+// invalidate drops the cached record of each citizen and the code lookups of each code, once the
+// change is committed: dropped before, a reader could fill the cache again with the old value.
 func (s *Service) invalidate(ctx context.Context, ambitoID uuid.UUID, ids []uuid.UUID, codes ...string) {
 	keys := make([]string, 0, len(ids)+len(codes))
 	for _, id := range ids {
@@ -142,7 +143,7 @@ func (s *Service) invalidate(ctx context.Context, ambitoID uuid.UUID, ids []uuid
 			keys = append(keys, cfKey(ambitoID, canonicalOf(c)))
 		}
 	}
-	cache.Invalidate(ctx, s.cache, keys...)
+	s.store.AfterCommit(ctx, func(ctx context.Context) { cache.Invalidate(ctx, s.cache, keys...) })
 }
 
 // canonicalOf returns the canonical form of a 16-character code, or the code itself.
