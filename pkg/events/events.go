@@ -4,9 +4,38 @@
 //
 // Order. A bigserial alone is not a safe cursor: a transaction can take sequence number 10,
 // commit after another took 11 and committed, and a reader that already moved past 11 would
-// never see 10. The feed therefore orders by (transaction id, seq) and only serves rows of
-// transactions older than the oldest one still running (pg_snapshot_xmin): every row that can
-// still appear sorts after every row already served. The cursor encodes that position.
+// never see 10. The feed therefore orders by (transaction id, seq), the transaction id being the
+// writer's top-level xid (pg_current_xact_id, the same in a savepoint), and serves only rows below
+// a bound such that every row that can still appear sorts after every row served. The cursor
+// encodes that position.
+//
+// The bound. A statement reading the feed sees the outbox as of its snapshot M, and
+// pg_current_snapshot() in it is M itself. Every xid below M's xmax and not in M's in-progress
+// list (xip) had ended when M was taken, so M shows exactly its committed rows; every xid at or
+// above xmax, and every xid assigned later, is above the bound, which never exceeds xmax. What
+// remains are the xids in xip: a transaction in progress may still commit rows, so the bound is
+// the smallest of them (the oldest writer still running) — unless it is proven to belong to
+// another database, where it can never write this outbox. xids are cluster-wide, so without that
+// proof one long transaction anywhere on the server (another service's import chunk) would hold
+// back every service's feed, as the snapshot's xmin did before.
+//
+// The proof (outbox_bound, migrations/00002) reads, in this order, after M: the process list
+// (pg_stat_activity's pg_stat_get_activity, a fresh copy: pg_stat_clear_snapshot drops one cached earlier in the
+// transaction), keeping the processes connected to another database; then the lock table
+// (pg_locks), keeping the xids whose own lock (ExclusiveLock on the transactionid, taken by the
+// backend running the transaction when the xid is assigned and held until it ends) is granted
+// to one of those processes. Such an xid x was in progress at M and still held its lock when the
+// lock table was read, so the backend running x was alive from before M until after the process
+// list was read: the process the list showed with that pid was that backend (a pid names one
+// live process at a time), and a backend's database never changes. A transaction that ends
+// between M and either read, a prepared transaction (its lock has no process) or a process
+// whose database the list does not show are not proven and stay bounds: they only delay the
+// feed until the next read. Nothing is skipped; the reads need no privilege (pid and database
+// of pg_stat_activity and pg_locks are visible to every role).
+//
+// What still holds the feed back is a transaction of this same database that holds an xid for
+// long (it may still append events, which must sort after everything served), and a prepared
+// transaction anywhere. A reader that wrote in its own transaction is bounded by its own xid.
 package events
 
 import (
@@ -121,7 +150,7 @@ func Read(ctx context.Context, db pgdb.DB, after Cursor, limit int, ambitoID str
 		SELECT seq, xid::text::numeric::bigint, id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload
 		FROM outbox
 		WHERE (xid, seq) > ($1::text::xid8, $2)
-		  AND xid < pg_snapshot_xmin(pg_current_snapshot())
+		  AND xid < (SELECT outbox_bound(pg_current_snapshot()))
 		  AND ($4 = '' OR ambito_id = $4)
 		ORDER BY xid, seq
 		LIMIT $3`, strconv.FormatUint(after.XID, 10), after.Seq, limit, ambitoID)

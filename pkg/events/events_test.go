@@ -20,9 +20,9 @@ import (
 	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
 )
 
-// The feed only serves transactions older than the oldest one running anywhere on the server
-// (xids are cluster-wide), so a test package running in parallel can hold rows back for a
-// moment: reads that expect new rows poll until a deadline.
+// The feed only serves transactions older than the oldest one running in its database (or of
+// unknown database), so a transaction ending between the snapshot and the proof can hold rows
+// back for a moment: reads that expect new rows poll until a deadline.
 const settle = 30 * time.Second
 
 func appendCommitted(t *testing.T, pool *pgxpool.Pool, evs ...events.Event) {

@@ -3,6 +3,31 @@
 // PostgreSQL with the answer; a replay gets the first answer, the same key with another body is
 // refused with 422, and a replay while the first request is still running gets 409 with
 // Retry-After.
+//
+// Exactly once. The middleware opens a transaction on the service's pool and inserts the key's
+// row in it before the handler runs; the transaction travels in the request's context
+// (pgdb.Ambient), so that the service's store (pgdb.Base) runs every query of the request in it
+// and its InTx in a savepoint of it. The handler's answer is held back; its status, headers and
+// body are written into the key's row in the same transaction, and only once that commits is
+// the answer sent. The change and the stored answer therefore commit together or not at all: a
+// process killed anywhere before the commit leaves neither, and the retry runs the request
+// as if for the first time; killed after it, the retry gets the stored answer. A 5xx answer is
+// rolled back with its change (the retry runs again); a failed commit answers 503 and nothing
+// is sent as a success.
+//
+// In progress. The uncommitted row is the lock: a retry's insert of the same key waits on the
+// first request's transaction, for at most LockWait, and is answered 409 with Retry-After when
+// the first still runs, however long it runs. When the first request's process dies, PostgreSQL
+// ends its transaction (the connection is gone) and the waiting or next retry's insert
+// succeeds: it runs the request. No time-based takeover. While the first request runs its row
+// is not visible, so a retry with another body is told 409 then, and 422 once the first is done.
+//
+// What a handler owes: its writes in the store's InTx (a statement failing outside a savepoint
+// aborts the whole transaction: nothing of the request stays, and its answer, a client error, is
+// sent but not stored, a success is turned into 503); work
+// that must follow the commit (dropping a cached copy) through pgdb.AfterCommit; a goroutine
+// that outlives the request given pgdb.WithoutTx of its context; no queries of one request from
+// several goroutines at once (a transaction is one connection).
 package idempotency
 
 import (
@@ -13,10 +38,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
@@ -41,16 +69,34 @@ const Header = "Idempotency-Key"
 type Store struct {
 	Pool *pgxpool.Pool
 	Log  *slog.Logger
-	// Abandon is how long a first request may stay unfinished before a retry takes over (the
-	// process serving it died).
+	// LockWait is how long a retry waits for a first request still running before it is told
+	// to come back later (409).
+	LockWait time.Duration
+	// Abandon applies only to the committed in-progress rows (status 0) that the versions
+	// before the one-transaction design left: one older than this is taken over by a retry.
+	// The rows of this version are never committed in progress.
 	Abandon time.Duration
 	// MaxBody is the largest request body accepted.
 	MaxBody int64
+
+	// slots bounds the requests holding a transaction at once (nil: unbounded), below the pool's
+	// size: a request holds its connection until it ends and may wait on work that needs
+	// another (the audit log's commits), which must always find one.
+	slots chan struct{}
+	// beforeCommit, when set (tests), runs after the answer is written and before the commit;
+	// afterChange after the handler returned, before the answer is written.
+	beforeCommit, afterChange func(context.Context, pgx.Tx)
 }
 
 // New returns a store on pool.
 func New(pool *pgxpool.Pool, log *slog.Logger) *Store {
-	return &Store{Pool: pool, Log: log, Abandon: time.Minute, MaxBody: httpapi.MaxBodyBytes}
+	s := &Store{Pool: pool, Log: log, LockWait: 100 * time.Millisecond, Abandon: time.Minute, MaxBody: httpapi.MaxBodyBytes}
+	if pool != nil {
+		n := int(pool.Config().MaxConns)
+		n -= max(2, n/4)
+		s.slots = make(chan struct{}, max(1, n))
+	}
+	return s
 }
 
 func validKey(k string) bool {
@@ -64,6 +110,9 @@ func validKey(k string) bool {
 	}
 	return true
 }
+
+// errBusy answers a retry while the first request runs.
+var errBusy = &errs.Error{Kind: errs.Conflict, Message: "a request with this Idempotency-Key is still in progress", RetryAfter: time.Second}
 
 // Middleware wraps a POST handler. Requests without the header pass through unchanged.
 func (s *Store) Middleware(next http.Handler) http.Handler {
@@ -95,74 +144,162 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 		hash := h.Sum(nil)
 		caller := c.Kind + ":" + c.Subject + "@" + c.OrgID
 
-		// A client that gives up (its timeout) must not leave a reserved key behind, nor cut a
-		// write short after it is done: from the reservation on, the request runs to its end
-		// and its answer is stored for the retry, which would otherwise run it a second time.
+		if s.slots != nil {
+			wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+			select {
+			case s.slots <- struct{}{}:
+				cancel()
+				defer func() { <-s.slots }()
+			case <-wait.Done():
+				cancel()
+				fail(&errs.Error{Kind: errs.Unavailable, Message: "too many requests in progress", RetryAfter: time.Second})
+				return
+			}
+		}
+		// A client that gives up (its timeout) must not cut a write short: from the claim on, the
+		// request runs to its end and its answer is stored for the retry.
 		detached := context.WithoutCancel(ctx)
-		rctx, cancel := context.WithTimeout(detached, 5*time.Second)
-		owned, err := s.reserve(rctx, caller, key, hash)
-		cancel()
+		amb, owned, err := s.claim(detached, caller, key, hash)
 		if err != nil {
 			fail(err)
 			return
 		}
 		if !owned {
-			s.replay(w, r, caller, key, hash)
+			s.replay(w, r, caller, key, hash, amb)
 			return
 		}
-		rec := &recorder{ResponseWriter: w}
-		r = r.WithContext(detached)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		completed := false
+		ended := false
 		defer func() {
-			if !completed {
-				// A panic or a failure to store: free the key so the client can retry.
-				s.release(context.WithoutCancel(ctx), caller, key)
+			if !ended {
+				// A panic: nothing of the request stays, and the key is free again.
+				s.rollback(detached, amb)
 			}
 		}()
-		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
+		buf := &buffer{header: w.Header().Clone()}
+		r = r.WithContext(amb.Context(detached))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(buf, r)
+		if buf.status == 0 {
 			// The handler returned without writing: net/http answers 200 with no body, and
 			// whatever the handler did is done, so the answer is stored like any other.
-			rec.status = http.StatusOK
+			buf.status = http.StatusOK
 		}
-		if rec.status >= 500 {
-			return // not stored: a retry runs again
-		}
-		if err := s.complete(context.WithoutCancel(ctx), caller, key, rec); err != nil {
-			if s.Log != nil {
-				s.Log.ErrorContext(ctx, "idempotency: storing the answer failed", "err", err)
-			}
+		if buf.status >= 500 {
+			ended = true
+			s.rollback(detached, amb) // not stored, nor is the change: a retry runs again
+			buf.send(w)
 			return
 		}
-		completed = true
+		err = s.complete(detached, amb, caller, key, buf)
+		ended = true
+		if err != nil {
+			s.rollback(detached, amb)
+			if buf.status >= 400 && aborted(err) {
+				// A statement of the handler failed outside a savepoint, and its error is the
+				// answer: nothing of the request stays, so the answer is sent but not stored,
+				// as a 5xx is.
+				buf.send(w)
+				return
+			}
+			if s.Log != nil {
+				s.Log.ErrorContext(ctx, "idempotency: the change and its answer could not be committed", "err", err)
+			}
+			fail(&errs.Error{Kind: errs.Unavailable, Message: "the request could not be completed; retry it with the same Idempotency-Key",
+				RetryAfter: time.Second, Err: err})
+			return
+		}
+		buf.send(w)
 	})
 }
 
-// reserve inserts the key as in progress; it reports false when the key exists already. An
-// in-progress key older than Abandon is taken over.
-func (s *Store) reserve(ctx context.Context, caller, key string, hash []byte) (bool, error) {
-	tag, err := s.Pool.Exec(ctx, `INSERT INTO idempotency_keys (caller, key, request_hash) VALUES ($1, $2, $3)
-		ON CONFLICT (caller, key) DO UPDATE SET created_at = now()
-		WHERE idempotency_keys.status = 0 AND idempotency_keys.request_hash = $3
-		  AND idempotency_keys.created_at < now() - make_interval(secs => $4)`,
-		caller, key, hash, s.Abandon.Seconds())
+// claim opens the request's transaction and inserts the key's row in it. It reports whether the
+// request owns the key; when it does not, the transaction is still open for replay to read the
+// committed row and end it.
+func (s *Store) claim(ctx context.Context, caller, key string, hash []byte) (*pgdb.Ambient, bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	amb, err := pgdb.Begin(cctx, s.Pool)
 	if err != nil {
-		return false, pgdb.Translate(err)
+		return nil, false, err
 	}
-	return tag.RowsAffected() == 1, nil
+	// The insert waits on the uncommitted row of a request still running with the key, for
+	// LockWait at most; lock_timeout is back to its default for the request's own statements.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('lock_timeout', $1, true)`, lockTimeout(s.LockWait))
+	b.Queue(`INSERT INTO idempotency_keys (caller, key, request_hash) VALUES ($1, $2, $3)
+		ON CONFLICT (caller, key) DO NOTHING`, caller, key, hash)
+	b.Queue(`SET LOCAL lock_timeout TO DEFAULT`)
+	br := amb.Tx().SendBatch(cctx, b)
+	_, err = br.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.rollback(ctx, amb)
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && pg.Code == "55P03" { // lock_not_available: the first still runs
+			return nil, false, errBusy
+		}
+		return nil, false, pgdb.Translate(err)
+	}
+	if tag.RowsAffected() == 1 {
+		return amb, true, nil
+	}
+	// A row left in progress, committed, by a version before this design: taken over once old.
+	tag, err = amb.Tx().Exec(cctx, `UPDATE idempotency_keys SET created_at = now()
+		WHERE caller = $1 AND key = $2 AND status = 0 AND request_hash = $3
+		  AND created_at < now() - make_interval(secs => $4)`, caller, key, hash, s.Abandon.Seconds())
+	if err != nil {
+		s.rollback(ctx, amb)
+		return nil, false, pgdb.Translate(err)
+	}
+	return amb, tag.RowsAffected() == 1, nil
 }
 
-func (s *Store) replay(w http.ResponseWriter, r *http.Request, caller, key string, hash []byte) {
+// aborted reports whether err says the transaction was aborted by an earlier failed statement.
+func aborted(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "25P02" // in_failed_sql_transaction
+}
+
+func lockTimeout(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	return strconv.FormatInt(ms, 10)
+}
+
+func (s *Store) rollback(ctx context.Context, amb *pgdb.Ambient) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := amb.Rollback(ctx); err != nil && s.Log != nil && !pgdb.IsConnError(err) {
+		s.Log.WarnContext(ctx, "idempotency: rollback failed", "err", err)
+	}
+}
+
+// replay answers a request whose key is taken, reading the row in the claim's transaction and
+// ending it.
+func (s *Store) replay(w http.ResponseWriter, r *http.Request, caller, key string, hash []byte, amb *pgdb.Ambient) {
 	ctx := r.Context()
 	var stored []byte
 	var status int
 	var headers map[string]string
 	var body []byte
-	err := s.Pool.QueryRow(ctx, `SELECT request_hash, status, headers, body
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	err := amb.Tx().QueryRow(qctx, `SELECT request_hash, status, headers, body
 		FROM idempotency_keys WHERE caller = $1 AND key = $2`, caller, key).Scan(&stored, &status, &headers, &body)
+	cancel()
+	s.rollback(ctx, amb)
 	if errors.Is(err, pgx.ErrNoRows) {
-		// Released between our insert attempt and this read: ask for a retry.
+		// Purged between our insert attempt and this read: ask for a retry.
 		httpapi.WriteProblem(ctx, s.Log, w, r, &errs.Error{Kind: errs.Conflict, Message: "retry the request", RetryAfter: time.Second})
 		return
 	}
@@ -177,8 +314,7 @@ func (s *Store) replay(w http.ResponseWriter, r *http.Request, caller, key strin
 		return
 	}
 	if status == 0 {
-		httpapi.WriteProblem(ctx, s.Log, w, r, &errs.Error{Kind: errs.Conflict,
-			Message: "a request with this Idempotency-Key is still in progress", RetryAfter: time.Second})
+		httpapi.WriteProblem(ctx, s.Log, w, r, errBusy)
 		return
 	}
 	for k, v := range headers {
@@ -189,26 +325,27 @@ func (s *Store) replay(w http.ResponseWriter, r *http.Request, caller, key strin
 	_, _ = w.Write(body)
 }
 
-func (s *Store) complete(ctx context.Context, caller, key string, rec *recorder) error {
+// complete writes the answer into the key's row and commits the request's transaction.
+func (s *Store) complete(ctx context.Context, amb *pgdb.Ambient, caller, key string, buf *buffer) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	if s.afterChange != nil {
+		s.afterChange(ctx, amb.Tx())
+	}
 	headers := map[string]string{}
 	for _, k := range replayHeaders {
-		if v := rec.Header().Get(k); v != "" {
+		if v := buf.header.Get(k); v != "" {
 			headers[k] = v
 		}
 	}
-	_, err := s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5,
-		completed_at = now() WHERE caller = $1 AND key = $2`, caller, key, rec.status, headers, rec.body.Bytes())
-	return pgdb.Translate(err)
-}
-
-func (s *Store) release(ctx context.Context, caller, key string) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status = 0`, caller, key); err != nil && s.Log != nil {
-		s.Log.WarnContext(ctx, "idempotency: releasing a key failed", "err", err)
+	if _, err := amb.Tx().Exec(ctx, `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5,
+		completed_at = now() WHERE caller = $1 AND key = $2`, caller, key, buf.status, headers, buf.body.Bytes()); err != nil {
+		return pgdb.Translate(err)
 	}
+	if s.beforeCommit != nil {
+		s.beforeCommit(ctx, amb.Tx())
+	}
+	return amb.Commit(ctx)
 }
 
 // Purge deletes keys older than age; services call it periodically (keys are kept 24 hours).
@@ -220,24 +357,31 @@ func (s *Store) Purge(ctx context.Context, age time.Duration) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// recorder passes the answer through and keeps a copy.
-type recorder struct {
-	http.ResponseWriter
+// buffer holds the handler's answer until the request's transaction has committed.
+type buffer struct {
+	header http.Header
 	status int
 	body   bytes.Buffer
 }
 
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+func (b *buffer) Header() http.Header { return b.header }
+
+func (b *buffer) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
 	}
-	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
+func (b *buffer) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
 	}
-	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
+	return b.body.Write(p)
+}
+
+// send writes the held answer to w.
+func (b *buffer) send(w http.ResponseWriter) {
+	maps.Copy(w.Header(), b.header)
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }

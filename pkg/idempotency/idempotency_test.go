@@ -2,6 +2,7 @@ package idempotency_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
@@ -31,22 +33,30 @@ var ordersSet = pgdb.MigrationSet{Name: "orders", FS: fstest.MapFS{
 // callerHeader names the test caller; the claims middleware below turns it into auth claims.
 const callerHeader = "X-Test-Caller"
 
-// orders is a POST handler that inserts a row and answers 201, as a service's create does.
+// orders is a POST handler that inserts a row and answers 201, as a service's create does: on a
+// service's store (pgdb.Base), whose queries run in the request's transaction.
 type orders struct {
-	pool *pgxpool.Pool
+	db   pgdb.Base
 	runs atomic.Int64
 	// entered, when set, receives when the handler's first run starts; that run then waits
 	// for release to be closed. Later runs do not wait.
 	entered chan struct{}
 	release chan struct{}
+	// late moves that wait after the insert: the first run holds its change, uncommitted.
+	late bool
 	// answer overrides the answer (status, no insert) when non-zero.
 	answer int
 	panics bool
 	silent bool // return without writing anything
+	// broken runs a failing statement outside InTx first (aborting the request's transaction),
+	// then answers brokenAnswer.
+	broken       bool
+	brokenAnswer int
 }
 
 func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if n := o.runs.Add(1); n == 1 && o.entered != nil {
+	first := o.runs.Add(1) == 1 && o.entered != nil
+	if first && !o.late {
 		o.entered <- struct{}{}
 		<-o.release
 	}
@@ -64,14 +74,29 @@ func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "answer "+fmt.Sprint(o.answer), o.answer)
 		return
 	}
+	if o.broken {
+		_, _ = o.db.DB.Exec(r.Context(), "INSERT INTO orders (ref) VALUES ($1)", in.Ref)
+		if _, err := o.db.DB.Exec(r.Context(), "SELECT 1/0"); err == nil {
+			panic("1/0 did not fail")
+		}
+		w.WriteHeader(o.brokenAnswer)
+		return
+	}
 	if o.silent {
-		_, _ = o.pool.Exec(r.Context(), "INSERT INTO orders (ref) VALUES ($1)", in.Ref)
+		_, _ = o.db.DB.Exec(r.Context(), "INSERT INTO orders (ref) VALUES ($1)", in.Ref)
 		return
 	}
 	var id int
-	if err := o.pool.QueryRow(r.Context(), "INSERT INTO orders (ref) VALUES ($1) RETURNING id", in.Ref).Scan(&id); err != nil {
+	err := o.db.InTx(r.Context(), func(tx pgdb.Base) error {
+		return tx.DB.QueryRow(r.Context(), "INSERT INTO orders (ref) VALUES ($1) RETURNING id", in.Ref).Scan(&id)
+	})
+	if err != nil {
 		httpapi.WriteProblem(r.Context(), nil, w, r, pgdb.Translate(err))
 		return
+	}
+	if first && o.late {
+		o.entered <- struct{}{}
+		<-o.release
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", fmt.Sprintf("/v1/orders/%d", id))
@@ -97,7 +122,7 @@ func newEnv(t *testing.T) *env {
 // newEnvOn builds a store and handler on an existing database; cases sharing it use their own
 // callers so that their keys do not meet.
 func newEnvOn(pool *pgxpool.Pool) *env {
-	e := &env{pool: pool, store: idempotency.New(pool, slog.New(slog.DiscardHandler)), handler: &orders{pool: pool}}
+	e := &env{pool: pool, store: idempotency.New(pool, slog.New(slog.DiscardHandler)), handler: &orders{db: pgdb.NewBase(pool)}}
 	claims := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c := r.Header.Get(callerHeader); c != "" {
@@ -287,6 +312,36 @@ func TestAnswersNotStored(t *testing.T) {
 	}
 }
 
+// A statement failing outside InTx aborts the request's transaction: nothing of the request
+// stays; a client error is answered but not stored (the retry runs again), a success cannot be
+// told and is answered 503.
+func TestAbortedTransaction(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     int
+		wantStatus int
+	}{
+		{name: "client error", answer: 409, wantStatus: 409},
+		{name: "success", answer: 201, wantStatus: 503},
+	}
+	pool := pgtest.New(t, idempotency.Migrations, ordersSet)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvOn(pool)
+			e.suffix = fmt.Sprintf("-%d", i)
+			e.handler.broken, e.handler.brokenAnswer = true, tc.answer
+			for try := range 2 {
+				if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != tc.wantStatus || a.Header.Get("Idempotent-Replayed") != "" {
+					t.Errorf("try %d = %d (replayed %q), want %d from the handler", try, a.Status, a.Header.Get("Idempotent-Replayed"), tc.wantStatus)
+				}
+			}
+			if got, rows, keys := e.handler.runs.Load(), e.rows(t), e.keys(t); got != 2 || rows != 0 || keys != 0 {
+				t.Errorf("runs %d, orders %d, keys %d; want 2, 0, 0", got, rows, keys)
+			}
+		})
+	}
+}
+
 func TestClientErrorsStored(t *testing.T) {
 	e := newEnv(t)
 	bad := e.post("/v1/orders", "k", "coop", `{"ref":1}`)
@@ -335,9 +390,10 @@ func TestInProgress(t *testing.T) {
 			t.Errorf("retry %d while in progress = %d (Retry-After %q) %s, want 409 with Retry-After", i, a.Status, a.Header.Get("Retry-After"), a.Body)
 		}
 	}
-	// Another body is still refused as misuse, not told to wait.
-	if a := e.post("/v1/orders", "k", "coop", `{"ref":"B"}`); a.Status != 422 {
-		t.Errorf("another body while in progress = %d, want 422", a.Status)
+	// Another body cannot be told from the same one while the first runs (its row is not
+	// committed): it waits too, and is refused as misuse once the first is done (below).
+	if a := e.post("/v1/orders", "k", "coop", `{"ref":"B"}`); a.Status != 409 {
+		t.Errorf("another body while in progress = %d, want 409", a.Status)
 	}
 	close(e.handler.release)
 	first := <-firstDone
@@ -346,6 +402,9 @@ func TestInProgress(t *testing.T) {
 	}
 	if a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`); a.Status != 201 || a.Body != first.Body {
 		t.Errorf("retry after completion = %d %s, want the first answer", a.Status, a.Body)
+	}
+	if a := e.post("/v1/orders", "k", "coop", `{"ref":"B"}`); a.Status != 422 {
+		t.Errorf("another body after completion = %d, want 422", a.Status)
 	}
 	if got := e.handler.runs.Load(); got != 1 {
 		t.Errorf("handler ran %d times, want 1", got)
@@ -434,13 +493,16 @@ func TestConcurrentSameKey(t *testing.T) {
 	}
 }
 
-func TestAbandonedTakeover(t *testing.T) {
+// The versions before the one-transaction design committed a key's row in progress (status 0)
+// before running the request; a retry takes such a row over only once it is older than
+// Abandon.
+func TestLegacyReservation(t *testing.T) {
 	tests := []struct {
 		name       string
 		body       string
 		age        time.Duration
 		wantStatus int
-		wantRuns   int64 // runs of the retry
+		wantRuns   int64
 	}{
 		{name: "abandoned: a retry takes over", body: `{"ref":"A"}`, age: 2 * time.Minute, wantStatus: 201, wantRuns: 1},
 		{name: "still fresh: wait", body: `{"ref":"A"}`, age: 10 * time.Second, wantStatus: 409, wantRuns: 0},
@@ -451,30 +513,190 @@ func TestAbandonedTakeover(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvOn(pool)
 			e.suffix = fmt.Sprintf("-%d", i)
-			// A first request that reserved the key and hangs, as if its process had died.
-			e.handler.entered = make(chan struct{}, 1)
-			e.handler.release = make(chan struct{})
-			done := make(chan answer, 1)
-			go func() { done <- e.post("/v1/orders", "k", "coop", `{"ref":"A"}`) }()
-			t.Cleanup(func() { close(e.handler.release); <-done })
-			select {
-			case <-e.handler.entered:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the first request never reached the handler")
-			}
-			if _, err := e.pool.Exec(context.Background(),
-				"UPDATE idempotency_keys SET created_at = now() - make_interval(secs => $1) WHERE caller LIKE $2",
-				tc.age.Seconds(), "%"+e.suffix+"@%"); err != nil {
+			if _, err := e.pool.Exec(context.Background(), `INSERT INTO idempotency_keys (caller, key, request_hash, created_at)
+				VALUES ($1, 'k', $2, now() - make_interval(secs => $3))`,
+				"client:coop"+e.suffix+"@org-1", requestHash("/v1/orders", `{"ref":"A"}`), tc.age.Seconds()); err != nil {
 				t.Fatal(err)
 			}
 			a := e.post("/v1/orders", "k", "coop", tc.body)
 			if a.Status != tc.wantStatus {
 				t.Errorf("retry = %d %s, want %d", a.Status, a.Body, tc.wantStatus)
 			}
-			if got := e.handler.runs.Load() - 1; got != tc.wantRuns {
+			if got := e.handler.runs.Load(); got != tc.wantRuns {
 				t.Errorf("handler ran %d times for the retry, want %d", got, tc.wantRuns)
 			}
 		})
+	}
+}
+
+func requestHash(path, body string) []byte {
+	h := sha256.Sum256([]byte(http.MethodPost + " " + path + "\n" + body))
+	return h[:]
+}
+
+// terminate kills the backend serving tx, as a crash of the process (or of its connection) does:
+// PostgreSQL rolls its transaction back.
+func terminate(t *testing.T, pool *pgxpool.Pool, tx pgx.Tx) {
+	t.Helper()
+	var ok bool
+	if err := pool.QueryRow(context.Background(), `SELECT pg_terminate_backend($1, 5000)`, tx.Conn().PgConn().PID()).Scan(&ok); err != nil || !ok {
+		t.Errorf("pg_terminate_backend = %v, %v", ok, err)
+	}
+}
+
+func (e *env) keys(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM idempotency_keys WHERE caller LIKE $1", "%"+e.suffix+"@%").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The change and the answer commit together: the transaction killed between the handler's
+// change and the answer, or between the answer and the commit, leaves neither, and the retry
+// runs the change once.
+func TestKilledBeforeCommit(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(s *idempotency.Store, kill func(context.Context, pgx.Tx))
+	}{
+		{name: "after the change, before the answer", set: func(s *idempotency.Store, kill func(context.Context, pgx.Tx)) {
+			idempotency.SetHooks(s, kill, nil)
+		}},
+		{name: "after the answer, before the commit", set: func(s *idempotency.Store, kill func(context.Context, pgx.Tx)) {
+			idempotency.SetHooks(s, nil, kill)
+		}},
+	}
+	pool := pgtest.New(t, idempotency.Migrations, ordersSet)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvOn(pool)
+			e.suffix = fmt.Sprintf("-%d", i)
+			if _, err := pool.Exec(context.Background(), "TRUNCATE orders"); err != nil {
+				t.Fatal(err)
+			}
+			tc.set(e.store, func(_ context.Context, tx pgx.Tx) {
+				// The change is there, in the request's transaction, and nowhere else yet.
+				var mine, theirs int
+				if err := tx.QueryRow(context.Background(), "SELECT count(*) FROM orders").Scan(&mine); err != nil {
+					t.Error(err)
+				}
+				if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM orders").Scan(&theirs); err != nil {
+					t.Error(err)
+				}
+				if mine != 1 || theirs != 0 {
+					t.Errorf("before the kill: %d rows in the transaction, %d outside; want 1 and 0", mine, theirs)
+				}
+				terminate(t, pool, tx)
+			})
+			first := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+			if first.Status != 503 || first.Header.Get("Retry-After") == "" || first.Header.Get("Location") != "" {
+				t.Errorf("killed request = %d (Retry-After %q, Location %q) %s, want 503 with Retry-After and nothing of the answer",
+					first.Status, first.Header.Get("Retry-After"), first.Header.Get("Location"), first.Body)
+			}
+			if got, keys := e.rows(t), e.keys(t); got != 0 || keys != 0 {
+				t.Fatalf("after the kill: %d orders, %d keys; want neither the change nor the answer", got, keys)
+			}
+			idempotency.SetHooks(e.store, nil, nil)
+			retry := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+			if retry.Status != 201 || retry.Header.Get("Idempotent-Replayed") != "" {
+				t.Fatalf("retry = %d (replayed %q) %s, want 201 from the handler", retry.Status, retry.Header.Get("Idempotent-Replayed"), retry.Body)
+			}
+			again := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+			if again.Status != 201 || again.Body != retry.Body || again.Header.Get("Idempotent-Replayed") != "true" {
+				t.Errorf("third = %d %s, want the retry's answer replayed", again.Status, again.Body)
+			}
+			if got := e.rows(t); got != 1 {
+				t.Errorf("%d orders, want exactly 1", got)
+			}
+			if got := e.handler.runs.Load(); got != 2 {
+				t.Errorf("handler ran %d times, want 2 (the killed run and the retry)", got)
+			}
+		})
+	}
+}
+
+// A first request slower than Abandon (which now applies to old versions' rows only) is never
+// taken over: every retry while it runs is told 409, then gets its answer.
+func TestSlowFirstNotTakenOver(t *testing.T) {
+	e := newEnv(t)
+	e.store.Abandon = 50 * time.Millisecond
+	e.store.LockWait = 20 * time.Millisecond
+	e.handler.entered = make(chan struct{}, 1)
+	e.handler.release = make(chan struct{})
+	e.handler.late = true // the first holds its change, uncommitted, while retries come
+	firstDone := make(chan answer, 1)
+	go func() { firstDone <- e.post("/v1/orders", "k", "coop", `{"ref":"A"}`) }()
+	select {
+	case <-e.handler.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the handler")
+	}
+	deadline := time.Now().Add(10 * e.store.Abandon)
+	for i := 0; time.Now().Before(deadline); i++ {
+		start := time.Now()
+		a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+		if a.Status != 409 || a.Header.Get("Retry-After") == "" || !strings.Contains(a.Body, "still in progress") {
+			t.Fatalf("retry %d after %v = %d (Retry-After %q) %s, want 409 with Retry-After", i, time.Since(deadline.Add(-10*e.store.Abandon)),
+				a.Status, a.Header.Get("Retry-After"), a.Body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("retry %d answered in %v: it must not wait for the first request", i, d)
+		}
+		time.Sleep(e.store.Abandon / 2)
+	}
+	close(e.handler.release)
+	first := <-firstDone
+	if first.Status != 201 {
+		t.Fatalf("first = %d %s", first.Status, first.Body)
+	}
+	a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+	if a.Status != 201 || a.Body != first.Body || a.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry after completion = %d %s, want the first answer replayed", a.Status, a.Body)
+	}
+	if got, rows := e.handler.runs.Load(), e.rows(t); got != 1 || rows != 1 {
+		t.Errorf("handler ran %d times with %d orders, want 1 and 1", got, rows)
+	}
+}
+
+// A first request whose connection dies while it runs (its process crashed) leaves nothing, and
+// the retry runs the request at once.
+func TestCrashedFirst(t *testing.T) {
+	e := newEnv(t)
+	e.handler.entered = make(chan struct{}, 1)
+	e.handler.release = make(chan struct{})
+	e.handler.late = true
+	firstDone := make(chan answer, 1)
+	go func() { firstDone <- e.post("/v1/orders", "k", "coop", `{"ref":"A"}`) }()
+	select {
+	case <-e.handler.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the handler")
+	}
+	// The first's backend: the one in this database idle in a transaction that wrote.
+	var pid int
+	if err := e.pool.QueryRow(context.Background(), `SELECT pid FROM pg_stat_activity
+		WHERE datname = current_database() AND state = 'idle in transaction' AND backend_xid IS NOT NULL`).Scan(&pid); err != nil {
+		t.Fatalf("the first request's backend: %v", err)
+	}
+	if _, err := e.pool.Exec(context.Background(), `SELECT pg_terminate_backend($1, 5000)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	retry := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+	if retry.Status != 201 || retry.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("retry after the crash = %d (replayed %q) %s, want 201 from the handler", retry.Status, retry.Header.Get("Idempotent-Replayed"), retry.Body)
+	}
+	close(e.handler.release)
+	if first := <-firstDone; first.Status != 503 {
+		t.Errorf("crashed first = %d %s, want 503 (its transaction is gone)", first.Status, first.Body)
+	}
+	a := e.post("/v1/orders", "k", "coop", `{"ref":"A"}`)
+	if a.Status != 201 || a.Body != retry.Body || a.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("third = %d %s, want the retry's answer replayed", a.Status, a.Body)
+	}
+	if got := e.rows(t); got != 1 {
+		t.Errorf("%d orders, want exactly 1", got)
 	}
 }
 

@@ -12,29 +12,41 @@ import (
 
 // Base is the pool, and the pool or the transaction (DB) a store's queries run on. A service's
 // store is built on it through pgstore.Store, which adds the service's own InTx and the outbox.
+//
+// A context carrying an ambient transaction of the pool (Begin) puts every query of the base in
+// it: the base's DB on the pool runs a query in the context's transaction, and InTx runs its
+// function in a savepoint of it.
 type Base struct {
-	// DB runs the store's queries: the pool, or the transaction of InTx.
+	// DB runs the store's queries: the pool (or the ambient transaction of the query's
+	// context), or the transaction of InTx.
 	DB   DB
 	pool *pgxpool.Pool
 	tx   pgx.Tx
 }
 
 // NewBase returns a base whose queries run on pool.
-func NewBase(pool *pgxpool.Pool) Base { return Base{DB: pool, pool: pool} }
+func NewBase(pool *pgxpool.Pool) Base { return Base{DB: poolDB{pool}, pool: pool} }
 
-// Pool is the pool the base was made with (for work outside the store's transaction).
+// Pool is the pool the base was made with (for work outside the store's transaction, and
+// outside the ambient one).
 func (b Base) Pool() *pgxpool.Pool { return b.pool }
 
 // InTransaction reports whether the base's queries run in a transaction of InTx.
 func (b Base) InTransaction() bool { return b.tx != nil }
 
 // InTx runs fn with a base whose queries run in one transaction, committed when fn returns nil.
-// Nested calls join the outer transaction.
+// Nested calls join the outer transaction. With an ambient transaction in ctx, fn runs in a
+// savepoint of it: released when fn returns nil (the change then commits with the ambient
+// transaction), rolled back to otherwise, so that fn's error undoes fn's writes only.
 func (b Base) InTx(ctx context.Context, fn func(Base) error) error {
 	if b.tx != nil {
 		return fn(b)
 	}
-	return InTx(ctx, b.pool, func(tx pgx.Tx) error {
+	var on Beginner = b.pool
+	if a := ambientOf(ctx, b.pool); a != nil {
+		on = a.tx
+	}
+	return InTx(ctx, on, func(tx pgx.Tx) error {
 		return fn(Base{DB: tx, pool: b.pool, tx: tx})
 	})
 }

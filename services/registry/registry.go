@@ -388,6 +388,9 @@ type ChunkResult struct {
 type Store interface {
 	InTx(ctx context.Context, fn func(Store) error) error
 	AppendEvents(ctx context.Context, evs ...events.Event) error
+	// AfterCommit runs fn once the change of ctx is committed (at once, or after the request's
+	// transaction commits with its Idempotency-Key answer).
+	AfterCommit(ctx context.Context, fn func(context.Context))
 
 	CreateCitizen(ctx context.Context, c Citizen, reason string) error
 	// GetCitizen returns a citizen of the ambito, merged or not; forUpdate locks the row.

@@ -674,3 +674,36 @@ func TestAuditTamperingShows(t *testing.T) {
 	s.Must(200, s.Do("GET", "/v1/audit:verify", po, nil, &verified))
 	audittest.CheckNamed(t, verified, read.ID)
 }
+
+// TestIdempotentCreate: a create with an Idempotency-Key commits with its answer (pkg/idempotency):
+// the retry gets the first answer and the citizen and its event are stored once; a business
+// refusal is an answer like any other, replayed.
+func TestIdempotentCreate(t *testing.T) {
+	s := newSuite(t, options{})
+	tok := s.Tokens[auth.RoleAdministrative]
+	body := citizenBody(milano)
+	var first, again registry.CreateResult
+	s.Must(201, s.Do("POST", "/v1/citizens", tok, body, &first, "Idempotency-Key", "create-1"))
+	resp := s.Do("POST", "/v1/citizens", tok, body, &again, "Idempotency-Key", "create-1")
+	s.Must(201, resp)
+	if resp.Header.Get("Idempotent-Replayed") != "true" || again.ID != first.ID {
+		t.Errorf("retry = %s (replayed %q), want the first answer %s", again.ID, resp.Header.Get("Idempotent-Replayed"), first.ID)
+	}
+	if n := s.Count(`SELECT count(*) FROM citizens`); n != 1 {
+		t.Errorf("%d citizens, want 1", n)
+	}
+	if n := s.Count(`SELECT count(*) FROM outbox WHERE type = 'citizen.created'`); n != 1 {
+		t.Errorf("%d citizen.created events, want 1", n)
+	}
+	// Another key, the same person: the conflict is stored and replayed too.
+	for i := range 2 {
+		resp := s.Do("POST", "/v1/citizens", tok, body, nil, "Idempotency-Key", "create-2")
+		s.Must(409, resp)
+		if got, want := resp.Header.Get("Idempotent-Replayed"), map[bool]string{false: "", true: "true"}[i == 1]; got != want {
+			t.Errorf("conflict %d: Idempotent-Replayed = %q, want %q", i, got, want)
+		}
+	}
+	if n := s.Count(`SELECT count(*) FROM idempotency_keys WHERE status <> 0`); n != 2 {
+		t.Errorf("%d stored answers, want 2", n)
+	}
+}

@@ -279,8 +279,10 @@ func parseCitizens(b []byte) ([]CitizenJSON, error) {
 	return rs, nil
 }
 
-// invalidate drops the cached record of each citizen and the code lookups of each code. The code
-// lookups hold the records too: a change of a citizen drops its id and its code(s), always.
+// invalidate drops the cached record of each citizen and the code lookups of each code, once the
+// change is committed: dropped before, a reader could fill the cache again with the old value.
+// The code lookups hold the records too: a change of a citizen drops its id and its code(s),
+// always.
 func (s *Service) invalidate(ctx context.Context, ambitoID uuid.UUID, ids []uuid.UUID, codes ...string) {
 	keys := make([]string, 0, len(ids)+len(codes))
 	for _, id := range ids {
@@ -291,7 +293,7 @@ func (s *Service) invalidate(ctx context.Context, ambitoID uuid.UUID, ids []uuid
 			keys = append(keys, cfKey(ambitoID, canonicalOf(c)))
 		}
 	}
-	cache.Invalidate(ctx, s.cache, keys...)
+	s.store.AfterCommit(ctx, func(ctx context.Context) { cache.Invalidate(ctx, s.cache, keys...) })
 }
 
 // canonicalOf returns the canonical form of a 16-character code, or the code itself.

@@ -7,9 +7,11 @@
 //
 //	func wrap(s pgstore.Store[intake.Store]) intake.Store { return &Store{s} }
 //
-// The service's Store interface asks for InTx(ctx, func(S) error) error and
-// AppendEvents(ctx, ...events.Event) error; both come from here, with the queries on DB
-// (pgdb.Base), the pool or the transaction.
+// The service's Store interface asks for InTx(ctx, func(S) error) error,
+// AppendEvents(ctx, ...events.Event) error and, when it has work that must follow a commit,
+// AfterCommit(ctx, func(context.Context)); they come from here, with the queries on DB
+// (pgdb.Base), the pool or the transaction (the request's ambient one, pgdb.Ambient, when its
+// context carries one).
 package pgstore
 
 import (
@@ -34,7 +36,8 @@ func New[S any](pool *pgxpool.Pool, wrap func(Store[S]) S) Store[S] {
 }
 
 // InTx runs fn with the service's store on one transaction, committed when fn returns nil;
-// nested calls join the outer transaction.
+// nested calls join the outer transaction, and with an ambient transaction in ctx fn runs in a
+// savepoint of it (pgdb.Base.InTx).
 func (s Store[S]) InTx(ctx context.Context, fn func(S) error) error {
 	return s.Base.InTx(ctx, func(b pgdb.Base) error { return fn(s.wrap(Store[S]{Base: b, wrap: s.wrap})) })
 }
@@ -42,4 +45,11 @@ func (s Store[S]) InTx(ctx context.Context, fn func(S) error) error {
 // AppendEvents writes events to the service's outbox, in the store's transaction when it has one.
 func (s Store[S]) AppendEvents(ctx context.Context, evs ...events.Event) error {
 	return events.Append(ctx, s.DB, evs...)
+}
+
+// AfterCommit runs fn once the change of ctx's request is committed: at once, unless ctx carries
+// an ambient transaction, which commits after the request's handler returned (pgdb.AfterCommit).
+// For work others must not see before the change, like dropping a cached copy.
+func (s Store[S]) AfterCommit(ctx context.Context, fn func(context.Context)) {
+	pgdb.AfterCommit(ctx, fn)
 }
