@@ -19,6 +19,7 @@ type target struct {
 	group   string // the table it belongs to
 	name    string
 	floor   string // the floor operation it is compared with ("" = none)
+	minRate float64 // a target of its own instead of the floor's ratio: at least this rate within the bound
 	start   float64
 	max     float64    // the ramp's ceiling (0 = the bench's, 5000/s)
 	fresh   int        // the new data the operation spends, one per request (0 = it reuses its data)
@@ -215,7 +216,7 @@ func targets(hc *http.Client, identityURL, registryURL, floorURL string, cr cred
 		{group: "citizen reads", name: "household read", floor: "floor: read by id", start: 100, warm: warm, tokens: true,
 			note: "GET /v1/citizens/{id}/household of the hot citizens (the citizen and its household in one PostgreSQL statement); audited",
 			op:   load.Op{Do: load.HTTP(hc, get(func(i int64) string { return byID(parts.hot)(i) + "/household" }))}},
-		{group: "citizen reads", name: "name search", floor: "floor: read by id", start: 20, tokens: true,
+		{group: "citizen reads", name: "name search", floor: "floor: read by id", minRate: 100, start: 20, tokens: true,
 			note: "POST /v1/citizens:search {name}: family name with a letter dropped + given name, whole ambito (names dictionary and posting lists); up to 20 hits, each audited",
 			op: load.Op{Do: load.HTTP(hc, post(registryURL+"/v1/citizens:search", func(i int64) any {
 				return map[string]string{"name": searchName(pick(parts.search, i))}

@@ -299,6 +299,11 @@ func (r report) targets() [][3]string {
 			continue
 		}
 		ratio := s / fs
+		if m := res.target.minRate; m > 0 {
+			out = append(out, [3]string{fmt.Sprintf("%s: >= %.0f req/s with p99 <= 25 ms", res.target.name, m),
+				fmt.Sprintf("%.0f req/s (%.2f× the floor's %.0f)", s, ratio, fs), yes(s >= m, fmt.Sprintf("missed by %.0f%%", 100*(m-s)/m))})
+			continue
+		}
 		out = append(out, [3]string{res.target.name + ": >= 0.7 × floor (" + res.target.floor + ") with p99 <= 25 ms",
 			fmt.Sprintf("%.0f vs %.0f req/s = %.2f×", s, fs, ratio), yes(ratio >= 0.7, fmt.Sprintf("missed by %.0f%% (needs %.0f req/s)", 100*(0.7-ratio)/0.7, 0.7*fs))})
 	}
@@ -315,7 +320,7 @@ func (r report) targets() [][3]string {
 	per200k := r.importTime.Seconds() * 200_000 / float64(r.citizens)
 	out = append(out, [3]string{"import of 200,000 citizens <= 60 s", fmt.Sprintf("%d in %.1f s (%.1f s per 200,000 at that pace)",
 		r.citizens, r.importTime.Seconds(), per200k), yes(per200k <= 60, fmt.Sprintf("missed by %.0f%%", 100*(per200k-60)/60))})
-	out = append(out, [3]string{"name search over 1,000,000 citizens: p95 <= 50 ms", "see Registry Go benchmarks (the lead's figure)", "-"})
+	out = append(out, [3]string{"name search over 1,000,000 citizens: p95 <= 25 ms", "see Registry Go benchmarks (the lead's figure)", "-"})
 	return out
 }
 
