@@ -14,8 +14,9 @@ import (
 
 // CreateImport implements registry.Store.
 func (s *Store) CreateImport(ctx context.Context, im registry.Import) error {
-	_, err := s.DB.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_by_org, created_by_role, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, im.ID, im.AmbitoID, im.ISTATCode, im.Status, im.CreatedBy, im.CreatedByOrg, im.CreatedByRole, im.CreatedAt)
+	_, err := s.DB.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_by_org, created_by_role, created_at, complete)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, im.ID, im.AmbitoID, im.ISTATCode, im.Status, im.CreatedBy, im.CreatedByOrg, im.CreatedByRole,
+		im.CreatedAt, im.Complete)
 	return pgdb.Translate(err)
 }
 
@@ -103,24 +104,79 @@ WITH src AS (
 	ON CONFLICT (ambito_id, fiscal_code) WHERE merged_into IS NULL AND fiscal_code IS NOT NULL
 	DO UPDATE SET family_name = excluded.family_name, given_name = excluded.given_name, sex = excluded.sex,
 		birth_date = excluded.birth_date, birth_belfiore = excluded.birth_belfiore, residence_istat = excluded.residence_istat,
-		data = c.data || (excluded.data - 'status' - 'privacy'), version = c.version + 1, updated_at = excluded.updated_at
+		status = CASE WHEN c.status = 'moved_away' THEN 'alive' ELSE c.status END,
+		data = CASE WHEN c.status = 'moved_away' THEN (c.data - 'moved_on' - 'status_source') || (excluded.data - 'privacy')
+			ELSE c.data || (excluded.data - 'status' - 'privacy') END,
+		version = c.version + 1, updated_at = excluded.updated_at
 	WHERE (c.family_name, c.given_name, c.sex, c.birth_date, c.birth_belfiore, c.residence_istat)
 		IS DISTINCT FROM (excluded.family_name, excluded.given_name, excluded.sex, excluded.birth_date, excluded.birth_belfiore, excluded.residence_istat)
 	   OR c.data->'residence' IS DISTINCT FROM excluded.data->'residence'
 	   OR c.data->'citizenship' IS DISTINCT FROM excluded.data->'citizenship'
 	   OR c.data->'birth_place' IS DISTINCT FROM excluded.data->'birth_place'
-	RETURNING c.id, c.fiscal_code, c.created_at, (c.version = 1) AS inserted, c.sex, c.birth_date
+	   OR c.status = 'moved_away'
+	RETURNING c.id, c.fiscal_code, c.created_at, (c.version = 1) AS inserted, c.sex, c.birth_date, c.status
 ), codes AS (
 	INSERT INTO citizen_fiscal_codes (citizen_id, fiscal_code, reason, assigned_at)
 	SELECT id, fiscal_code, 'import', $7 FROM up WHERE inserted
 ), ev AS (
 	INSERT INTO outbox (id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload)
 	SELECT registry_uuidv7(), $1::text, CASE WHEN inserted THEN 'citizen.created' ELSE 'citizen.updated' END, 'citizen', id::text, $7,
-		jsonb_build_object('id', id, 'status', 'alive', 'sex', sex, 'birth_year', to_char(birth_date, 'YYYY'),
+		jsonb_build_object('id', id, 'status', status, 'sex', sex, 'birth_year', to_char(birth_date, 'YYYY'),
 			'residence_istat', $3::text, 'import_id', $2::uuid)
 	FROM up
 )
 SELECT id, fiscal_code, inserted FROM up`
+
+// markAbsent marks moved away the live residents of a comune that the staged rows of a complete
+// extract do not name (neither by their code nor by its canonical form), writes their events,
+// and records the count and the marking in the import.
+const markAbsent = `
+WITH gone AS (
+	UPDATE citizens c SET status = 'moved_away', version = c.version + 1, updated_at = $5,
+		data = c.data || jsonb_build_object('status', 'moved_away', 'moved_on', $4::text,
+			'status_source', jsonb_build_object('kind', 'import', 'import_id', $2::uuid))
+	WHERE c.ambito_id = $1 AND c.residence_istat = $3 AND c.status = 'alive' AND c.merged_into IS NULL
+	  AND c.fiscal_code IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = $2 AND r.fiscal_code = c.fiscal_code)
+	  AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = $2 AND r.canonical = c.fiscal_code_canonical)
+	RETURNING c.id, c.fiscal_code, c.sex, c.birth_date
+), ev AS (
+	INSERT INTO outbox (id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload)
+	SELECT registry_uuidv7(), $1::text, 'citizen.updated', 'citizen', id::text, $5,
+		jsonb_build_object('id', id, 'status', 'moved_away', 'sex', sex, 'birth_year', to_char(birth_date, 'YYYY'),
+			'residence_istat', $3::text, 'import_id', $2::uuid)
+	FROM gone
+), counted AS (
+	UPDATE imports SET moved_away = (SELECT count(*) FROM gone), absent_marked = true WHERE id = $2
+)
+SELECT id, fiscal_code FROM gone`
+
+// MarkAbsent implements registry.Store.
+func (s *Store) MarkAbsent(ctx context.Context, im registry.Import, on registry.Date) (registry.ChunkResult, error) {
+	var res registry.ChunkResult
+	if _, err := s.DB.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+		return res, pgdb.Translate(err)
+	}
+	if _, err := s.DB.Exec(ctx, `ANALYZE import_rows`); err != nil {
+		return res, pgdb.Translate(err)
+	}
+	rows, err := s.DB.Query(ctx, markAbsent, im.AmbitoID, im.ID, im.ISTATCode, on, time.Now().UTC())
+	if err != nil {
+		return res, pgdb.Translate(err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		var code string
+		if err := rows.Scan(&id, &code); err != nil {
+			rows.Close()
+			return res, pgdb.Translate(err)
+		}
+		res.ChangedIDs = append(res.ChangedIDs, id)
+		res.ChangedCodes = append(res.ChangedCodes, code)
+	}
+	rows.Close()
+	return res, pgdb.Translate(rows.Err())
+}
 
 // ApplyChunk implements registry.Store.
 func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality string, from, to int64, today registry.Date) (registry.ChunkResult, error) {
@@ -273,11 +329,11 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, failure string) 
 
 // importCols is the select list of an import (scanImport).
 const importCols = `id, ambito_id, istat_code, status, rows_total, rows_invalid, rows_processed, created, updated, unchanged,
-	households, coalesce(failure, ''), created_by, created_by_org, created_by_role, created_at, finished_at`
+	households, complete, moved_away, absent_marked, coalesce(failure, ''), created_by, created_by_org, created_by_role, created_at, finished_at`
 
 func scanImport(r pgx.Row, im *registry.Import, more ...any) error {
 	return r.Scan(append([]any{&im.ID, &im.AmbitoID, &im.ISTATCode, &im.Status, &im.RowsTotal, &im.RowsInvalid, &im.RowsProcessed,
-		&im.Created, &im.Updated, &im.Unchanged, &im.Households, &im.Failure, &im.CreatedBy, &im.CreatedByOrg, &im.CreatedByRole,
+		&im.Created, &im.Updated, &im.Unchanged, &im.Households, &im.Complete, &im.MovedAway, &im.AbsentMarked, &im.Failure, &im.CreatedBy, &im.CreatedByOrg, &im.CreatedByRole,
 		&im.CreatedAt, &im.FinishedAt}, more...)...)
 }
 
