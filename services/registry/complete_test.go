@@ -24,6 +24,9 @@ func (s *suite) byCode(token string, n int64) registry.Citizen {
 	}
 	var c registry.Citizen
 	s.Must(200, s.Do("GET", "/v1/citizens/"+page.Items[0].ID.String(), token, nil, &c))
+	if p := servicetest.PersonN(n); c.BirthDate != p.Birth.Format(time.DateOnly) || c.FamilyName != p.FamilyName {
+		s.T.Errorf("person %d read as %s %s, want %s %s", n, c.FamilyName, c.BirthDate, p.FamilyName, p.Birth.Format(time.DateOnly))
+	}
 	return c
 }
 
