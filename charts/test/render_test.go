@@ -283,10 +283,21 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment, configMaps map[string]*
 		t.Errorf("Deployment %s: terminationGracePeriodSeconds %v, want more than drain %v + grace %v", d.Name, tg, drain, grace)
 	}
 	secretVars := map[string]bool{}
+	var memLimit *corev1.ResourceFieldSelector
 	for _, e := range c.Env {
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 			secretVars[e.Name] = true
 		}
+		if e.Name == "CSI_MEMORY_LIMIT_MIB" && e.ValueFrom != nil {
+			memLimit = e.ValueFrom.ResourceFieldRef
+		}
+	}
+	// The process sets GOMEMLIMIT at 90% of its container's memory limit (pkg/app), given in MiB.
+	if memLimit == nil || memLimit.Resource != "limits.memory" || memLimit.ContainerName != c.Name || memLimit.Divisor.String() != "1Mi" {
+		t.Errorf("Deployment %s: CSI_MEMORY_LIMIT_MIB = %+v, want the container's limits.memory in MiB", d.Name, memLimit)
+	}
+	if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+		t.Errorf("Deployment %s: no memory limit (GOMEMLIMIT would not be set)", d.Name)
 	}
 	if !secretVars["CSI_DATABASE_URL"] {
 		t.Errorf("Deployment %s: CSI_DATABASE_URL is not read from a Secret", d.Name)

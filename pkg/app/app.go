@@ -53,6 +53,7 @@ type Base struct {
 	MigrateOnly   bool          // CSI_MIGRATE_ONLY: apply migrations, then exit 0 (the Helm hook Job)
 	DrainDelay    time.Duration // CSI_DRAIN_DELAY: unready before the server stops accepting
 	Grace         time.Duration // CSI_SHUTDOWN_GRACE: time in-flight requests get to finish
+	MemoryLimit   int           // CSI_MEMORY_LIMIT_MIB: the container's memory limit; GOMEMLIMIT at 90% of it unless set
 	Audit         AuditConfig   // CSI_AUDIT_...: see OpenAudit
 }
 
@@ -75,6 +76,7 @@ func LoadBase(env *Env, service, defaultAddr string) Base {
 		MigrateOnly:   env.Bool("CSI_MIGRATE_ONLY", false),
 		DrainDelay:    env.Duration("CSI_DRAIN_DELAY", 2*time.Second),
 		Grace:         env.Duration("CSI_SHUTDOWN_GRACE", 20*time.Second),
+		MemoryLimit:   env.Int("CSI_MEMORY_LIMIT_MIB", 0),
 		Audit:         loadAudit(env, service),
 	}
 }
@@ -113,6 +115,7 @@ type App struct {
 func Start(ctx context.Context, b Base, env *Env, sets ...pgdb.MigrationSet) (*App, error) {
 	log := logging.New(os.Stderr, b.LogFormat, b.LogLevel, b.Service, Version)
 	log.Info("starting", "commit", Commit, "config", env.Masked())
+	setMemoryLimit(log, b.MemoryLimit)
 	reg := metrics.NewRegistry(b.Service, Version, Commit)
 	pool, err := pgdb.Open(ctx, b.DatabaseURL)
 	if err != nil {

@@ -119,6 +119,13 @@ func set[T any](dst *T, v *T) {
 }
 
 func (p CitizenPatch) apply(c *Citizen) {
+	status, moved := c.Status, c.MovedOn
+	defer func() {
+		// The status is now the operator's: what an extract had set no longer stands.
+		if c.Status != status || (c.MovedOn == nil) != (moved == nil) || c.MovedOn != nil && *c.MovedOn != *moved {
+			c.StatusSource = nil
+		}
+	}()
 	set(&c.FiscalCode, p.FiscalCode)
 	set(&c.NoFiscalCodeReason, p.NoFiscalCodeReason)
 	set(&c.FamilyName, p.FamilyName)

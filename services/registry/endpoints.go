@@ -49,8 +49,9 @@ type (
 		Purpose string
 	}
 	importRequest struct {
-		ISTAT string
-		Body  io.Reader
+		ISTAT    string
+		Complete bool
+		Body     io.Reader
 	}
 	municipalitiesRequest struct {
 		Q, Kind string
@@ -125,7 +126,7 @@ func MakeEndpoints(s *Service) Endpoints {
 		AuditTrail: guard(privacy, func(ctx context.Context, req any) (any, error) { return s.AuditTrail(ctx, req.(AuditQuery)) }),
 		StartImport: guard(importers, func(ctx context.Context, req any) (any, error) {
 			r := req.(importRequest)
-			im, err := s.StartImport(ctx, r.ISTAT, r.Body)
+			im, err := s.StartImport(ctx, r.ISTAT, r.Complete, r.Body)
 			return httpapi.Accepted{Body: im, Location: "/v1/imports/" + im.ID.String()}, err
 		}),
 		GetImport: guard(importers, func(ctx context.Context, req any) (any, error) { return s.GetImport(ctx, req.(idRequest).ID) }),

@@ -150,9 +150,17 @@ func decodeImport(_ context.Context, r *http.Request) (any, error) {
 	if _, err := httpapi.RequireMediaType(r, "text/csv"); err != nil {
 		return nil, err
 	}
-	istat := r.URL.Query().Get("istat_code")
+	q := r.URL.Query()
+	istat := q.Get("istat_code")
 	if istat == "" {
 		return nil, errs.InvalidField("istat_code", "is required")
 	}
-	return importRequest{ISTAT: istat, Body: http.MaxBytesReader(nil, r.Body, MaxImportBytes)}, nil
+	complete := false
+	if v := q.Get("complete"); v != "" {
+		var err error
+		if complete, err = strconv.ParseBool(v); err != nil {
+			return nil, errs.InvalidField("complete", "must be true or false")
+		}
+	}
+	return importRequest{ISTAT: istat, Complete: complete, Body: http.MaxBytesReader(nil, r.Body, MaxImportBytes)}, nil
 }

@@ -121,6 +121,7 @@ type Citizen struct {
 	Status              string               `json:"status"`
 	DeathDate           *Date                `json:"death_date,omitempty"`
 	MovedOn             *Date                `json:"moved_on,omitempty"`
+	StatusSource        *StatusSource        `json:"status_source,omitempty"`
 	LegalRepresentative *LegalRepresentative `json:"legal_representative,omitempty"`
 	Privacy             Privacy              `json:"privacy"`
 	MergedInto          *uuid.UUID           `json:"merged_into,omitempty"`
@@ -142,6 +143,17 @@ type CitizenJSON struct {
 	FiscalCode string
 	JSON       []byte
 }
+
+// StatusSource says what set a citizen's status when it was not an operator: a complete
+// population-register extract that did not name a resident (kind "import", the import's id).
+// An operator's change of the status or of moved_on clears it.
+type StatusSource struct {
+	Kind     string    `json:"kind"`
+	ImportID uuid.UUID `json:"import_id"`
+}
+
+// StatusSourceImport is the kind of a status set by a complete extract.
+const StatusSourceImport = "import"
 
 // Match is a likely duplicate of a citizen being created: similar names, same birth date and
 // place. Only the id and the similarity are given (the caller may not be allowed to read it).
@@ -352,7 +364,8 @@ type RowError struct {
 	Message string `json:"message"`
 }
 
-// Import is an import job.
+// Import is an import job. A complete extract (Complete) names every resident of the comune:
+// the residents it does not name are marked moved away (MovedAway counts them).
 type Import struct {
 	ID            uuid.UUID  `json:"id"`
 	ISTATCode     string     `json:"istat_code"`
@@ -364,6 +377,8 @@ type Import struct {
 	Updated       int64      `json:"updated"`
 	Unchanged     int64      `json:"unchanged"`
 	Households    int64      `json:"households"`
+	Complete      bool       `json:"complete"`
+	MovedAway     int64      `json:"moved_away"`
 	Failure       string     `json:"failure,omitempty"`
 	Errors        []RowError `json:"errors"`
 	CreatedAt     time.Time  `json:"created_at"`
@@ -374,6 +389,8 @@ type Import struct {
 	CreatedBy, CreatedByOrg, CreatedByRole string    `json:"-"`
 	// Staged is the number of rows still staged (ProcessingImports).
 	Staged int64 `json:"-"`
+	// AbsentMarked: the residents a complete extract does not name have been marked.
+	AbsentMarked bool `json:"-"`
 }
 
 // ChunkResult is what applying a range of staged rows did.
@@ -424,6 +441,11 @@ type Store interface {
 	SetImportTotals(ctx context.Context, id uuid.UUID, total, invalid int64) error
 	// ApplyChunk upserts the staged rows with lines in [from, to] and builds their households.
 	ApplyChunk(ctx context.Context, im Import, municipality string, from, to int64, today Date) (ChunkResult, error)
+	// MarkAbsent marks moved away, on the date on, the live residents of the import's comune
+	// whose codice fiscale none of its staged rows carries (a complete extract, before its
+	// first chunk), writes their events, and records the count in the import; it returns the
+	// ids and codes of the citizens marked.
+	MarkAbsent(ctx context.Context, im Import, on Date) (ChunkResult, error)
 	// LockImport locks an import's row until the end of the transaction (two workers of one
 	// import, on two replicas, apply its chunks one at a time) and returns its status.
 	LockImport(ctx context.Context, id uuid.UUID) (string, error)

@@ -72,6 +72,14 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: status.podIP
+            {{- /* The container's memory limit in MiB: the process keeps its heap under 90% of it
+                   (GOMEMLIMIT, pkg/app), unless GOMEMLIMIT is set in config. */}}
+            - name: CSI_MEMORY_LIMIT_MIB
+              valueFrom:
+                resourceFieldRef:
+                  containerName: {{ .Chart.Name }}
+                  resource: limits.memory
+                  divisor: 1Mi
             {{- include "common.secretEnv" . | trim | nindent 12 }}
           securityContext:
             {{- include "common.containerSecurityContext" . | nindent 12 }}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/csi-lombardia/csi/pkg/pgdb"
 	"github.com/csi-lombardia/csi/services/registry"
@@ -14,17 +15,54 @@ import (
 
 // CreateImport implements registry.Store.
 func (s *Store) CreateImport(ctx context.Context, im registry.Import) error {
-	_, err := s.DB.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_by_org, created_by_role, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, im.ID, im.AmbitoID, im.ISTATCode, im.Status, im.CreatedBy, im.CreatedByOrg, im.CreatedByRole, im.CreatedAt)
+	_, err := s.DB.Exec(ctx, `INSERT INTO imports (id, ambito_id, istat_code, status, created_by, created_by_org, created_by_role, created_at, complete)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, im.ID, im.AmbitoID, im.ISTATCode, im.Status, im.CreatedBy, im.CreatedByOrg, im.CreatedByRole,
+		im.CreatedAt, im.Complete)
 	return pgdb.Translate(err)
 }
 
-// rowSource feeds CopyFrom from an iterator, without holding the rows in memory.
+// rowSource feeds CopyFrom from an iterator, one row at a time, and costs no allocation per
+// row: its values, set once, are pointers into the current row, converted to types whose
+// pgtype valuer methods hand pgx the value (a pointer in an interface is not boxed; a []any of
+// boxed values per row was a third of an import's allocations, and plain pointers are
+// dereferenced by pgx through reflect, boxing again).
 type rowSource struct {
 	next func() (registry.ImportRow, bool)
-	stop func()
 	id   uuid.UUID
 	cur  registry.ImportRow
+	vals []any
+}
+
+type (
+	copyText string
+	copyInt8 int64
+	copyBool bool
+	copyDate time.Time
+	copyUUID [16]byte
+)
+
+func (v *copyText) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: string(*v), Valid: true}, nil
+}
+func (v *copyInt8) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: int64(*v), Valid: true}, nil
+}
+func (v *copyBool) BoolValue() (pgtype.Bool, error) {
+	return pgtype.Bool{Bool: bool(*v), Valid: true}, nil
+}
+func (v *copyDate) DateValue() (pgtype.Date, error) {
+	return pgtype.Date{Time: time.Time(*v), Valid: true}, nil
+}
+func (v *copyUUID) UUIDValue() (pgtype.UUID, error) { return pgtype.UUID{Bytes: *v, Valid: true}, nil }
+
+func newRowSource(id uuid.UUID, next func() (registry.ImportRow, bool)) *rowSource {
+	r := &rowSource{next: next, id: id}
+	c := &r.cur
+	text := func(s *string) any { return (*copyText)(s) }
+	r.vals = []any{(*copyUUID)(&r.id), (*copyInt8)(&c.Line), (*copyUUID)(&c.ID), text(&c.FiscalCode), text(&c.Canonical),
+		text(&c.FamilyName), text(&c.GivenName), text(&c.Sex), (*copyDate)(&c.BirthDate), text(&c.BirthPlace), text(&c.BirthPlaceName),
+		(*copyBool)(&c.Foreign), text(&c.Citizenship), text(&c.Address), text(&c.PostalCode), text(&c.FamilyNumber), text(&c.Relationship)}
+	return r
 }
 
 func (r *rowSource) Next() bool {
@@ -33,13 +71,7 @@ func (r *rowSource) Next() bool {
 	return ok
 }
 
-func (r *rowSource) Values() ([]any, error) {
-	c := r.cur
-	// uuid.UUID as [16]byte: pgx encodes those directly; a uuid.UUID goes through its
-	// driver.Valuer (a string, parsed again) after failed plans that allocate an error each.
-	return []any{[16]byte(r.id), c.Line, [16]byte(c.ID), c.FiscalCode, c.Canonical, c.FamilyName, c.GivenName, c.Sex, c.BirthDate, c.BirthPlace,
-		c.BirthPlaceName, c.Foreign, c.Citizenship, c.Address, c.PostalCode, c.FamilyNumber, c.Relationship}, nil
-}
+func (r *rowSource) Values() ([]any, error) { return r.vals, nil }
 
 func (r *rowSource) Err() error { return nil }
 
@@ -52,7 +84,7 @@ func (s *Store) StageRows(ctx context.Context, importID uuid.UUID, rows func(yie
 		var err error
 		n, err = s.DB.CopyFrom(ctx, pgx.Identifier{"import_rows"}, []string{"import_id", "line", "id", "fiscal_code", "canonical",
 			"family_name", "given_name", "sex", "birth_date", "birth_place", "birth_place_name", "foreign_birth", "citizenship",
-			"address", "postal_code", "family_number", "relationship"}, &rowSource{next: next, stop: stop, id: importID})
+			"address", "postal_code", "family_number", "relationship"}, newRowSource(importID, next))
 		if err != nil {
 			return 0, pgdb.Translate(err)
 		}
@@ -103,24 +135,79 @@ WITH src AS (
 	ON CONFLICT (ambito_id, fiscal_code) WHERE merged_into IS NULL AND fiscal_code IS NOT NULL
 	DO UPDATE SET family_name = excluded.family_name, given_name = excluded.given_name, sex = excluded.sex,
 		birth_date = excluded.birth_date, birth_belfiore = excluded.birth_belfiore, residence_istat = excluded.residence_istat,
-		data = c.data || (excluded.data - 'status' - 'privacy'), version = c.version + 1, updated_at = excluded.updated_at
+		status = CASE WHEN c.status = 'moved_away' THEN 'alive' ELSE c.status END,
+		data = CASE WHEN c.status = 'moved_away' THEN (c.data - 'moved_on' - 'status_source') || (excluded.data - 'privacy')
+			ELSE c.data || (excluded.data - 'status' - 'privacy') END,
+		version = c.version + 1, updated_at = excluded.updated_at
 	WHERE (c.family_name, c.given_name, c.sex, c.birth_date, c.birth_belfiore, c.residence_istat)
 		IS DISTINCT FROM (excluded.family_name, excluded.given_name, excluded.sex, excluded.birth_date, excluded.birth_belfiore, excluded.residence_istat)
 	   OR c.data->'residence' IS DISTINCT FROM excluded.data->'residence'
 	   OR c.data->'citizenship' IS DISTINCT FROM excluded.data->'citizenship'
 	   OR c.data->'birth_place' IS DISTINCT FROM excluded.data->'birth_place'
-	RETURNING c.id, c.fiscal_code, c.created_at, (c.version = 1) AS inserted, c.sex, c.birth_date
+	   OR c.status = 'moved_away'
+	RETURNING c.id, c.fiscal_code, c.created_at, (c.version = 1) AS inserted, c.sex, c.birth_date, c.status
 ), codes AS (
 	INSERT INTO citizen_fiscal_codes (citizen_id, fiscal_code, reason, assigned_at)
 	SELECT id, fiscal_code, 'import', $7 FROM up WHERE inserted
 ), ev AS (
 	INSERT INTO outbox (id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload)
 	SELECT registry_uuidv7(), $1::text, CASE WHEN inserted THEN 'citizen.created' ELSE 'citizen.updated' END, 'citizen', id::text, $7,
-		jsonb_build_object('id', id, 'status', 'alive', 'sex', sex, 'birth_year', to_char(birth_date, 'YYYY'),
+		jsonb_build_object('id', id, 'status', status, 'sex', sex, 'birth_year', to_char(birth_date, 'YYYY'),
 			'residence_istat', $3::text, 'import_id', $2::uuid)
 	FROM up
 )
 SELECT id, fiscal_code, inserted FROM up`
+
+// markAbsent marks moved away the live residents of a comune that the staged rows of a complete
+// extract do not name (neither by their code nor by its canonical form), writes their events,
+// and records the count and the marking in the import.
+const markAbsent = `
+WITH gone AS (
+	UPDATE citizens c SET status = 'moved_away', version = c.version + 1, updated_at = $5,
+		data = c.data || jsonb_build_object('status', 'moved_away', 'moved_on', $4::text,
+			'status_source', jsonb_build_object('kind', 'import', 'import_id', $2::uuid))
+	WHERE c.ambito_id = $1 AND c.residence_istat = $3 AND c.status = 'alive' AND c.merged_into IS NULL
+	  AND c.fiscal_code IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = $2 AND r.fiscal_code = c.fiscal_code)
+	  AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = $2 AND r.canonical = c.fiscal_code_canonical)
+	RETURNING c.id, c.fiscal_code, c.sex, c.birth_date
+), ev AS (
+	INSERT INTO outbox (id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload)
+	SELECT registry_uuidv7(), $1::text, 'citizen.updated', 'citizen', id::text, $5,
+		jsonb_build_object('id', id, 'status', 'moved_away', 'sex', sex, 'birth_year', to_char(birth_date, 'YYYY'),
+			'residence_istat', $3::text, 'import_id', $2::uuid)
+	FROM gone
+), counted AS (
+	UPDATE imports SET moved_away = (SELECT count(*) FROM gone), absent_marked = true WHERE id = $2
+)
+SELECT id, fiscal_code FROM gone`
+
+// MarkAbsent implements registry.Store.
+func (s *Store) MarkAbsent(ctx context.Context, im registry.Import, on registry.Date) (registry.ChunkResult, error) {
+	var res registry.ChunkResult
+	if _, err := s.DB.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+		return res, pgdb.Translate(err)
+	}
+	if _, err := s.DB.Exec(ctx, `ANALYZE import_rows`); err != nil {
+		return res, pgdb.Translate(err)
+	}
+	rows, err := s.DB.Query(ctx, markAbsent, im.AmbitoID, im.ID, im.ISTATCode, on, time.Now().UTC())
+	if err != nil {
+		return res, pgdb.Translate(err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		var code string
+		if err := rows.Scan(&id, &code); err != nil {
+			rows.Close()
+			return res, pgdb.Translate(err)
+		}
+		res.ChangedIDs = append(res.ChangedIDs, id)
+		res.ChangedCodes = append(res.ChangedCodes, code)
+	}
+	rows.Close()
+	return res, pgdb.Translate(rows.Err())
+}
 
 // ApplyChunk implements registry.Store.
 func (s *Store) ApplyChunk(ctx context.Context, im registry.Import, municipality string, from, to int64, today registry.Date) (registry.ChunkResult, error) {
@@ -273,11 +360,11 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, failure string) 
 
 // importCols is the select list of an import (scanImport).
 const importCols = `id, ambito_id, istat_code, status, rows_total, rows_invalid, rows_processed, created, updated, unchanged,
-	households, coalesce(failure, ''), created_by, created_by_org, created_by_role, created_at, finished_at`
+	households, complete, moved_away, absent_marked, coalesce(failure, ''), created_by, created_by_org, created_by_role, created_at, finished_at`
 
 func scanImport(r pgx.Row, im *registry.Import, more ...any) error {
 	return r.Scan(append([]any{&im.ID, &im.AmbitoID, &im.ISTATCode, &im.Status, &im.RowsTotal, &im.RowsInvalid, &im.RowsProcessed,
-		&im.Created, &im.Updated, &im.Unchanged, &im.Households, &im.Failure, &im.CreatedBy, &im.CreatedByOrg, &im.CreatedByRole,
+		&im.Created, &im.Updated, &im.Unchanged, &im.Households, &im.Complete, &im.MovedAway, &im.AbsentMarked, &im.Failure, &im.CreatedBy, &im.CreatedByOrg, &im.CreatedByRole,
 		&im.CreatedAt, &im.FinishedAt}, more...)...)
 }
 
