@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,18 @@ func TestCompleteExtract(t *testing.T) {
 	}
 	if c := s.byCode(worker, 0); strings.HasSuffix(c.Residence.Address, "ter") || c.Version != 1 {
 		t.Errorf("a refused complete extract changed person 0: %+v", c)
+	}
+
+	// A complete extract without rows would mark every resident moved away: refused, naming
+	// complete, no import stored.
+	imports := s.Count(`SELECT count(*) FROM imports`)
+	header := strings.SplitN(registerCSV(t, 0, 1, ""), "\n", 2)[0] + "\n"
+	empty := s.Do("POST", "/v1/imports?istat_code="+milano+"&complete=true", admin, strings.NewReader(header), nil)
+	if p := servicetest.DecodeProblem(t, empty); empty.StatusCode != 400 || !slices.Equal(p.Fields(), []string{"complete"}) {
+		t.Errorf("complete extract without rows = %d %+v; want 400 naming complete", empty.StatusCode, p)
+	}
+	if got := s.Count(`SELECT count(*) FROM imports`); got != imports {
+		t.Errorf("a refused empty complete extract stored %d imports", got-imports)
 	}
 
 	// The complete extract: people 0-19 (0-4 at a new address) and 35 (new); 20-34 are gone.

@@ -38,7 +38,7 @@ const maxStoredErrors = 10_000
 // the import and with the import as the status's source, never deleted. A complete extract is
 // applied only whole: with a refused row it fails, nothing applied, its errors listed (a
 // resident whose row was refused would otherwise be marked moved away). A partial extract
-// changes nobody it does not name.
+// changes nobody it does not name. A complete extract without rows is refused.
 func (s *Service) StartImport(ctx context.Context, istat string, complete bool, body io.Reader) (Import, error) {
 	sc, err := s.scopeOf(ctx)
 	if err != nil {
@@ -124,6 +124,10 @@ func (s *Service) StartImport(ctx context.Context, istat string, complete bool, 
 		}
 		if err := tx.SetImportTotals(ctx, im.ID, total, invalid); err != nil {
 			return err
+		}
+		if complete && total == 0 {
+			// Applied, it would mark every resident of the comune moved away.
+			return errs.InvalidField("complete", "a complete extract must name the comune's residents: this one has no rows")
 		}
 		if complete && invalid > 0 {
 			_, err := tx.FinishImport(ctx, im.ID, importIncomplete)
