@@ -54,6 +54,7 @@ type Base struct {
 	DrainDelay    time.Duration // CSI_DRAIN_DELAY: unready before the server stops accepting
 	Grace         time.Duration // CSI_SHUTDOWN_GRACE: time in-flight requests get to finish
 	MemoryLimit   int           // CSI_MEMORY_LIMIT_MIB: the container's memory limit; GOMEMLIMIT at 90% of it unless set
+	MaxInFlight   int           // CSI_MAX_IN_FLIGHT: requests served at once; one more is answered 503 (0: no bound)
 	Audit         AuditConfig   // CSI_AUDIT_...: see OpenAudit
 }
 
@@ -77,6 +78,7 @@ func LoadBase(env *Env, service, defaultAddr string) Base {
 		DrainDelay:    env.Duration("CSI_DRAIN_DELAY", 2*time.Second),
 		Grace:         env.Duration("CSI_SHUTDOWN_GRACE", 20*time.Second),
 		MemoryLimit:   env.Int("CSI_MEMORY_LIMIT_MIB", 0),
+		MaxInFlight:   env.Int("CSI_MAX_IN_FLIGHT", 256),
 		Audit:         loadAudit(env, service),
 	}
 }
@@ -209,8 +211,8 @@ func (a *App) Close(ctx context.Context) error {
 
 // Handler builds the service's HTTP handler: health, metrics, the audit verification (when
 // OpenAudit was called), the routes registered by routes, behind request ids, recovery,
-// metrics, access log, the refusal of paths with dot segments (before authentication, so that
-// every path gets the same 400) and authentication.
+// metrics, access log, the bound on requests in flight, the refusal of paths with dot segments
+// (before authentication, so that every path gets the same 400) and authentication.
 func (a *App) Handler(verifier *auth.Verifier, routes func(mux *httpapi.Mux)) http.Handler {
 	mux := httpapi.NewMux()
 	a.Health.Register(mux)
@@ -222,6 +224,7 @@ func (a *App) Handler(verifier *auth.Verifier, routes func(mux *httpapi.Mux)) ht
 		metrics.HTTP(a.Registry, a.Base.Service),
 		httpapi.AccessLog(a.Log),
 		httpapi.Recover(a.Log),
+		httpapi.InFlight(a.Base.MaxInFlight),
 		httpapi.CanonicalPaths(),
 		auth.Authenticate(verifier, a.Log),
 	)
