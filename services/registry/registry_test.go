@@ -307,9 +307,9 @@ func TestSearchByName(t *testing.T) {
 }
 
 // TestSearchCommonGivenName: a given name that more than a thousand people of the ambito bear
-// (the search then starts from the family name's few bearers and looks them up among the given
-// name's, or, when every word given is that common, intersects all their postings) finds the
-// same people, ranked the same way, as a rare one.
+// (the search then reads the postings of the family name's few bearers only, or, when every
+// word given is that common, those of one of them) finds the same people, ranked the same way,
+// as a rare one.
 func TestSearchCommonGivenName(t *testing.T) {
 	s := newSuite(t, options{})
 	const n = 1100

@@ -2,12 +2,10 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -218,29 +216,24 @@ func (s *Store) Search(ctx context.Context, f registry.SearchFilter) ([]registry
 // the nearest others, wordsPerKnownTerm in all (a real name may be a typo of another); a word
 // that is not (a typo) to its wordsPerUnknownTerm nearest. At most maxTerms distinct words of
 // a query count. With 3 and 8, a family name with a letter dropped finds the person in about
-// 96% of cases on the synthetic population (3 for all: 88%).
-//
-// The postings of a dictionary word are counted up to bearersCounted (an index-only scan of at
-// most that many entries). When the word given with the fewest postings has fewer than
-// probeBelow, the search starts from them and looks each of those people up in the other
-// words' postings by primary key; otherwise (every word given is a common name) the postings
-// are intersected by hash join.
+// 96% of cases on the synthetic population (3 for all: 88%). The postings of each dictionary
+// word chosen are counted up to bearersCounted (an index-only scan of at most that many
+// entries), to start from the rarest word given.
 const (
 	wordsPerKnownTerm   = 3
 	wordsPerUnknownTerm = 8
 	maxTerms            = 6
 	bearersCounted      = 1000
-	probeBelow          = 1000
 )
 
 // searchName finds the citizens whose name has, for every word given, one of the dictionary
 // words nearest to it (so "Rosi Mario" finds Mario Rossi), ranked by the mean similarity of the
 // words matched: exact words first, then near ones. Two statements: the dictionary lookup (with
-// the postings of each word counted, up to bearersCounted), then the intersection of the chosen
-// words' postings (citizen_words, by primary key) joined to the citizens for the other filters
-// and the page. The intersection starts from the word given whose chosen words have the fewest
-// postings: a rare family name is not intersected with the tens of thousands of people sharing
-// a common given name by reading them all, its few bearers are looked up among them instead.
+// the postings of each word chosen counted, up to bearersCounted), then the postings
+// (citizen_words, by primary key, index-only) of the word given whose chosen words have the
+// fewest, kept when the name's words they carry match the other words given, joined to the
+// citizens for the other filters and the page. A rare family name is not intersected with the
+// tens of thousands of people sharing a common given name: only its few bearers are read.
 func (s *Store) searchName(ctx context.Context, f registry.SearchFilter, birth *string) ([]registry.Hit, error) {
 	type match struct {
 		term    int
@@ -278,79 +271,62 @@ func (s *Store) searchName(ctx context.Context, f registry.SearchFilter, birth *
 		return nil, nil // a word given is near no name at all
 	}
 
-	// The words given in the order they are intersected: the fewest postings first.
-	bearers := make([]int, len(terms))
-	order := make([]int, len(terms))
-	for i, t := range terms {
-		order[i] = i
+	// The word given whose postings are read: the fewest words counted to the cap (each may
+	// have any number of bearers beyond it), then the fewest postings counted.
+	driver := 0
+	rank := func(t []match) (capped, bearers int) {
 		for _, m := range t {
-			bearers[i] += m.bearers
+			bearers += m.bearers
+			if m.bearers >= bearersCounted {
+				capped++
+			}
+		}
+		return capped, bearers
+	}
+	for i := range terms {
+		ci, bi := rank(terms[i])
+		cd, bd := rank(terms[driver])
+		if ci < cd || ci == cd && bi < bd {
+			driver = i
 		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(bearers[a], bearers[b]) })
-	probe := len(terms) > 1 && bearers[order[0]] < probeBelow
 
-	// One posting list per word given; the people in all of them, scored. The score adds the
-	// words given in the order they were given, whatever the order of the intersection.
+	// The driver's postings whose name has one of each other term's words, scored: the best
+	// similarity of each term's words the name has, added in the order the words were given.
 	args := []any{f.AmbitoID, f.FiscalCode, f.Canonical, birth, f.Residence, f.Limit, f.Offset}
-	param := make([][2]int, len(terms)) // the $ numbers of each term's words and similarities
+	var lateral, filter, score strings.Builder
 	for i, t := range terms {
 		words, sims := make([]string, len(t)), make([]float32, len(t))
 		for j, m := range t {
 			words[j], sims[j] = m.word, m.sim
 		}
 		args = append(args, words, sims)
-		param[i] = [2]int{len(args) - 1, len(args)}
+		w, sm := len(args)-1, len(args)
+		if i > 0 {
+			score.WriteString(" + ")
+		}
+		fmt.Fprintf(&score, "max(p%d.s)", i)
+		if i == driver {
+			fmt.Fprintf(&lateral, " unnest($%d::text[], $%d::real[]) AS p%d(w, s)\n\t\t\tJOIN citizen_words cw ON cw.ambito_id = $1 AND cw.word = p%[3]d.w", w, sm, i)
+			continue
+		}
+		fmt.Fprintf(&filter, " AND cw.words && $%d::text[]", w)
 	}
-	var with, from, score strings.Builder
-	id, group := "citizen_id", ""
-	if probe {
-		// The people of the rarest word given, then each looked up in the others' postings.
-		d := order[0]
-		fmt.Fprintf(&with, `p%d AS (SELECT cw.citizen_id, max(m.s) AS s FROM unnest($%d::text[], $%d::real[]) AS m(w, s)
-			JOIN citizen_words cw ON cw.ambito_id = $1 AND cw.word = m.w GROUP BY cw.citizen_id)`, d, param[d][0], param[d][1])
-		fmt.Fprintf(&from, "p%d", d)
-		id = fmt.Sprintf("p%d.citizen_id", d)
-		var found strings.Builder
-		for k, i := range order[1:] {
-			fmt.Fprintf(&from, ` CROSS JOIN LATERAL (SELECT max(m.s) AS s FROM unnest($%d::text[], $%d::real[]) AS m(w, s)
-				JOIN citizen_words cw ON cw.ambito_id = $1 AND cw.word = m.w AND cw.citizen_id = p%d.citizen_id) p%d`,
-				param[i][0], param[i][1], d, i)
-			if k > 0 {
-				found.WriteString(" AND ")
-			}
-			fmt.Fprintf(&found, "p%d.s IS NOT NULL", i)
+	for i := range terms {
+		if i != driver {
+			fmt.Fprintf(&lateral, "\n\t\t\tCROSS JOIN LATERAL (SELECT max(m.s) AS s FROM unnest($%d::text[], $%d::real[]) AS m(w, s) WHERE m.w = ANY (cw.words)) p%d",
+				8+2*i, 9+2*i, i)
 		}
-		from.WriteString(" WHERE " + found.String())
-		for i := range terms {
-			if i > 0 {
-				score.WriteString(" + ")
-			}
-			fmt.Fprintf(&score, "p%d.s", i)
-		}
-	} else {
-		for i := range terms {
-			if i > 0 {
-				with.WriteString(",\n")
-				fmt.Fprintf(&from, " JOIN p%d USING (citizen_id)", i)
-				score.WriteString(" + ")
-			} else {
-				from.WriteString("p0")
-			}
-			fmt.Fprintf(&with, `p%d AS (SELECT cw.citizen_id, m.s FROM unnest($%d::text[], $%d::real[]) AS m(w, s)
-			JOIN citizen_words cw ON cw.ambito_id = $1 AND cw.word = m.w)`, i, param[i][0], param[i][1])
-			fmt.Fprintf(&score, "max(p%d.s)", i)
-		}
-		group = " GROUP BY citizen_id"
 	}
 	// Without other filters the page can be cut before the citizens are read.
 	inner := ""
 	if f.FiscalCode == "" && birth == nil && f.Residence == "" {
 		inner = " ORDER BY 2 DESC, 1 LIMIT $6::int + $7::int"
 	}
-	rows, err = s.DB.Query(ctx, `WITH `+with.String()+`,
-		hits AS (SELECT `+id+`, (`+score.String()+fmt.Sprintf(`) / %d AS score FROM `, len(terms))+from.String()+
-		group+inner+`)
+	rows, err = s.DB.Query(ctx, `WITH hits AS (SELECT cw.citizen_id, (`+score.String()+fmt.Sprintf(`) / %d AS score
+			FROM`, len(terms))+lateral.String()+`
+			WHERE true`+filter.String()+`
+			GROUP BY cw.citizen_id`+inner+`)
 		SELECT `+citizenCols+`, hits.score + CASE WHEN $2 <> '' AND c.fiscal_code = $2 THEN 1 ELSE 0 END AS score
 		FROM hits JOIN citizens c ON c.id = hits.citizen_id
 		WHERE c.ambito_id = $1 AND c.merged_into IS NULL
