@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -302,6 +303,94 @@ func TestSearchByName(t *testing.T) {
 		if h.ID == rossi.ID {
 			t.Errorf("the old name still finds %s", rossi.ID)
 		}
+	}
+}
+
+// TestSearchCommonGivenName: a given name that more than a thousand people of the ambito bear
+// (the search then reads the postings of the family name's few bearers only, or, when every
+// word given is that common, those of one of them) finds the same people, ranked the same way,
+// as a rare one.
+func TestSearchCommonGivenName(t *testing.T) {
+	s := newSuite(t, options{})
+	const n = 1100
+	born := func(i int) time.Time { return time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i) }
+	names := map[int][2]string{0: {"Rossi", "Giuseppe Maria"}, 1: {"Rossini", "Giuseppe Maria"}, 2: {"Brambilla", "Giuseppe"},
+		3: {"Dell'Acqua", "Maria"}}
+	var b strings.Builder
+	b.WriteString("fiscal_code,family_name,given_name,sex,birth_date,birth_place,citizenship,address,postal_code,family_number,relationship\n")
+	for i := range n {
+		name, ok := names[i]
+		if !ok {
+			name = [2]string{servicetest.PersonN(int64(i)).FamilyName, "Giuseppe Maria"}
+		}
+		code, err := codicefiscale.Compute(name[0], name[1], born(i), codicefiscale.Male, "F205")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s,%s,%s,M,%s,F205,IT,Via Verdi %d,20100,,\n", code, name[0], name[1], born(i).Format(time.DateOnly), i)
+	}
+	if im := s.importCSV(s.Clients["writer"], milano, strings.NewReader(b.String())); im.Status != registry.ImportCompleted || im.Created != n {
+		t.Fatalf("import = %+v", im)
+	}
+	tok := s.Tokens[auth.RolePlanningOffice]
+	find := func(q map[string]any) []registry.Hit {
+		t.Helper()
+		var page cursor.Page[registry.Hit]
+		s.Must(200, s.Do("POST", "/v1/citizens:search", tok, q, &page))
+		return page.Items
+	}
+	idOf := func(i int) string {
+		hits := find(map[string]any{"birth_date": born(i).Format(time.DateOnly)})
+		if len(hits) != 1 {
+			t.Fatalf("born %s: %+v", born(i).Format(time.DateOnly), hits)
+		}
+		return hits[0].ID.String()
+	}
+	cases := []struct {
+		name, query string
+		birth       int // the row whose birth date the search gives, -1 for none
+		want        int
+	}{
+		{"rare family name with a typo, common given name", "Rosi Giuseppe", -1, 0},
+		{"given name first", "giuseppe rosi", -1, 0},
+		{"exact family name before a near one", "Rossini Giuseppe Maria", -1, 1},
+		{"typo in both", "Bramblla Giusepe", -1, 2},
+		{"accents and apostrophe", "dellacqua maria", -1, 3},
+		{"only common words, with the birth date", "giusepe maria", 500, 500},
+		{"only common words, other order", "maria giuseppe", 700, 700},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := map[string]any{"name": c.query}
+			if c.birth >= 0 {
+				q["birth_date"] = born(c.birth).Format(time.DateOnly)
+			}
+			hits := find(q)
+			if want := idOf(c.want); len(hits) == 0 || hits[0].ID.String() != want {
+				t.Errorf("search %q = %+v, want %s first", c.query, hits, want)
+			}
+			for i := 1; i < len(hits); i++ {
+				if hits[i].Score > hits[i-1].Score || hits[i].Score == hits[i-1].Score && hits[i].ID.String() < hits[i-1].ID.String() {
+					t.Errorf("hit %d (%s, %v) ranked after %s (%v)", i, hits[i].ID, hits[i].Score, hits[i-1].ID, hits[i-1].Score)
+				}
+			}
+		})
+	}
+	// Rossi and Rossini both: the same people, whichever word the intersection starts from.
+	hits := find(map[string]any{"name": "rosi giuseppe maria", "limit": 100})
+	got := map[string]bool{}
+	for _, h := range hits {
+		got[h.ID.String()] = true
+	}
+	if !got[idOf(0)] || !got[idOf(1)] {
+		t.Errorf("search %q = %+v, want Rossi and Rossini", "rosi giuseppe maria", hits)
+	}
+	// A common given name alone pages through its bearers.
+	var page, next cursor.Page[registry.Hit]
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"name": "giuseppe", "limit": 5}, &page))
+	s.Must(200, s.Do("POST", "/v1/citizens:search", tok, map[string]any{"name": "giuseppe", "limit": 5, "cursor": page.NextCursor}, &next))
+	if len(page.Items) != 5 || len(next.Items) != 5 || page.Items[4].ID == next.Items[0].ID {
+		t.Errorf("pages of %q = %+v, %+v", "giuseppe", page.Items, next.Items)
 	}
 }
 
