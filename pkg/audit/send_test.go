@@ -55,18 +55,7 @@ func (l *Log) sendCopy(ctx context.Context, rows []row, to head) error {
 // come as one array per column (unnest), and the head (created with the chain's first batch) is
 // written by the outer INSERT, which returns how many records the inner one inserted. One
 // statement in autocommit is one implicit transaction: the records and the head commit together.
-const appendBatch = `
-WITH ins AS (
-	INSERT INTO audit_records (chain_id, seq, id, occurred_at, request_id, actor_id, actor_org, actor_role,
-		ambito_id, action, resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
-	SELECT $1, u.seq, u.id, u.occurred_at, u.request_id, u.actor_id, u.actor_org, u.actor_role,
-		u.ambito_id, u.action, u.resource_type, u.resource_id, NULLIF(u.citizen_id, ''), NULLIF(u.purpose, ''),
-		u.outcome, NULLIF(u.details, '')::json, u.prev_hash, u.hash
-	FROM unnest($2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-		$17::bytea[], $18::bytea[])
-		AS u(seq, id, occurred_at, request_id, actor_id, actor_org, actor_role, ambito_id, action,
-		resource_type, resource_id, citizen_id, purpose, outcome, details, prev_hash, hash)
+const appendBatch = `WITH ins AS (` + insertRecords + `
 	RETURNING 1
 )
 INSERT INTO audit_chains (chain_id, started_at, head_seq, head_hash) VALUES ($1, $19, $20, $21)

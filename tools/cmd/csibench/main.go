@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	}
 	began := time.Now()
 	rep := report{began: began, step: c.step, command: c.command, machine: machine(), commit: commit(root), citizens: c.citizens}
-	rep.loadBefore = loadavg()
+	rep.loadBefore = load.LoadAvg()
 
 	// Generate while nothing else runs: every create ramp gets a new resident for every request
 	// it can send, however its steps go, so that its last steps measure the server and not the
@@ -230,7 +230,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	if c.pgbenchDur > 0 {
 		rep.pgbench, rep.pgbenchErr = runPgbench(ctx, logw, map[string]string{"registry": s.DatabaseURL("registry"), "intake": s.DatabaseURL("intake")}, cr.ambito.String(), c.pgbenchDur)
 	}
-	rep.loadAfter = loadavg()
+	rep.loadAfter = load.LoadAvg()
 	rep.took = time.Since(began)
 	path := c.out
 	if !filepath.IsAbs(path) {

@@ -18,7 +18,7 @@ import (
 type target struct {
 	group   string // the table it belongs to
 	name    string
-	floor   string // the floor operation it is compared with ("" = none)
+	floor   string  // the floor operation it is compared with ("" = none)
 	minRate float64 // a target of its own instead of the floor's ratio: at least this rate within the bound
 	start   float64
 	max     float64    // the ramp's ceiling (0 = the bench's, 5000/s)

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/tools/internal/load"
 	"github.com/csi-lombardia/csi/tools/internal/repo"
 	"github.com/csi-lombardia/csi/tools/internal/suite"
 )
@@ -90,7 +91,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	_ = os.Unsetenv("CSI_REDIS_URL")
 
 	began := time.Now()
-	loadBefore := loadavg()
+	loadBefore := load.LoadAvg()
 	o := suite.Options{Root: root, PortBase: *portBase, DBPrefix: *dbPrefix, Redis: true, Seed: true,
 		RunDir: filepath.Join(root, ".run", "chaos"), PGPort: *pgPort, RedisPort: *redisPort, Log: stderr,
 		Env: map[string][]string{"registry": {"CSI_DRAIN_DELAY=" + drainDelay, "CSI_SHUTDOWN_GRACE=10s"}}}

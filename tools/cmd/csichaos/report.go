@@ -23,7 +23,7 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 	fmt.Fprintf(&b, "- Commit: %s\n", commit(root))
 	fmt.Fprintf(&b, "- Command: `%s` (%s in all)\n", cmdline, total.Round(time.Second))
 	fmt.Fprintf(&b, "- Load average: %s before, %s after (the machine is shared: above its %d cores, other work ran too)\n",
-		loadBefore, loadavg(), runtime.NumCPU())
+		loadBefore, load.LoadAvg(), runtime.NumCPU())
 	fmt.Fprintf(&b, "- Load: a fixed arrival rate for %s per scenario whatever the answers take, at **half of the rate\n", dur)
 	fmt.Fprintf(&b, "  the mix sustains** by `make bench`: for a mix with fractions f_i of operations each sustaining r_i\n")
 	fmt.Fprintf(&b, "  alone (BENCHMARKS.md's *sustained req/s*: p99 <= 25 ms, errors < 1%%), the mix sustains\n")
@@ -88,19 +88,6 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 		}
 	}
 	return b.String()
-}
-
-// loadavg is the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func byOp(results []result) map[string]int {

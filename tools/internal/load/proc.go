@@ -174,3 +174,17 @@ func memOf(pid int) (rss, hwm int64) {
 	}
 	return rss, hwm
 }
+
+// LoadAvg is the machine's 1, 5 and 15 minute load averages ("?" when unknown), which the
+// reports print to say whether other work shared the machine.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
