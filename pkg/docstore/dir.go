@@ -140,3 +140,21 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 	slices.Sort(keys)
 	return keys, nil
 }
+
+// Delete implements Store. The content type goes first, so that a crash in between leaves an
+// object without its content type (read as ""), never a content type without its object.
+func (d *Dir) Delete(ctx context.Context, key string) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, f := range []string{filepath.Join(d.root, metaDir, filepath.FromSlash(key)), p} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("docstore delete %s: %w", key, err)
+		}
+	}
+	return nil
+}

@@ -1,7 +1,7 @@
 // Package docstore keeps objects (keys to bytes with a content type) outside the database: a
 // directory on disk for development and single-node installations, or an S3-compatible object
 // store (MinIO, SeaweedFS, Ceph, AWS) in clusters. The audit log keeps its signed chain
-// checkpoints there; documents will follow.
+// checkpoints there; Documents keeps users' documents (PDF, PNG, JPEG) over any Store.
 //
 // Keys are slash-separated paths of printable ASCII segments ("audit/identity/0190….json"):
 // no empty segment, none starting with a dot (so no "." or ".."), no leading or trailing slash, at most 512 bytes. The same
@@ -29,6 +29,9 @@ type Store interface {
 	Get(ctx context.Context, key string) (Object, error)
 	// List returns the keys starting with prefix, in lexical order.
 	List(ctx context.Context, prefix string) ([]string, error)
+	// Delete removes the object under key; deleting a missing key is not an error, so that a
+	// retried Delete succeeds.
+	Delete(ctx context.Context, key string) error
 }
 
 // Object is a stored object.

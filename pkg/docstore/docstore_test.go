@@ -96,6 +96,25 @@ func contract(t *testing.T, s docstore.Store) {
 			}
 		}
 	})
+	t.Run("delete", func(t *testing.T) {
+		if err := s.Put(ctx, "d/gone", []byte("x"), "text/plain"); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ { // the second Delete finds nothing and succeeds
+			if err := s.Delete(ctx, "d/gone"); err != nil {
+				t.Fatalf("Delete #%d: %v", i+1, err)
+			}
+		}
+		if _, err := s.Get(ctx, "d/gone"); errs.KindOf(err) != errs.NotFound {
+			t.Errorf("Get after Delete = %v, want NotFound", err)
+		}
+		if got, err := s.List(ctx, "d/"); err != nil || len(got) != 0 {
+			t.Errorf("List after Delete = %q, %v; want none", got, err)
+		}
+		if err := s.Delete(ctx, "a//b"); errs.KindOf(err) != errs.Invalid {
+			t.Errorf("Delete of a bad key = %v, want Invalid", err)
+		}
+	})
 	t.Run("bad keys", func(t *testing.T) {
 		for _, k := range []string{"", "/abs", "a//b", "a/../b", "a/./b", "trailing/", ".hidden", "sp ace", `back\slash`, strings.Repeat("k", 513)} {
 			if err := s.Put(ctx, k, []byte("x"), "text/plain"); errs.KindOf(err) != errs.Invalid {

@@ -118,6 +118,19 @@ func (s *S3) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil // S3 lists in lexical (UTF-8 binary) order
 }
 
+// Delete implements Store.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return translate(err, "docstore delete %s", key)
+	}
+	return nil
+}
+
 // translate gives a missing object the NotFound kind and a failing or unreachable store the
 // Unavailable kind; a refusal (credentials, missing bucket) stays an internal error.
 func translate(err error, format string, args ...any) error {
