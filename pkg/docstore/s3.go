@@ -2,13 +2,17 @@ package docstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
@@ -21,7 +25,14 @@ type S3Config struct {
 	SecretKey string
 	Secure    bool   // HTTPS
 	Region    string // optional
+	// MaxRetries is the attempts minio-go makes per call on a network error or a 5xx answer;
+	// DefaultS3Retries when 0. Few, so that an unreachable store is reported (errs.Unavailable)
+	// within a second rather than after minio-go's default of ten attempts.
+	MaxRetries int
 }
+
+// DefaultS3Retries is the attempts per call when S3Config sets none.
+const DefaultS3Retries = 3
 
 // S3 is a Store in a bucket of an S3-compatible object store (through minio-go).
 type S3 struct {
@@ -35,9 +46,10 @@ func NewS3(cfg S3Config) (*S3, error) {
 		return nil, errors.New("docstore: S3 needs an endpoint and a bucket")
 	}
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.Secure,
-		Region: cfg.Region,
+		Creds:      credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:     cfg.Secure,
+		Region:     cfg.Region,
+		MaxRetries: cmp.Or(cfg.MaxRetries, DefaultS3Retries),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("docstore: S3 client for %s: %w", cfg.Endpoint, err)
@@ -68,17 +80,41 @@ func (s *S3) EnsureBucket(ctx context.Context) error {
 
 // Put implements Store.
 func (s *S3) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	return s.put(ctx, key, body, minio.PutObjectOptions{ContentType: contentType})
+}
+
+// PutEncrypted implements Encrypter: Put with SSE-S3 (the server encrypts the object with keys
+// it holds, and decrypts it for any authorized GET, presigned ones included).
+func (s *S3) PutEncrypted(ctx context.Context, key string, body []byte, contentType string) error {
+	return s.put(ctx, key, body, minio.PutObjectOptions{ContentType: contentType, ServerSideEncryption: encrypt.NewSSE()})
+}
+
+func (s *S3) put(ctx context.Context, key string, body []byte, opts minio.PutObjectOptions) error {
 	if err := ValidKey(key); err != nil {
 		return err
 	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(body), int64(len(body)),
-		minio.PutObjectOptions{ContentType: contentType})
-	if err != nil {
+	if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(body), int64(len(body)), opts); err != nil {
 		return translate(err, "docstore put %s", key)
 	}
 	return nil
+}
+
+// PresignGet implements Presigner: a GET link to the object valid for ttl (at most seven days
+// by S3's rules; Documents keeps it to MaxLinkTTL), answered as an attachment. Without a
+// configured Region, the first call asks the store for the bucket's location.
+func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, err
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, ttl, url.Values{"response-content-disposition": {"attachment"}})
+	if err != nil {
+		return nil, translate(err, "docstore presign %s", key)
+	}
+	return u, nil
 }
 
 // Get implements Store.
