@@ -408,6 +408,42 @@ const (
 	JPEG = docstore.JPEG
 )
 
+// TestS3PublicEndpoint: links point at the public endpoint, and work there.
+func TestS3PublicEndpoint(t *testing.T) {
+	cfg := docstoretest.Config(t)
+	host, port, err := net.SplitHostPort(cfg.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "127.0.0.1" {
+		t.Fatalf("the test needs the S3 server on 127.0.0.1, not %s", host)
+	}
+	cfg.PublicEndpoint = net.JoinHostPort("localhost", port)
+	store, err := docstore.NewS3(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := docstore.NewDocuments(store, docstore.DocumentsConfig{LinkTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	doc, err := d.Put(ctx, "public/doc", pdfDoc, PDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := d.Link(ctx, "public/doc", doc.SHA256, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := url.Parse(l.URL); u.Host != cfg.PublicEndpoint {
+		t.Errorf("the link points at %s, want %s", u.Host, cfg.PublicEndpoint)
+	}
+	if status, body := download(t, l.URL); status != http.StatusOK || !bytes.Equal(body, pdfDoc) {
+		t.Errorf("plain GET of the public link = %d, %q; want 200 with the document", status, body)
+	}
+}
+
 // TestS3Unreachable: a store that does not answer is Unavailable, quickly, and distinct from a
 // missing document; an upload against it commits nothing.
 func TestS3Unreachable(t *testing.T) {

@@ -29,6 +29,12 @@ type S3Config struct {
 	// DefaultS3Retries when 0. Few, so that an unreachable store is reported (errs.Unavailable)
 	// within a second rather than after minio-go's default of ten attempts.
 	MaxRetries int
+	// PublicEndpoint (host:port, no scheme), when set, is the address presigned links point at,
+	// for clients that reach the store under another name than the service does (a public
+	// host name in front of a cluster-internal one); PublicSecure says whether it is HTTPS.
+	// Presigning against it needs no call to it: the Region ("us-east-1" when empty) is assumed.
+	PublicEndpoint string
+	PublicSecure   bool
 }
 
 // DefaultS3Retries is the attempts per call when S3Config sets none.
@@ -36,8 +42,9 @@ const DefaultS3Retries = 3
 
 // S3 is a Store in a bucket of an S3-compatible object store (through minio-go).
 type S3 struct {
-	client *minio.Client
-	bucket string
+	client    *minio.Client
+	presigner *minio.Client // client, or one for PublicEndpoint
+	bucket    string
 }
 
 // NewS3 returns a Store in the bucket of cfg. It does not contact the store: see EnsureBucket.
@@ -54,7 +61,18 @@ func NewS3(cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docstore: S3 client for %s: %w", cfg.Endpoint, err)
 	}
-	return &S3{client: c, bucket: cfg.Bucket}, nil
+	s := &S3{client: c, presigner: c, bucket: cfg.Bucket}
+	if cfg.PublicEndpoint != "" {
+		s.presigner, err = minio.New(cfg.PublicEndpoint, &minio.Options{
+			Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+			Secure: cfg.PublicSecure,
+			Region: cmp.Or(cfg.Region, "us-east-1"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("docstore: S3 client for %s: %w", cfg.PublicEndpoint, err)
+		}
+	}
+	return s, nil
 }
 
 // EnsureBucket creates the bucket when it does not exist.
@@ -110,7 +128,7 @@ func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (*ur
 	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, ttl, url.Values{"response-content-disposition": {"attachment"}})
+	u, err := s.presigner.PresignedGetObject(ctx, s.bucket, key, ttl, url.Values{"response-content-disposition": {"attachment"}})
 	if err != nil {
 		return nil, translate(err, "docstore presign %s", key)
 	}
