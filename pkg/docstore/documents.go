@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/csi-lombardia/csi/pkg/errs"
 )
 
@@ -83,13 +85,13 @@ type DocumentsConfig struct {
 //   - the SHA-256 of the bytes is computed on upload and returned; the caller stores it with its
 //     metadata and gives it back to Get and Link, which refuse bytes that no longer match it;
 //   - the object is encrypted at rest by the server where the store can do it (Encrypter: the S3
-//     store with SSE-S3); a Dir does not encrypt (use an encrypted volume);
+//     store with SSE-S3; Document.Encrypted says whether the server confirmed it); a Dir does not
+//     encrypt (put it on an encrypted volume);
 //   - downloads go through short-lived links (Link): presigned by the S3 store, signed with
 //     HMAC-SHA256 and served by Handler for a Dir.
 //
-// A document's key should be fresh for each upload (e.g. "interventions/<authorization>/<uuid v7>"):
-// Put replaces any object under its key, and a fresh key keeps a left-over object from ever
-// shadowing a committed one.
+// A document's key must be fresh for each upload (NewKey): Put replaces any object under its key
+// and Upload deletes it when the commit fails, so a reused key could lose a committed document.
 //
 // The order that keeps the store and the caller's metadata consistent when either fails:
 // store the object first, then commit the metadata; when the metadata cannot be committed, delete
@@ -114,8 +116,12 @@ type Document struct {
 	MediaType string // sniffed: PDF, PNG or JPEG
 	Size      int64
 	SHA256    string // lowercase hex
-	Encrypted bool   // stored with server-side encryption
+	Encrypted bool   // the store confirmed server-side encryption
 }
+
+// NewKey returns a fresh key under prefix ("interventions/<authorization id>"): prefix, a slash
+// and a UUID v7, so that a prefix's keys list in upload order.
+func NewKey(prefix string) string { return prefix + "/" + uuid.Must(uuid.NewV7()).String() }
 
 // NewDocuments returns Documents over store.
 func NewDocuments(store Store, cfg DocumentsConfig) (*Documents, error) {
@@ -206,15 +212,24 @@ func (d *Documents) Put(ctx context.Context, key string, body []byte, declared s
 	sum := sha256.Sum256(body)
 	doc := Document{Key: key, MediaType: mt, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}
 	if e, ok := d.store.(Encrypter); ok {
-		err = e.PutEncrypted(ctx, key, body, mt)
-		doc.Encrypted = true
+		doc.Encrypted, err = e.PutEncrypted(ctx, key, body, mt)
 	} else {
 		err = d.store.Put(ctx, key, body, mt)
 	}
 	if err != nil {
+		// A failed Put may still have stored the object (a timeout after the store wrote it):
+		// it is not deleted here, in case the caller reused a committed document's key; an
+		// object nobody refers to is harmless (see Documents).
 		return Document{}, err
 	}
 	return doc, nil
+}
+
+// deleteQuietly deletes key on a context of its own (the caller's may be what failed).
+func (d *Documents) deleteQuietly(ctx context.Context, key string) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return d.store.Delete(dctx, key)
 }
 
 // Upload stores the document (Put) and then calls commit with it, which records the metadata
@@ -227,10 +242,7 @@ func (d *Documents) Upload(ctx context.Context, key string, body []byte, declare
 		return Document{}, err
 	}
 	if err := commit(ctx, doc); err != nil {
-		// The request's context may be the reason commit failed: the Delete gets its own.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultTimeout)
-		defer cancel()
-		if derr := d.store.Delete(dctx, key); derr != nil {
+		if derr := d.deleteQuietly(ctx, key); derr != nil {
 			return Document{}, errors.Join(err, fmt.Errorf("docstore: delete the uncommitted document %s: %w", key, derr))
 		}
 		return Document{}, err

@@ -401,6 +401,17 @@ func documentsContract(t *testing.T, env documentsEnv) {
 	})
 }
 
+// TestNewKey: fresh valid keys under the prefix, in creation order.
+func TestNewKey(t *testing.T) {
+	a, b := docstore.NewKey("interventions/0190"), docstore.NewKey("interventions/0190")
+	if err := docstore.ValidKey(a); err != nil || !strings.HasPrefix(a, "interventions/0190/") {
+		t.Errorf("NewKey = %q (%v), want a valid key under interventions/0190/", a, err)
+	}
+	if a >= b {
+		t.Errorf("NewKey gave %q then %q, want increasing keys", a, b)
+	}
+}
+
 // PDF, PNG, JPEG shorten the declared types in the tests.
 const (
 	PDF  = docstore.PDF

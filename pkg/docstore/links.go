@@ -31,9 +31,10 @@ type Presigner interface {
 }
 
 // Encrypter is a Store that can have an object encrypted at rest by the server (the S3 store,
-// with SSE-S3: the server holds the keys).
+// with SSE-S3: the server holds the keys). PutEncrypted is Put asking for encryption; it reports
+// whether the server confirmed it (a server without SSE stores the object unencrypted).
 type Encrypter interface {
-	PutEncrypted(ctx context.Context, key string, body []byte, contentType string) error
+	PutEncrypted(ctx context.Context, key string, body []byte, contentType string) (encrypted bool, err error)
 }
 
 // Link is a short-lived download link.

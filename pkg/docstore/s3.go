@@ -102,9 +102,24 @@ func (s *S3) Put(ctx context.Context, key string, body []byte, contentType strin
 }
 
 // PutEncrypted implements Encrypter: Put with SSE-S3 (the server encrypts the object with keys
-// it holds, and decrypts it for any authorized GET, presigned ones included).
-func (s *S3) PutEncrypted(ctx context.Context, key string, body []byte, contentType string) error {
-	return s.put(ctx, key, body, minio.PutObjectOptions{ContentType: contentType, ServerSideEncryption: encrypt.NewSSE()})
+// it holds, and decrypts it for any authorized GET, presigned ones included). minio-go does not
+// show the PUT's answer headers, so the object is asked for (a HEAD) whether the server did
+// encrypt it: some S3-compatible servers accept the header and ignore it.
+func (s *S3) PutEncrypted(ctx context.Context, key string, body []byte, contentType string) (bool, error) {
+	if err := s.put(ctx, key, body, minio.PutObjectOptions{ContentType: contentType, ServerSideEncryption: encrypt.NewSSE()}); err != nil {
+		return false, err
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return false, translate(err, "docstore put %s", key)
+	}
+	switch info.Metadata.Get("X-Amz-Server-Side-Encryption") {
+	case "AES256", "aws:kms", "aws:kms:dsse":
+		return true, nil
+	}
+	return false, nil
 }
 
 func (s *S3) put(ctx context.Context, key string, body []byte, opts minio.PutObjectOptions) error {
