@@ -563,3 +563,69 @@ func laterExpiry(t *testing.T, link string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// TestDocumentsHandler: the Dir's download handler answers only GET and HEAD of a signed link,
+// as an attachment the browser must not sniff; over S3 it answers nothing.
+func TestDocumentsHandler(t *testing.T) {
+	base := "http://docs.example/v1/documents:download"
+	d, err := docstore.NewDocuments(newDir(t), docstore.DocumentsConfig{LinkKey: linkKey, LinkBase: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	doc, err := d.Put(ctx, "h/doc", pngDoc, PNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := d.Link(ctx, "h/doc", doc.SHA256, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(l.URL, base+"?") {
+		t.Errorf("the link %s is not under %s", l.URL, base)
+	}
+	h := d.Handler(nil)
+	cases := []struct {
+		name       string
+		method     string
+		url        string
+		wantStatus int
+		wantBody   []byte
+	}{
+		{"get", http.MethodGet, l.URL, http.StatusOK, pngDoc},
+		{"head", http.MethodHead, l.URL, http.StatusOK, nil},
+		{"post", http.MethodPost, l.URL, http.StatusMethodNotAllowed, nil},
+		{"no query", http.MethodGet, base, http.StatusForbidden, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(c.method, c.url, nil))
+			if w.Code != c.wantStatus {
+				t.Errorf("status = %d, want %d", w.Code, c.wantStatus)
+			}
+			if c.wantBody != nil && !bytes.Equal(w.Body.Bytes(), c.wantBody) {
+				t.Errorf("body = %q, want the document", w.Body.Bytes())
+			}
+			if c.wantStatus == http.StatusOK {
+				want := map[string]string{"Content-Type": PNG, "Content-Disposition": "attachment",
+					"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
+				for k, v := range want {
+					if got := w.Header().Get(k); got != v {
+						t.Errorf("%s = %q, want %q", k, got, v)
+					}
+				}
+			}
+		})
+	}
+
+	s3, err := docstore.NewDocuments(docstoretest.S3(t), docstore.DocumentsConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	s3.Handler(nil).ServeHTTP(w, httptest.NewRequest(http.MethodGet, l.URL, nil))
+	if w.Code != http.StatusNotFound {
+		t.Errorf("the handler over S3 answered %d, want 404", w.Code)
+	}
+}
