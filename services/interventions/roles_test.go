@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/metrics/metricstest"
 	"github.com/csi-lombardia/csi/pkg/servicetest"
 	"github.com/csi-lombardia/csi/services/interventions"
 )
@@ -54,4 +55,17 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 func TestRoleMatrix(t *testing.T) {
 	s := newSuite(t)
 	s.RoleMatrix(t, roleTable(t, s))
+}
+
+// TestDashboardMetricsServed: after a few requests, /metrics serves every metric the chart's
+// Grafana dashboard queries.
+func TestDashboardMetricsServed(t *testing.T) {
+	s := newSuite(t)
+	sm := s.tok(auth.RoleServiceManager)
+	a := s.create(sm, s.body())
+	for range 2 {
+		s.Must(200, s.Do("GET", "/v1/authorizations/"+a.ID.String(), sm, nil, nil))
+	}
+	s.Must(401, s.Do("GET", "/v1/authorizations", "", nil, nil))
+	metricstest.CheckDashboard(t, s.Srv.Client(), s.Srv.URL+"/metrics", "../../charts/test/testdata/interventions-dashboard-metrics.txt")
 }
