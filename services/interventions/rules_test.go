@@ -183,8 +183,12 @@ func TestBadInput(t *testing.T) {
 		{"too many weekly", func(b map[string]any) { b["hours"] = map[string]any{"per_week": 169} }, []string{"hours.per_week"}},
 		{"zero total", func(b map[string]any) { b["hours"] = map[string]any{"total": 0} }, []string{"hours.total"}},
 		{"tariff zero", func(b map[string]any) { b["hourly_tariff_cents"] = 0 }, []string{"hourly_tariff_cents"}},
-		{"weekday", func(b map[string]any) { b["schedule"] = []map[string]any{{"weekday": "lun", "from": "09:00", "to": "10:00"}} }, []string{"schedule[0].weekday"}},
-		{"clock", func(b map[string]any) { b["schedule"] = []map[string]any{{"weekday": "mon", "from": "9", "to": "10:00"}} }, []string{"schedule[0].from"}},
+		{"weekday", func(b map[string]any) {
+			b["schedule"] = []map[string]any{{"weekday": "lun", "from": "09:00", "to": "10:00"}}
+		}, []string{"schedule[0].weekday"}},
+		{"clock", func(b map[string]any) {
+			b["schedule"] = []map[string]any{{"weekday": "mon", "from": "9", "to": "10:00"}}
+		}, []string{"schedule[0].from"}},
 		{"range backwards", func(b map[string]any) {
 			b["schedule"] = []map[string]any{{"weekday": "mon", "from": "09:00", "to": "10:00"}, {"weekday": "tue", "from": "11:00", "to": "10:00"}}
 		}, []string{"schedule[1].to"}},
