@@ -116,5 +116,3 @@ func (s *suite) etag(path, token string) string {
 	s.Must(200, resp)
 	return resp.Header.Get("ETag")
 }
-
-type problem = servicetest.Problem
