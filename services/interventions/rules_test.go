@@ -432,3 +432,40 @@ func TestServiceTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryReadAndChangeIsAudited: each read (list items included) and change of an
+// authorization leaves an audit record with the citizen, by whom and in which organization.
+func TestEveryReadAndChangeIsAudited(t *testing.T) {
+	s := newSuite(t)
+	sm := s.tok(auth.RoleServiceManager)
+	a := s.create(sm, s.body())
+	ap := "/v1/authorizations/" + a.ID.String()
+	count := func(action string) int {
+		return s.Count("SELECT count(*) FROM audit_records WHERE action = $1 AND citizen_id = $2 AND resource_id = $3",
+			action, a.CitizenID.String(), a.ID.String())
+	}
+	if n := count("authorization.create"); n != 1 {
+		t.Errorf("create: %d audit records", n)
+	}
+	edu := s.tok(auth.RoleEducator)
+	for _, tc := range []struct{ method, path, token, action string }{
+		{"GET", ap, edu, "authorization.read"},
+		{"GET", "/v1/authorizations", s.tok(auth.RolePlanningOffice), "authorization.list"},
+		{"GET", ap + "/versions", edu, "authorization.versions"},
+	} {
+		before := count(tc.action)
+		s.Must(200, s.Do(tc.method, tc.path, tc.token, nil, nil))
+		if after := count(tc.action); after != before+1 {
+			t.Errorf("%s %s: %d audit records %s, want %d", tc.method, tc.path, after, tc.action, before+1)
+		}
+	}
+	s.Must(200, s.Do("PATCH", ap, sm, map[string]any{"hours": map[string]any{"total": 120}}, nil, "If-Match", `"1"`))
+	s.Must(200, s.Do("POST", ap+"/status", sm, map[string]any{"status": "active", "reason": "PAI"}, nil))
+	if count("authorization.updated") != 1 || count("authorization.status_changed") != 1 {
+		t.Errorf("changes: %d updated, %d status_changed audit records", count("authorization.updated"), count("authorization.status_changed"))
+	}
+	if n := s.Count("SELECT count(*) FROM audit_records WHERE action = 'authorization.read' AND actor_role = 'educator' AND actor_org = $1",
+		s.Coop.String()); n != 1 {
+		t.Errorf("the educator's read: %d records naming the role and cooperative", n)
+	}
+}
