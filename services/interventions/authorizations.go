@@ -324,7 +324,8 @@ func (s *Service) newVersion(ctx context.Context, sc scope, a Authorization, exp
 	return out, s.record(ctx, rec(sc, "authorization."+change, out, details))
 }
 
-// Versions lists the kept versions of an authorization the caller may see, oldest first.
+// Versions lists the kept versions of an authorization the caller may see, oldest first; a
+// cooperative only those that assigned it to the cooperative.
 func (s *Service) Versions(ctx context.Context, id uuid.UUID, limit int, cur string) (cursor.Page[Version], error) {
 	sc, err := s.scopeOf(ctx)
 	if err != nil {
@@ -345,7 +346,12 @@ func (s *Service) Versions(ctx context.Context, id uuid.UUID, limit int, cur str
 			return cursor.Page[Version]{}, errs.InvalidField("cursor", "is not a cursor returned by this list")
 		}
 	}
-	items, err := s.store.Versions(ctx, sc.ambitoID, id, after, limit+1)
+	// A cooperative reads the versions that assigned the authorization to it, never another's.
+	var coop *uuid.UUID
+	if sc.coop != uuid.Nil {
+		coop = &sc.coop
+	}
+	items, err := s.store.Versions(ctx, sc.ambitoID, id, coop, after, limit+1)
 	if err != nil {
 		return cursor.Page[Version]{}, err
 	}

@@ -188,8 +188,9 @@ type Store interface {
 	// authorization.
 	UpdateAuthorization(ctx context.Context, a Authorization, expected int64, v Version) (Authorization, error)
 	ListAuthorizations(ctx context.Context, f AuthorizationFilter) ([]Authorization, error)
-	// Versions lists the versions of an authorization after version after, ascending.
-	Versions(ctx context.Context, ambitoID, id uuid.UUID, after int64, limit int) ([]Version, error)
+	// Versions lists the versions of an authorization after version after, ascending; with
+	// cooperative, only those that assigned it to that cooperative.
+	Versions(ctx context.Context, ambitoID, id uuid.UUID, cooperative *uuid.UUID, after int64, limit int) ([]Version, error)
 }
 
 // ---- identity ----

@@ -252,6 +252,16 @@ func TestScope(t *testing.T) {
 	if got := ids(clientB, ""); !slices.Equal(got, []uuid.UUID{theirs.ID}) {
 		t.Errorf("cooperative B's client lists %v, want %v", got, theirs.ID)
 	}
+	// Reassigned to cooperative A, the authorization is A's, and B's version is not shown to A.
+	var moved interventions.Authorization
+	s.Must(200, s.Do("PATCH", "/v1/authorizations/"+theirs.ID.String(), sm, map[string]any{"cooperative_id": s.Coop}, &moved, "If-Match", `"1"`))
+	s.Must(404, s.Do("GET", "/v1/authorizations/"+theirs.ID.String(), coordB, nil, nil))
+	var vs struct{ Items []interventions.Version }
+	s.Must(200, s.Do("GET", "/v1/authorizations/"+theirs.ID.String()+"/versions", coopA, nil, &vs))
+	if len(vs.Items) != 1 || vs.Items[0].Version != 2 || vs.Items[0].Authorization.CooperativeID != s.Coop {
+		t.Errorf("cooperative A reads %d versions of the reassigned authorization, want only version 2", len(vs.Items))
+	}
+	s.Must(200, s.Do("PATCH", "/v1/authorizations/"+theirs.ID.String(), sm, map[string]any{"cooperative_id": coopB}, nil, "If-Match", `"2"`))
 	// Cooperatives read, never write.
 	s.Must(403, s.Do("POST", statusPath(theirs), coordB, map[string]any{"status": "active", "reason": "x"}, nil))
 

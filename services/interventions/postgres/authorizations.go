@@ -111,9 +111,11 @@ func (s *Store) ListAuthorizations(ctx context.Context, f interventions.Authoriz
 }
 
 // Versions implements interventions.Store.
-func (s *Store) Versions(ctx context.Context, ambitoID, id uuid.UUID, after int64, limit int) ([]interventions.Version, error) {
+func (s *Store) Versions(ctx context.Context, ambitoID, id uuid.UUID, cooperative *uuid.UUID, after int64, limit int) ([]interventions.Version, error) {
 	rows, err := s.DB.Query(ctx, `SELECT version, change, changed_by, changed_at, data FROM authorization_versions
-		WHERE ambito_id = $1 AND authorization_id = $2 AND version > $3 ORDER BY version LIMIT $4`, ambitoID, id, after, limit)
+		WHERE ambito_id = $1 AND authorization_id = $2 AND version > $3
+		  AND ($5::uuid IS NULL OR (data->>'cooperative_id')::uuid = $5)
+		ORDER BY version LIMIT $4`, ambitoID, id, after, limit, cooperative)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
