@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/csi-lombardia/csi/pkg/app"
 	"github.com/csi-lombardia/csi/pkg/auth"
@@ -22,6 +23,8 @@ func run(ctx context.Context) error {
 	env := &app.Env{}
 	base := app.LoadBase(env, "interventions", ":8084")
 	ps := peers.LoadSettings(env, "interventions", base.ConsulAddr, map[string]string{"identity": identityhttp.DefaultURL})
+	cfg := interventions.DefaultConfig()
+	cfg.AccreditationTTL = env.DurationMax("CSI_INTERVENTIONS_ACCREDITATION_TTL", cfg.AccreditationTTL, 24*time.Hour)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -44,7 +47,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	_, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: identity, Cache: c,
-		Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))})
+		Places: places.Default(), Config: cfg, Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))})
 	if err != nil {
 		return err
 	}
