@@ -6,6 +6,7 @@ require (
 	github.com/csi-lombardia/csi/pkg v0.0.0
 	github.com/csi-lombardia/csi/services/identity v0.0.0
 	github.com/csi-lombardia/csi/services/intake v0.0.0
+	github.com/csi-lombardia/csi/services/interventions v0.0.0
 	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -77,4 +78,5 @@ replace (
 	github.com/csi-lombardia/csi/pkg => ../pkg
 	github.com/csi-lombardia/csi/services/identity => ../services/identity
 	github.com/csi-lombardia/csi/services/intake => ../services/intake
+	github.com/csi-lombardia/csi/services/interventions => ../services/interventions
 )

@@ -244,7 +244,8 @@ func TestUmbrellaInstallUpgradeUninstall(t *testing.T) {
 	for _, s := range suiteServices(t) {
 		want = append(want, "serviceaccounts/"+rel+"-"+s.name, "poddisruptionbudgets/"+rel+"-"+s.name, "networkpolicies/"+rel+"-"+s.name)
 	}
-	want = append(want, "horizontalpodautoscalers/"+rel+"-registry", "horizontalpodautoscalers/"+rel+"-intake")
+	want = append(want, "horizontalpodautoscalers/"+rel+"-registry", "horizontalpodautoscalers/"+rel+"-intake",
+		"horizontalpodautoscalers/"+rel+"-interventions")
 	for _, w := range want {
 		if !slices.Contains(left, w) {
 			t.Errorf("%s not found by the release's label before uninstall; found %v", w, left)

@@ -173,8 +173,8 @@ func TestEveryServiceHasItsChart(t *testing.T) {
 
 // TestUmbrellaWiresThePeers renders the umbrella chart and reads each service's peer URLs
 // (TestUmbrellaInstallUpgradeUninstall checks its notes, which Helm renders on install only):
-// intake reaches identity and the registry through their Services in the release, on their
-// ports of services/services.tsv; every service but identity gets identity's key set.
+// intake reaches identity and the registry, interventions identity, through their Services in
+// the release, on their ports of services/services.tsv; every service but identity gets identity's key set.
 func TestUmbrellaWiresThePeers(t *testing.T) {
 	port := map[string]int{}
 	for _, s := range suiteServices(t) {
@@ -193,6 +193,9 @@ func TestUmbrellaWiresThePeers(t *testing.T) {
 		{"intake", "CSI_JWKS_URL", fmt.Sprintf("http://csi-identity:%d/.well-known/jwks.json", port["identity"])},
 		{"intake", "CSI_IDENTITY_URL", fmt.Sprintf("http://csi-identity:%d", port["identity"])},
 		{"intake", "CSI_REGISTRY_URL", fmt.Sprintf("http://csi-registry:%d", port["registry"])},
+		{"interventions", "CSI_JWKS_URL", fmt.Sprintf("http://csi-identity:%d/.well-known/jwks.json", port["identity"])},
+		{"interventions", "CSI_IDENTITY_URL", fmt.Sprintf("http://csi-identity:%d", port["identity"])},
+		{"interventions", "CSI_REGISTRY_URL", ""},
 		{"identity", "CSI_JWKS_URL", ""},
 		{"registry", "CSI_IDENTITY_URL", ""},
 	} {

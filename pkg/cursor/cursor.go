@@ -125,3 +125,17 @@ func (l List) DecodeName(c string) (*Name, error) {
 	}
 	return &Name{FamilyName: parts[0], GivenName: parts[1], ID: id}, nil
 }
+
+// DecodeID reads a cursor whose position is an id (lists ordered by id, PageOf with the item's
+// id as position): nil at the start of the list. Any other cursor is an invalid "cursor" field.
+func (l List) DecodeID(c string) (*uuid.UUID, error) {
+	pos, err := l.Decode(c)
+	if err != nil || pos == "" {
+		return nil, err
+	}
+	id, err := uuid.Parse(pos)
+	if err != nil {
+		return nil, errs.InvalidField("cursor", "is not a cursor returned by this list")
+	}
+	return &id, nil
+}

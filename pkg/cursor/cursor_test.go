@@ -125,3 +125,19 @@ func TestDecodeName(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeID(t *testing.T) {
+	l := For("authorizations", "active")
+	id := uuid.Must(uuid.NewV7())
+	if got, err := l.DecodeID(l.Encode(id.String())); err != nil || got == nil || *got != id {
+		t.Errorf("DecodeID(Encode(id)) = %v, %v; want %s", got, err, id)
+	}
+	if got, err := l.DecodeID(""); err != nil || got != nil {
+		t.Errorf("DecodeID(\"\") = %v, %v; want the start of the list", got, err)
+	}
+	for _, c := range []string{l.Encode("not-an-id"), For("authorizations", "draft").Encode(id.String()), "garbage"} {
+		if _, err := l.DecodeID(c); !errs.Is(err, errs.Invalid) {
+			t.Errorf("DecodeID(%q) = %v, want an invalid cursor", c, err)
+		}
+	}
+}

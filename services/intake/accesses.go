@@ -248,7 +248,7 @@ func (s *Service) ListAccesses(ctx context.Context, q AccessQuery) (cursor.Page[
 	if !sc.wide {
 		filter.Scope, filter.Recorder = sc.istat, sc.me()
 	}
-	if filter.Before, err = position(list, q.Cursor); err != nil {
+	if filter.Before, err = list.DecodeID(q.Cursor); err != nil {
 		return cursor.Page[Access]{}, err
 	}
 	items, err := s.store.ListAccesses(ctx, filter)
@@ -265,18 +265,6 @@ func (s *Service) ListAccesses(ctx context.Context, q AccessQuery) (cursor.Page[
 }
 
 // position reads an id cursor of list: the page starts after that id.
-func position(list cursor.List, c string) (*uuid.UUID, error) {
-	pos, err := list.Decode(c)
-	if err != nil || pos == "" {
-		return nil, err
-	}
-	id, err := uuid.Parse(pos)
-	if err != nil {
-		return nil, errs.InvalidField("cursor", "is not a cursor returned by this list")
-	}
-	return &id, nil
-}
-
 func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v

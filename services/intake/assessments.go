@@ -164,7 +164,7 @@ func (s *Service) ListAssessments(ctx context.Context, caseID uuid.UUID, limit i
 		return cursor.Page[Assessment]{}, err
 	}
 	list := cursor.For("assessments", caseID.String())
-	before, err := position(list, cur)
+	before, err := list.DecodeID(cur)
 	if err != nil {
 		return cursor.Page[Assessment]{}, err
 	}

@@ -209,7 +209,7 @@ func (s *Service) ListCases(ctx context.Context, q CaseQuery) (cursor.Page[Case]
 	if q.Assigned == "me" {
 		filter.AssignedTo = sc.me()
 	}
-	if filter.Before, err = position(list, q.Cursor); err != nil {
+	if filter.Before, err = list.DecodeID(q.Cursor); err != nil {
 		return cursor.Page[Case]{}, err
 	}
 	items, err := s.store.ListCases(ctx, filter)

@@ -71,7 +71,7 @@ func (s *Service) ListDiary(ctx context.Context, caseID uuid.UUID, limit int, cu
 		return cursor.Page[DiaryEntry]{}, err
 	}
 	list := cursor.For("diary", caseID.String())
-	before, err := position(list, cur)
+	before, err := list.DecodeID(cur)
 	if err != nil {
 		return cursor.Page[DiaryEntry]{}, err
 	}

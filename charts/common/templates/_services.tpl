@@ -11,4 +11,6 @@ include "common.services" . | fromYamlArray, or one port with include "common.po
   port: 8082
 - name: intake
   port: 8083
+- name: interventions
+  port: 8084
 {{- end -}}

@@ -49,6 +49,21 @@ const IntakeClientName = "Intake service"
 // IntakeClientScopes are the scopes of the intake service's client.
 var IntakeClientScopes = []string{"citizens:read"}
 
+// ServiceClient is the machine client a service of the suite needs to start: its own, for its
+// calls to its peers (CSI_<SERVICE>_CLIENT_ID and _CLIENT_SECRET). It is not demo data.
+type ServiceClient struct {
+	Service string // the service's name in services/services.tsv
+	Name    string // the client's name in identity
+	Scopes  []string
+}
+
+// ServiceClients are the services that need a machine client to start, and their clients:
+// intake checks citizens through the registry, interventions accreditations through identity.
+var ServiceClients = []ServiceClient{
+	{Service: "intake", Name: IntakeClientName, Scopes: IntakeClientScopes},
+	{Service: "interventions", Name: "Interventions service", Scopes: []string{"accreditations:read"}},
+}
+
 // FeedClientScopes are the scopes of the demo population-register feed.
 var FeedClientScopes = []string{"citizens:read", "citizens:write"}
 

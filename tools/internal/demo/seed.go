@@ -135,11 +135,17 @@ func Seed(ctx context.Context, c *idclient.Client, d Data, opt Options) (Result,
 // IntakeClientScopes); the secret is returned only when it was created. It is not demo data:
 // intake needs it to start, with or without the demo ambito's data.
 func IntakeClient(ctx context.Context, c *idclient.Client) (identity.Client, string, error) {
+	return EnsureServiceClient(ctx, c, ServiceClients[0])
+}
+
+// EnsureServiceClient finds or creates a service's own machine client (ServiceClients); the
+// secret is returned only when it was created.
+func EnsureServiceClient(ctx context.Context, c *idclient.Client, sc ServiceClient) (identity.Client, string, error) {
 	clients, err := c.Clients(ctx)
 	if err != nil {
 		return identity.Client{}, "", fmt.Errorf("list clients: %w", err)
 	}
-	return ensureClient(ctx, c, clients, IntakeClientName, IntakeClientScopes, func(string, ...any) {})
+	return ensureClient(ctx, c, clients, sc.Name, sc.Scopes, func(string, ...any) {})
 }
 
 // ensureClient finds the active client named name among clients or creates it; the secret is

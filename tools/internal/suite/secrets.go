@@ -27,7 +27,8 @@ const (
 	KeyFeedClientID     = "CSI_DEMO_FEED_CLIENT_ID"
 	KeyFeedClientSecret = "CSI_DEMO_FEED_CLIENT_SECRET"
 	// KeyIntakeClientID and KeyIntakeClientSecret are the intake service's own client: the
-	// CSI_INTAKE_ prefix hands them to intake's environment (config.env).
+	// CSI_INTAKE_ prefix hands them to intake's environment (config.env). Every service of
+	// demo.ServiceClients has such a pair (clientKeys).
 	KeyIntakeClientID     = "CSI_INTAKE_CLIENT_ID"
 	KeyIntakeClientSecret = "CSI_INTAKE_CLIENT_SECRET"
 	// keyCheckpointKey signs every service's audit chain checkpoints (kept under .run/): a new

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/csi-lombardia/csi/pkg/places"
 	"github.com/csi-lombardia/csi/tools/internal/demo"
@@ -72,37 +73,64 @@ func seedIdentity(ctx context.Context, s *Suite) error {
 	return err
 }
 
-// serviceClients makes the machine clients the services need to start (intake's, for its calls
-// to the registry) as the bootstrap administrator, and keeps their secrets in the secrets file,
-// whence config.env hands them to the service. They are made whether or not the demo data is
-// loaded.
+// serviceClients makes the machine clients the services in the checkout need to start
+// (demo.ServiceClients: intake's, for its calls to the registry; interventions', for the
+// accreditations at identity) as the bootstrap administrator, and keeps their secrets in the
+// secrets file, whence config.env hands them to the service (CSI_<SERVICE>_CLIENT_ID and
+// _CLIENT_SECRET). They are made whether or not the demo data is loaded.
 func (s *Suite) serviceClients(ctx context.Context) error {
+	var need []demo.ServiceClient
+	for _, sc := range demo.ServiceClients {
+		if s.has(sc.Service) {
+			need = append(need, sc)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
 	c := idclient.New(s.URL("identity"), nil)
 	admin := s.data.Admin()
 	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
 	if err != nil {
-		return fmt.Errorf("sign in as the bootstrap administrator %s to make intake's client: %w", admin.Email, err)
+		return fmt.Errorf("sign in as the bootstrap administrator %s to make the services' clients: %w", admin.Email, err)
 	}
 	c.SetToken(tok.AccessToken)
-	cl, secret, err := demo.IntakeClient(ctx, c)
+	for _, sc := range need {
+		if err := s.serviceClient(ctx, c, sc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clientKeys are the secrets-file keys of a service's own client: CSI_<SERVICE>_CLIENT_ID and
+// CSI_<SERVICE>_CLIENT_SECRET (KeyIntakeClientID, KeyIntakeClientSecret for intake).
+func clientKeys(service string) (id, secret string) {
+	prefix := "CSI_" + strings.ToUpper(strings.ReplaceAll(service, "-", "_")) + "_CLIENT_"
+	return prefix + "ID", prefix + "SECRET"
+}
+
+func (s *Suite) serviceClient(ctx context.Context, c *idclient.Client, sc demo.ServiceClient) error {
+	idKey, secretKey := clientKeys(sc.Service)
+	cl, secret, err := demo.EnsureServiceClient(ctx, c, sc)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	info, err := s.keepSecret(cl.ID.String(), secret, KeyIntakeClientID, KeyIntakeClientSecret)
+	info, err := s.keepSecret(cl.ID.String(), secret, idKey, secretKey)
 	if err != nil || info.Secret != "" {
 		return err
 	}
 	// A client whose secret the file does not hold (the file was deleted, or another suite on
 	// the same run directory, such as make bench's on its own databases, wrote its own client
-	// there) gets a new secret: intake cannot start without one, and nothing but intake uses it.
+	// there) gets a new secret: the service cannot start without one, and nothing else uses it.
 	rotated, err := c.RotateClientSecret(ctx, cl.ID)
 	if err != nil {
-		return fmt.Errorf("intake's machine client %s has no secret in %s: give it a new one: %w", cl.ID, s.secretsPath(), err)
+		return fmt.Errorf("%s's machine client %s has no secret in %s: give it a new one: %w", sc.Service, cl.ID, s.secretsPath(), err)
 	}
-	fmt.Fprintf(s.o.Log, "    gave intake's machine client a new secret (its secret was not in %s)\n", s.secretsPath())
-	_, err = s.keepSecret(cl.ID.String(), rotated.Secret, KeyIntakeClientID, KeyIntakeClientSecret)
+	fmt.Fprintf(s.o.Log, "    gave %s's machine client a new secret (its secret was not in %s)\n", sc.Service, s.secretsPath())
+	_, err = s.keepSecret(cl.ID.String(), rotated.Secret, idKey, secretKey)
 	return err
 }
 

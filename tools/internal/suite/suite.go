@@ -214,9 +214,9 @@ func Start(ctx context.Context, o Options) (_ *Suite, err error) {
 		if err := p.waitReady(ctx, readyTimeout); err != nil {
 			return s, err
 		}
-		// The machine clients of the services that need one (intake's, handed to it through
-		// the secrets), and identity's demo data, before the other services start.
-		if svc.name == seedSteps[0].service && s.has("intake") {
+		// The machine clients of the services that need one (intake's, interventions', handed
+		// to them through the secrets), and identity's demo data, before the other services start.
+		if svc.name == seedSteps[0].service {
 			if err := s.serviceClients(ctx); err != nil {
 				return s, err
 			}

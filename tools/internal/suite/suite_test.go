@@ -280,9 +280,13 @@ func TestStart(t *testing.T) {
 	if s.Secrets()[keyMasterKey] == "" {
 		t.Error("no master key in Secrets()")
 	}
-	// Without the demo data intake still gets its machine client, and runs.
-	if s.has("intake") && (s.Secrets()[KeyIntakeClientSecret] == "" || s.URL("intake") == "") {
-		t.Errorf("intake without its machine client's secret (%q) or not running (%q)", s.Secrets()[KeyIntakeClientID], s.URL("intake"))
+	// Without the demo data the services that need a machine client (intake, interventions)
+	// still get theirs, and run.
+	for _, svc := range []string{"intake", "interventions"} {
+		id, secret := clientKeys(svc)
+		if s.has(svc) && (s.Secrets()[secret] == "" || s.URL(svc) == "") {
+			t.Errorf("%s without its machine client's secret (%q) or not running (%q)", svc, s.Secrets()[id], s.URL(svc))
+		}
 	}
 	ready := func(name string) int {
 		resp, err := http.Get(s.URL(name) + "/readyz")
