@@ -40,6 +40,7 @@ fuzz services/identity . FuzzParseImport
 fuzz services/registry . FuzzDecode
 fuzz services/registry . FuzzImportRows
 fuzz services/intake . FuzzDecode
+fuzz services/interventions . FuzzDecode
 
 # make lint last, whatever the tests said (so that one run reports both): gofmt, vet,
 # staticcheck, Redocly, the dependency rule, the charts in sync.
