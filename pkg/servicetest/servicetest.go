@@ -256,6 +256,14 @@ func (s *Suite) Must(status int, resp *http.Response) {
 	}
 }
 
+// ETag reads path with token (200 required) and returns its ETag, for a following If-Match.
+func (s *Suite) ETag(path, token string) string {
+	s.T.Helper()
+	resp := s.Do("GET", path, token, nil, nil)
+	s.Must(200, resp)
+	return resp.Header.Get("ETag")
+}
+
 // Count runs a query returning one integer on the service's database.
 func (s *Suite) Count(query string, args ...any) int {
 	s.T.Helper()

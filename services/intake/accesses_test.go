@@ -25,7 +25,7 @@ func TestAccessEndToEnd(t *testing.T) {
 	if len(page.Items) != 1 {
 		t.Errorf("list = %d items", len(page.Items))
 	}
-	etag := s.etag("/v1/accesses/"+a.ID.String(), sw)
+	etag := s.ETag("/v1/accesses/"+a.ID.String(), sw)
 	s.Must(200, s.Do("PATCH", "/v1/accesses/"+a.ID.String(), sw, map[string]any{"outcome": map[string]any{"kind": "referral", "referred_to": "CPS"}}, &got, "If-Match", etag))
 	if got.Outcome == nil || got.Outcome.Kind != "referral" || got.Version != 2 {
 		t.Errorf("patched %+v", got)

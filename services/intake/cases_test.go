@@ -59,8 +59,8 @@ func TestCaseScope(t *testing.T) {
 	}
 	// Reassigning: a service manager's.
 	patch := map[string]any{"responsible_id": uuid.New()}
-	s.Must(403, s.Do("PATCH", cp, sw, patch, nil, "If-Match", s.etag(cp, sw)))
-	s.Must(200, s.Do("PATCH", cp, sm, patch, nil, "If-Match", s.etag(cp, sw)))
+	s.Must(403, s.Do("PATCH", cp, sw, patch, nil, "If-Match", s.ETag(cp, sw)))
+	s.Must(200, s.Do("PATCH", cp, sm, patch, nil, "If-Match", s.ETag(cp, sw)))
 	s.Must(403, s.Do("POST", cp+"/transfer", sw, map[string]any{"to_comune": bergamo, "reason": "trasloco"}, nil))
 	// Transfer to Bergamo, to Bergamo's social worker.
 	var moved intake.Case
@@ -207,7 +207,7 @@ func TestTakingIntoCare(t *testing.T) {
 		t.Errorf("an access of another citizen = %d, want 400 naming access_id", resp.StatusCode)
 	}
 	path := "/v1/accesses/" + anon.ID.String()
-	s.Must(400, s.Do("PATCH", path, sw, map[string]any{"outcome": map[string]any{"kind": "information"}}, nil, "If-Match", s.etag(path, sw)))
+	s.Must(400, s.Do("PATCH", path, sw, map[string]any{"outcome": map[string]any{"kind": "information"}}, nil, "If-Match", s.ETag(path, sw)))
 	if c.ResponsibleID.String() == "" || c.ResponsibleID != c.CaseManagerID || c.Status != "open" || len(c.StatusHistory) != 1 {
 		t.Errorf("opened %+v", c)
 	}

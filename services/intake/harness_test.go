@@ -140,13 +140,6 @@ func (s *suite) openCase(token string, body map[string]any) intake.Case {
 	return c
 }
 
-func (s *suite) etag(path, token string) string {
-	s.T.Helper()
-	resp := s.Do("GET", path, token, nil, nil)
-	s.Must(200, resp)
-	return resp.Header.Get("ETag")
-}
-
 // adl and iadl answers: all independent but bathing (ADL 5/6); IADL all independent but
 // housekeeping "needs help with all tasks", which IADL v1 scores 1 and v2 scores 0.
 var (

@@ -90,7 +90,7 @@ func TestReservedTextNeverLeaves(t *testing.T) {
 		adm := s.tok(auth.RoleAdministrative)
 		s.Must(403, s.Do("POST", "/v1/accesses", adm, accessBody(fx.citizen), nil))
 		path := "/v1/accesses/" + fx.access.ID.String()
-		s.Must(403, s.Do("PATCH", path, adm, map[string]any{"summary": "x"}, nil, "If-Match", s.etag(path, adm)))
+		s.Must(403, s.Do("PATCH", path, adm, map[string]any{"summary": "x"}, nil, "If-Match", s.ETag(path, adm)))
 	})
 	t.Run("team entries stay in the team", func(t *testing.T) {
 		// A social worker of the comune who is not on the case reads the social service's

@@ -55,7 +55,7 @@ func (s *suite) fixtures(t *testing.T) fixtures {
 		s.Must(201, s.Do("POST", cp+"/assessments", sw, assessmentBody(0), &fx.assessment))
 	}
 	s.Must(200, s.Do("PUT", cp+"/plan", sw, planBody(s.Coop), nil))
-	s.Must(200, s.Do("PUT", cp+"/plan", sw, planBody(s.Coop), nil, "If-Match", s.etag(cp+"/plan", sw)))
+	s.Must(200, s.Do("PUT", cp+"/plan", sw, planBody(s.Coop), nil, "If-Match", s.ETag(cp+"/plan", sw)))
 	for _, e := range []map[string]any{
 		{"entry_on": "2025-03-12", "text": secretTeam, "visibility": "team"},
 		{"entry_on": "2025-03-12", "text": secretService, "visibility": "social_service"},

@@ -93,7 +93,7 @@ func TestNeedsFollowTheTaxonomyVersion(t *testing.T) {
 	t.Run("a change keeps the access's version", func(t *testing.T) {
 		a := s.createAccess(sw, changed(base, map[string]any{"taxonomy_version": 1}))
 		path := "/v1/accesses/" + a.ID.String()
-		resp := s.Do("PATCH", path, sw, map[string]any{"needs": []string{"MIN.09"}}, nil, "If-Match", s.etag(path, sw))
+		resp := s.Do("PATCH", path, sw, map[string]any{"needs": []string{"MIN.09"}}, nil, "If-Match", s.ETag(path, sw))
 		if resp.StatusCode != 400 || !slices.Equal(decodeProblem(t, resp).Fields(), []string{"needs[0]"}) {
 			t.Errorf("PATCH with a version 2 need of a version 1 access = %d, want 400 naming needs[0]", resp.StatusCode)
 		}
@@ -260,7 +260,7 @@ func TestClosedCaseIsReadOnly(t *testing.T) {
 		t.Run(w.name, func(t *testing.T) {
 			var h []string
 			if w.ifMatch {
-				h = []string{"If-Match", s.etag(w.path, sw)}
+				h = []string{"If-Match", s.ETag(w.path, sw)}
 			}
 			resp := s.Do(w.method, w.path, w.token, w.body, nil, h...)
 			if resp.StatusCode != 409 {
@@ -290,7 +290,7 @@ func TestClosedCaseIsReadOnly(t *testing.T) {
 		t.Errorf("reopened %+v: the last closure stays", reopened)
 	}
 	s.Must(201, s.Do("POST", cp+"/diary", sw, map[string]any{"entry_on": "2025-09-02", "text": "ripresa", "visibility": "team"}, nil))
-	s.Must(200, s.Do("PUT", cp+"/plan", sw, planBody(s.Coop), nil, "If-Match", s.etag(cp+"/plan", sw)))
+	s.Must(200, s.Do("PUT", cp+"/plan", sw, planBody(s.Coop), nil, "If-Match", s.ETag(cp+"/plan", sw)))
 	if n := s.Count("SELECT count(*) FROM outbox WHERE type = 'case.closed' AND aggregate_id = $1", c.ID.String()); n != 1 {
 		t.Errorf("case.closed events = %d, want 1", n)
 	}

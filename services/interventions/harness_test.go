@@ -109,10 +109,3 @@ func (s *suite) create(token string, body map[string]any) interventions.Authoriz
 	s.Must(201, s.Do("POST", "/v1/authorizations", token, body, &a))
 	return a
 }
-
-func (s *suite) etag(path, token string) string {
-	s.T.Helper()
-	resp := s.Do("GET", path, token, nil, nil)
-	s.Must(200, resp)
-	return resp.Header.Get("ETag")
-}

@@ -79,7 +79,7 @@ func TestStatusRules(t *testing.T) {
 		a := s.create(sm, s.body())
 		s.Must(200, s.Do("POST", statusPath(a), sm, map[string]any{"status": "closed", "reason": "rinuncia"}, &a))
 		resp := s.Do("PATCH", "/v1/authorizations/"+a.ID.String(), sm, map[string]any{"hours": map[string]any{"per_week": 2}}, nil,
-			"If-Match", s.etag("/v1/authorizations/"+a.ID.String(), sm))
+			"If-Match", s.ETag("/v1/authorizations/"+a.ID.String(), sm))
 		s.Must(409, resp)
 	})
 }
