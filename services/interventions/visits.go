@@ -307,7 +307,7 @@ func (s *Service) prepare(sc scope, in VisitInput, now time.Time) (Visit, error)
 	var f errs.Fields
 	f.Check(in.AuthorizationID != uuid.Nil, "authorization_id", "is required")
 	f.Check(in.OperatorID != uuid.Nil, "operator_id", "is required")
-	day, okDay := valid.Date(&f, "date", in.Date, valid.Suite)
+	_, okDay := valid.Date(&f, "date", in.Date, valid.Suite)
 	start, okStart := parseClock(in.Start, false)
 	end, okEnd := parseClock(in.End, true)
 	f.Check(okStart, "start", "must be a time HH:MM (to the minute)")
@@ -335,7 +335,6 @@ func (s *Service) prepare(sc scope, in VisitInput, now time.Time) (Visit, error)
 	}
 	loc := s.cfg.Location
 	d, _ := time.ParseInLocation(time.DateOnly, in.Date, loc)
-	_ = day
 	startsAt := time.Date(d.Year(), d.Month(), d.Day(), 0, start, 0, 0, loc)
 	endsAt := time.Date(d.Year(), d.Month(), d.Day(), 0, end, 0, 0, loc)
 	if !endsAt.After(startsAt) {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 
@@ -89,8 +88,6 @@ func visitRoutes(mux *httpapi.Mux, srv func(func(context.Context, any) (any, err
 	mux.Handle("GET /v1/visits/{id}", srv(e.GetVisit, decodeID))
 	mux.Handle("POST /v1/visits/{id}/void", idem(srv(e.VoidVisit, decodeVoid)))
 }
-
-var _ endpoint.Endpoint = Endpoints{}.RecordVisit
 
 // DecodeBatch reads a batch of visits: 1 to MaxBatch, otherwise a 400 naming visits.
 func DecodeBatch(body []byte) (VisitBatch, error) {

@@ -638,3 +638,56 @@ func visitCalls(s *suite) []servicetest.Call {
 			Clients: map[string]int{"visits": 200}},
 	}
 }
+
+// BenchmarkBatch posts batches of 1,000 visits (100 authorizations, 200 operators, no two
+// visits overlapping) through the HTTP handler, each with its Idempotency-Key, and reports the
+// visits stored per second.
+func BenchmarkBatch(b *testing.B) {
+	s := newSuite(b)
+	auths := make([]interventions.Authorization, 100)
+	for i := range auths {
+		auths[i] = s.active(s.body())
+	}
+	ops := make([]uuid.UUID, 200)
+	for i := range ops {
+		ops[i], _ = s.staff(auth.RoleOSS, s.Coop)
+	}
+	client := s.coopClient(s.Coop, interventions.ScopeVisitsWrite)
+	slot := 0 // every operator's next free hour: 16 a day from 06:00, April to December 2025
+	batch := func() []byte {
+		items := make([]any, 1000)
+		for k := range items {
+			n := slot*1000 + k
+			op := n % len(ops)
+			c := n / len(ops)
+			day := time.Date(2025, 4, 1+c/16, 6+c%16, 0, 0, 0, time.UTC)
+			items[k] = visitBody(auths[n%len(auths)], ops[op], day.Format(time.DateOnly), day.Format("15:04"), day.Add(45*time.Minute).Format("15:04"))
+		}
+		slot++
+		raw, _ := json.Marshal(map[string]any{"visits": items})
+		return raw
+	}
+	httpc := s.Srv.Client()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		raw := batch()
+		b.StartTimer()
+		req, _ := http.NewRequest("POST", s.Srv.URL+"/v1/visits:batch", bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+client)
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", i))
+		resp, err := httpc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got batchAnswer
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || got.Stored != 1000 {
+			b.Fatalf("batch %d: %d stored %d: %v %+v", i, resp.StatusCode, got.Stored, err, got.Results[0].Problem)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/time.Since(start).Seconds(), "visits/s")
+}

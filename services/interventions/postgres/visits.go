@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/csi-lombardia/csi/pkg/pgdb"
 	"github.com/csi-lombardia/csi/services/interventions"
@@ -72,11 +73,11 @@ func (s *Store) LockedMonths(ctx context.Context, ambitoID uuid.UUID, keys []int
 
 // Overlapping implements interventions.VisitStore: one query, on the exclusion constraint's index.
 func (s *Store) Overlapping(ctx context.Context, _ uuid.UUID, slots []interventions.OperatorSlot) (map[int]bool, error) {
-	ops := make([]uuid.UUID, len(slots))
+	ops := make([]pgtype.UUID, len(slots))
 	starts := make([]time.Time, len(slots))
 	ends := make([]time.Time, len(slots))
 	for i, sl := range slots {
-		ops[i], starts[i], ends[i] = sl.OperatorID, sl.StartsAt, sl.Ends
+		ops[i], starts[i], ends[i] = pgID(sl.OperatorID), sl.StartsAt, sl.Ends
 	}
 	rows, err := s.DB.Query(ctx, `SELECT u.i - 1 FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS u(op, s, e, i)
 		WHERE EXISTS (SELECT 1 FROM visits v WHERE v.operator_id = u.op AND v.status = 'valid'
@@ -97,10 +98,10 @@ func (s *Store) Overlapping(ctx context.Context, _ uuid.UUID, slots []interventi
 
 // MinutesUsed implements interventions.VisitStore: one query for every key.
 func (s *Store) MinutesUsed(ctx context.Context, keys []interventions.UsageKey) (map[interventions.UsageKey]int, error) {
-	auths := make([]uuid.UUID, len(keys))
+	auths := make([]pgtype.UUID, len(keys))
 	weeks := make([]string, len(keys))
 	for i, k := range keys {
-		auths[i], weeks[i] = k.AuthorizationID, k.Week
+		auths[i], weeks[i] = pgID(k.AuthorizationID), k.Week
 	}
 	rows, err := s.DB.Query(ctx, `SELECT k.a, k.w, coalesce(sum(v.minutes), 0)::int
 		FROM unnest($1::uuid[], $2::text[]) AS k(a, w)
@@ -123,6 +124,8 @@ func (s *Store) MinutesUsed(ctx context.Context, keys []interventions.UsageKey) 
 	return out, pgdb.Translate(rows.Err())
 }
 
+func pgID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
+
 const codeExclusionViolation = "23P01"
 
 // InsertVisits implements interventions.VisitStore: one multi-row INSERT … SELECT FROM unnest,
@@ -133,13 +136,14 @@ func (s *Store) InsertVisits(ctx context.Context, vs []interventions.Visit) erro
 		return nil
 	}
 	n := len(vs)
-	ids, auths, coops, cits, ops := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	// pgtype.UUID: binary, where uuid.UUID would go through its driver.Valuer (text)
+	ids, auths, coops, cits, ops := make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 	types, days, places, acts, notes, reps := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	starts, ends := make([]time.Time, n), make([]time.Time, n)
 	mins, excess := make([]int32, n), make([]int32, n)
 	absent := make([]bool, n)
 	for i, v := range vs {
-		ids[i], auths[i], coops[i], cits[i], ops[i] = v.ID, v.AuthorizationID, v.CooperativeID, v.CitizenID, v.OperatorID
+		ids[i], auths[i], coops[i], cits[i], ops[i] = pgID(v.ID), pgID(v.AuthorizationID), pgID(v.CooperativeID), pgID(v.CitizenID), pgID(v.OperatorID)
 		types[i], days[i], places[i], acts[i], notes[i] = v.ServiceType, v.Date, v.Place, strings.Join(v.Activities, ","), v.Notes
 		if v.Replaces != nil {
 			reps[i] = v.Replaces.String()

@@ -7,7 +7,10 @@ CREATE EXTENSION IF NOT EXISTS btree_gist;
 CREATE TABLE visits (
     id               uuid PRIMARY KEY,
     ambito_id        uuid NOT NULL,
-    authorization_id uuid NOT NULL REFERENCES authorizations (id),
+    -- no foreign keys, on the hottest insert of the suite: the service writes a visit in the
+    -- transaction that holds its authorization FOR UPDATE (and the voided visit a replacement
+    -- replaces), and neither authorizations nor visits are ever deleted (triggers)
+    authorization_id uuid NOT NULL,
     cooperative_id   uuid NOT NULL,
     service_type     text NOT NULL,
     citizen_id       uuid NOT NULL,
@@ -23,7 +26,7 @@ CREATE TABLE visits (
     -- the minutes of this visit beyond the hours authorized (per week or in total): accepted, flagged
     excess_minutes   integer NOT NULL CHECK (excess_minutes >= 0 AND excess_minutes <= minutes),
     status           text NOT NULL CHECK (status IN ('valid', 'voided')),
-    replaces         uuid REFERENCES visits (id),
+    replaces         uuid,
     void_reason      text,
     voided_by        jsonb,
     voided_at        timestamptz,
@@ -38,8 +41,9 @@ CREATE TABLE visits (
 CREATE INDEX visits_statement ON visits (ambito_id, cooperative_id, day)
     INCLUDE (authorization_id, service_type, minutes, absent, excess_minutes, status);
 CREATE INDEX visits_authorization ON visits (authorization_id, day);
--- the lists of a cooperative's visits, newest first
-CREATE INDEX visits_cooperative ON visits (cooperative_id, id DESC);
+-- (a cooperative's list, newest first, walks the primary key backwards: uuid v7 ids)
+CREATE TRIGGER visits_never_deleted BEFORE DELETE ON visits
+    FOR EACH ROW EXECUTE FUNCTION interventions_append_only();
 
 -- +goose Down
 DROP TABLE visits;
