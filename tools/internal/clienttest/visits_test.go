@@ -1,8 +1,3 @@
-//go:build visits
-
-// The visits endpoints are being built on the branch h-visits: this file joins the tests (the
-// build tag goes) when they are merged.
-
 package clienttest_test
 
 import (

@@ -97,13 +97,14 @@ type InterventionsResult struct {
 // the ones before.
 const VisitMonths = 3
 
-// demoActivities are the activity codes the demo visits draw from.
+// demoActivities are the activity codes (services/interventions/data/visit-activities.json)
+// the demo visits of each service type draw from.
 var demoActivities = map[string][]string{
-	"SAD":  {"personal_care", "meal", "housekeeping", "shopping", "companionship"},
-	"SADH": {"personal_care", "meal", "companionship", "accompaniment"},
-	"ADH":  {"educational_support", "autonomy_training", "accompaniment"},
-	"ADM":  {"educational_support", "family_support", "homework_help"},
-	"AES":  {"educational_support", "school_assistance", "autonomy_training"},
+	"SAD":  {"personal_care", "hygiene", "meal", "mobility", "housekeeping", "shopping"},
+	"SADH": {"personal_care", "hygiene", "meal", "mobility", "escort", "relief"},
+	"ADH":  {"educational_activity", "socialisation", "escort", "supervision"},
+	"ADM":  {"educational_activity", "homework", "socialisation", "relief"},
+	"AES":  {"school_support", "educational_activity", "supervision"},
 }
 
 // slot is a weekly visit of an authorization's schedule.

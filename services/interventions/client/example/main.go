@@ -7,8 +7,9 @@
 //	CSI_IDENTITY_URL=http://127.0.0.1:8081 CSI_INTERVENTIONS_URL=http://127.0.0.1:8084 \
 //	CSI_CLIENT_ID=… CSI_CLIENT_SECRET=… CSI_OPERATOR_ID=… go run ./services/interventions/client/example
 //
-// CSI_OPERATOR_ID is an educator, ASA or OSS of the cooperative, who made the visits;
-// CSI_VISIT_DATE (YYYY-MM-DD, default today) the day of the visits.
+// CSI_OPERATOR_ID is an educator, ASA or OSS of the cooperative, who made the visits (default:
+// the operator of the cooperative's latest visit); CSI_VISIT_DATE (YYYY-MM-DD, default today)
+// the day of the visits.
 package main
 
 import (
@@ -50,9 +51,6 @@ func run(ctx context.Context) error {
 		return err
 	}
 	operator := os.Getenv("CSI_OPERATOR_ID")
-	if operator == "" {
-		return errors.New("CSI_OPERATOR_ID is required: an educator, ASA or OSS of the cooperative")
-	}
 	day := env("CSI_VISIT_DATE", time.Now().Format(time.DateOnly))
 	if _, err := time.Parse(time.DateOnly, day); err != nil {
 		return fmt.Errorf("CSI_VISIT_DATE %q is not YYYY-MM-DD", day)
@@ -85,6 +83,21 @@ func run(ctx context.Context) error {
 	fmt.Printf("%d active authorizations, %d valid on %s\n", n, len(visits), day)
 	if len(visits) == 0 {
 		return nil
+	}
+	if operator == "" { // the operator of the latest visit of the cooperative
+		for v, err := range c.ListVisits(ctx, client.VisitFilter{PageSize: 1}) {
+			if err != nil {
+				return fmt.Errorf("list the visits: %w", err)
+			}
+			operator = v.OperatorID
+			break
+		}
+		if operator == "" {
+			return errors.New("CSI_OPERATOR_ID is required (no visit yet to take an operator from): an educator, ASA or OSS of the cooperative")
+		}
+	}
+	for i := range visits {
+		visits[i].OperatorID = operator
 	}
 
 	// 2. The batch, with a key of our own: the same key for the same day's batch.
