@@ -46,7 +46,8 @@ func DefaultConfig() Config {
 // suite requires (each service's OpenAPI document lists its own in a clientCredentials scheme;
 // tools/internal/conventions checks each one is here). Later services add theirs.
 var DefaultClientScopes = []string{events.ScopeRead, "accreditations:read", "organizations:read",
-	"citizens:read", "citizens:write", "pseudonyms:read", "visits:write", "authorizations:read", "cases:read", "assessments:read"}
+	"citizens:read", "citizens:write", "pseudonyms:read", "visits:write", "authorizations:read", "cases:read", "assessments:read",
+	"statements:read", "statements:write"}
 
 // Service implements the identity rules.
 type Service struct {

@@ -78,7 +78,8 @@ type suite struct {
 }
 
 // clientScopes are the machine clients of the suite and their scopes.
-var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAuthorizationsRead}, "events": {events.ScopeRead}}
+var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAuthorizationsRead}, "events": {events.ScopeRead},
+	"statements": {interventions.ScopeStatementsRead, interventions.ScopeStatementsWrite}}
 
 func newSuite(t testing.TB) *suite {
 	t.Helper()
