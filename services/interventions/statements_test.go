@@ -81,7 +81,9 @@ func (s *suite) authorized(members map[string]any) interventions.Authorization {
 	return a
 }
 
-func stPath(coop uuid.UUID, month string) string { return "/v1/statements/" + coop.String() + "/" + month }
+func stPath(coop uuid.UUID, month string) string {
+	return "/v1/statements/" + coop.String() + "/" + month
+}
 
 func (s *suite) statement(token string, coop uuid.UUID, month string) interventions.Statement {
 	s.T.Helper()
