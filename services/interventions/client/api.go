@@ -227,7 +227,9 @@ func (c *Client) GetStatement(ctx context.Context, cooperativeID, month string) 
 
 // SubmitStatement submits the cooperative's statement of a month to the comune, which approves
 // it or sends it back with notes. With IfMatch(s.ETag) it fails with ErrPreconditionFailed if
-// the statement changed since it was read. Needs the scope statements:write.
+// the statement changed since it was read. A statement submitted already is ErrConflict (code
+// statement_status) — also what a retry gets when the answer of the first submit was lost:
+// read the statement to see where it is. Needs the scope statements:write.
 func (c *Client) SubmitStatement(ctx context.Context, cooperativeID, month string, opts ...Option) (Statement, error) {
 	path, err := statementPath(cooperativeID, month)
 	if err != nil {

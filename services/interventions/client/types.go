@@ -1,9 +1,6 @@
 package client
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Identifiers are UUIDs in their canonical text form; dates are YYYY-MM-DD (Europe/Rome);
 // times of day HH:MM; months YYYY-MM; amounts integer euro cents.
@@ -194,55 +191,76 @@ const (
 	StatementApproved  = "approved"
 )
 
-// StatementLine is what a statement accounts for one authorization.
+// StatementLine is what a statement accounts for one authorization in the month. Minutes are
+// whole minutes, money integer euro cents.
 type StatementLine struct {
 	AuthorizationID   string `json:"authorization_id"`
 	CaseID            string `json:"case_id"`
 	CitizenID         string `json:"citizen_id"`
+	ISTATCode         string `json:"istat_code"`
 	ServiceType       string `json:"service_type"`
 	INPSCode          string `json:"inps_code"`
 	HourlyTariffCents int64  `json:"hourly_tariff_cents"`
-	AuthorizedMinutes int    `json:"authorized_minutes"`
-	DeliveredMinutes  int    `json:"delivered_minutes"`
-	MissedVisits      int    `json:"missed_visits"`
-	ExcessMinutes     int    `json:"excess_minutes"`
-	AmountCents       int64  `json:"amount_cents"`
+	// AuthorizedMinutes are the hours authorized for the month, prorated.
+	AuthorizedMinutes int64 `json:"authorized_minutes"`
+	// DeliveredMinutes are the minutes of the valid visits the citizen was present at.
+	DeliveredMinutes int64 `json:"delivered_minutes"`
+	// MissedVisits counts the valid visits the citizen was absent from.
+	MissedVisits int64 `json:"missed_visits"`
+	// ExcessMinutes are the delivered minutes beyond the hours authorized.
+	ExcessMinutes int64 `json:"excess_minutes"`
+	// PayableMinutes are DeliveredMinutes − ExcessMinutes.
+	PayableMinutes int64 `json:"payable_minutes"`
+	// AmountCents is PayableMinutes × HourlyTariffCents / 60, rounded half up to the cent.
+	AmountCents int64 `json:"amount_cents"`
+	// ExcessAmountCents is what the excess would cost at the tariff: shown apart, not in
+	// AmountCents, for the comune to decide.
+	ExcessAmountCents int64 `json:"excess_amount_cents"`
 }
 
 // StatementTotal sums a statement's lines of one service type.
 type StatementTotal struct {
 	ServiceType       string `json:"service_type"`
-	AuthorizedMinutes int    `json:"authorized_minutes"`
-	DeliveredMinutes  int    `json:"delivered_minutes"`
-	MissedVisits      int    `json:"missed_visits"`
-	ExcessMinutes     int    `json:"excess_minutes"`
+	INPSCode          string `json:"inps_code"`
+	Lines             int    `json:"lines"`
+	AuthorizedMinutes int64  `json:"authorized_minutes"`
+	DeliveredMinutes  int64  `json:"delivered_minutes"`
+	MissedVisits      int64  `json:"missed_visits"`
+	ExcessMinutes     int64  `json:"excess_minutes"`
+	PayableMinutes    int64  `json:"payable_minutes"`
 	AmountCents       int64  `json:"amount_cents"`
+	ExcessAmountCents int64  `json:"excess_amount_cents"`
 }
 
 // StatementNote is a note on a statement (the comune's, when it sends it back).
 type StatementNote struct {
-	By   json.RawMessage `json:"by"`
-	At   time.Time       `json:"at"`
-	Text string          `json:"text"`
+	By   Operator  `json:"by"`
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
 }
 
 // Statement is a cooperative's account of a month: hours delivered per authorization and
 // service type against hours authorized, missed visits, excess and the amount due.
 type Statement struct {
-	CooperativeID    string           `json:"cooperative_id"`
-	Month            string           `json:"month"`
-	Status           string           `json:"status"`
-	Version          int64            `json:"version"`
-	Lines            []StatementLine  `json:"lines"`
-	ByServiceType    []StatementTotal `json:"by_service_type"`
-	TotalAmountCents int64            `json:"total_amount_cents"`
-	Notes            []StatementNote  `json:"notes"`
-	SubmittedBy      *Operator        `json:"submitted_by"`
-	SubmittedAt      *time.Time       `json:"submitted_at"`
-	ApprovedBy       *Operator        `json:"approved_by"`
-	ApprovedAt       *time.Time       `json:"approved_at"`
-	// ETag is the statement's entity tag as the service answered it: SubmitStatement sends it
-	// as If-Match when given (IfMatch).
+	CooperativeID string           `json:"cooperative_id"`
+	Month         string           `json:"month"`
+	Status        string           `json:"status"`
+	Version       int64            `json:"version"`
+	Lines         []StatementLine  `json:"lines"`
+	ByServiceType []StatementTotal `json:"by_service_type"`
+	// TotalAmountCents is the amount due; TotalExcessAmountCents the excess, shown apart.
+	TotalAmountCents       int64           `json:"total_amount_cents"`
+	TotalExcessAmountCents int64           `json:"total_excess_amount_cents"`
+	Notes                  []StatementNote `json:"notes"`
+	SubmittedBy            *Operator       `json:"submitted_by"`
+	SubmittedAt            *time.Time      `json:"submitted_at"`
+	ApprovedBy             *Operator       `json:"approved_by"`
+	ApprovedAt             *time.Time      `json:"approved_at"`
+	UpdatedAt              *time.Time      `json:"updated_at"`
+	// FiguresFrozen: submitted or approved, the figures are those submitted.
+	FiguresFrozen bool `json:"figures_frozen"`
+	// ETag is the statement's entity tag as the service answered it: pass it to
+	// SubmitStatement with IfMatch.
 	ETag string `json:"-"`
 }
 

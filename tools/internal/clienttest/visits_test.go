@@ -125,6 +125,33 @@ func TestVisits(t *testing.T) {
 		}
 	})
 
+	t.Run("the statement", func(t *testing.T) {
+		s, err := c.GetStatement(ctx, w.coop.String(), "2025-05")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status != client.StatementOpen || len(s.Lines) != 1 || s.Lines[0].AuthorizationID != a.ID.String() ||
+			s.Lines[0].DeliveredMinutes != 330 || s.TotalAmountCents <= 0 || s.ETag == "" {
+			t.Fatalf("statement %+v, want an open one of 330 minutes with an ETag", s)
+		}
+		var csv bytes.Buffer
+		if n, err := c.ExportStatement(ctx, w.coop.String(), "2025-05", client.ExportCSV, &csv); err != nil || n == 0 ||
+			!strings.Contains(csv.String(), a.ID.String()) {
+			t.Errorf("export = %d bytes, %v:\n%s", n, err, csv.String())
+		}
+		sub, err := c.SubmitStatement(ctx, w.coop.String(), "2025-05", client.IfMatch(s.ETag))
+		if err != nil || sub.Status != client.StatementSubmitted {
+			t.Fatalf("submit = %+v, %v", sub.Status, err)
+		}
+		_, err = c.SubmitStatement(ctx, w.coop.String(), "2025-05", client.IfMatch(s.ETag))
+		if !errors.Is(err, client.ErrPreconditionFailed) && !errors.Is(err, client.ErrConflict) {
+			t.Errorf("a second submit with the old ETag = %v, want ErrPreconditionFailed or ErrConflict", err)
+		}
+		if _, err := c.GetStatement(ctx, w.otherCoop.String(), "2025-05"); !errors.Is(err, client.ErrForbidden) && !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("another cooperative's statement = %v, want ErrForbidden or ErrNotFound", err)
+		}
+	})
+
 	t.Run("a batch beyond MaxBatch", func(t *testing.T) {
 		day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		var batch []client.VisitInput

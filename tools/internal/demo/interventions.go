@@ -320,7 +320,7 @@ func SeedInterventions(ctx context.Context, d Data, o InterventionsOptions) (Int
 						v.Place = client.PlaceSchool
 					}
 					if rng.IntN(25) == 0 {
-						v.Absent, v.Activities, v.Notes = true, []string{}, "Utente non presente al domicilio"
+						v.Absent, v.Notes = true, "Utente non presente al domicilio"
 					}
 					visits = append(visits, v)
 				}

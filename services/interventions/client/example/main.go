@@ -133,7 +133,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the statement: %w", err)
 	}
-	delivered := 0
+	var delivered int64
 	for _, l := range s.Lines {
 		delivered += l.DeliveredMinutes
 	}
