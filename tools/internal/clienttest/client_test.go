@@ -36,17 +36,16 @@ const (
 // a cooperative accredited for SAD with an ASA, the cooperative's machine client, and
 // interventions behind a proxy.
 type world struct {
-	t          *testing.T
-	identity   *identitytest.Server
-	ivURL      string // interventions, directly
-	proxy      *proxy
-	coop       uuid.UUID
-	asa        uuid.UUID // an ASA of the cooperative
-	manager    string    // the service manager's token
-	clientID   string
-	secret     string
-	otherCoop  uuid.UUID
-	otherOwner string // a second cooperative's client id
+	t         *testing.T
+	identity  *identitytest.Server
+	ivURL     string // interventions, directly
+	proxy     *proxy
+	coop      uuid.UUID
+	asa       uuid.UUID // an ASA of the cooperative
+	manager   string    // the service manager's token
+	clientID  string
+	secret    string
+	otherCoop uuid.UUID
 }
 
 // clientTTL is the lifetime of the machine clients' tokens: short, so that the client must
