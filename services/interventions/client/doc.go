@@ -12,8 +12,9 @@
 //
 // Every request that changes something carries an Idempotency-Key, generated once per call and
 // sent again, unchanged, on each retry of that call: the service then stores nothing twice and
-// answers a retry as it answered the first time. The client retries by itself, with
-// exponential backoff and full jitter, honouring Retry-After, when the network fails (a
+// answers a retry as it answered the first time (the statement's transitions excepted: the
+// service does not key them, see SubmitStatement). The client retries by itself, with
+// exponential backoff and jitter, honouring Retry-After, when the network fails (a
 // timeout, a reset connection, a response lost on the way) and when the service answers 408,
 // 429, 502, 503 or 504, or 409 with Retry-After (the first request with the same key is still
 // running). It never retries a refusal of the rules (400, 403, 404, 409, 412, 422…): those
