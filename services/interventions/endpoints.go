@@ -18,6 +18,8 @@ type Endpoints struct {
 	CreateAuthorization, ListAuthorizations, GetAuthorization, UpdateAuthorization, ChangeStatus, Versions endpoint.Endpoint
 
 	RecordVisit, RecordVisits, ListVisits, GetVisit, VoidVisit endpoint.Endpoint // visits_endpoints.go
+
+	StatementEndpoints
 }
 
 // Request types carried from the transport to the endpoints.
@@ -80,5 +82,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			r := req.(pageRequest)
 			return s.Versions(ctx, r.ID, r.Limit, r.Cursor)
 		}),
+
+		StatementEndpoints: makeStatementEndpoints(s),
 	}.withVisits(s)
 }

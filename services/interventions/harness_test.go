@@ -96,7 +96,8 @@ type suite struct {
 
 // clientScopes are the machine clients of the suite and their scopes.
 var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAuthorizationsRead}, "events": {events.ScopeRead},
-	"visits": {interventions.ScopeVisitsWrite, interventions.ScopeVisitsRead}}
+	"visits":     {interventions.ScopeVisitsWrite, interventions.ScopeVisitsRead},
+	"statements": {interventions.ScopeStatementsRead, interventions.ScopeStatementsWrite}}
 
 func newSuite(t testing.TB) *suite {
 	t.Helper()

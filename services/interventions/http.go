@@ -35,6 +35,7 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("GET /v1/authorizations/{id}/versions", srv(e.Versions, decodePage))
 
 	visitRoutes(mux, srv, e, idem) // visits_endpoints.go
+	statementRoutes(mux, e.StatementEndpoints, log)
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {

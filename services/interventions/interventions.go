@@ -177,6 +177,7 @@ type AuthorizationFilter struct {
 
 // Store is what the service needs of its database.
 type Store interface {
+	StatementStore
 	InTx(ctx context.Context, fn func(Store) error) error
 	AppendEvents(ctx context.Context, evs ...events.Event) error
 

@@ -16,6 +16,9 @@ var (
 	readers   = append(append([]auth.Role{auth.RolePlanningOffice}, writers...), coopRoles...)
 	refRoles  = append([]auth.Role{auth.RoleAmbitoAdmin, auth.RoleAdministrative}, readers...)
 	privacy   = []auth.Role{auth.RolePrivacyOfficer}
+	// the readers of the statements
+	statementReaders = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative, auth.RolePlanningOffice,
+		auth.RoleCoopCoordinator}
 )
 
 // roleTable is interventions' role × endpoint table (DESIGN.md "Authorization"), on fixtures
@@ -46,7 +49,32 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 		{Name: "versions", Method: "GET", Path: ap + "/versions", Roles: readers, OK: 200, Clients: read},
 		{Name: "verify audit", Method: "GET", Path: "/v1/audit:verify", Roles: privacy, OK: 200},
 		{Name: "events", Method: "GET", Path: "/v1/events", OK: 200, Clients: map[string]int{"events": 200}},
-	}, visitCalls(s)...) // visits_test.go
+	}, append(visitCalls(s), statementRows(s)...)...) // visits_test.go, statementRows below
+}
+
+// statementRows are the statements' rows of the role table: each transition on a month of its
+// own (an ADM authorization of the first quarter of 2024), made ready for it.
+func statementRows(s *suite) []servicetest.Call {
+	coord := s.tok(auth.RoleCoopCoordinator)
+	s.authorized(map[string]any{"service_type": "ADM", "period": period("2024-01-01", "2024-03-31")})
+	s.authorized(nil)
+	toApprove, toReturn := stPath(s.Coop, "2024-01"), stPath(s.Coop, "2024-02")
+	s.Must(200, s.Do("POST", toApprove+"/submit", coord, nil, nil))
+	s.Must(200, s.Do("POST", toReturn+"/submit", coord, nil, nil))
+	p := stPath(s.Coop, "2025-05")
+	read := map[string]int{"statements": 200}
+	return []servicetest.Call{
+		{Name: "list statements", Method: "GET", Path: "/v1/statements?month=2025-05", Roles: statementReaders, OK: 200, Clients: read},
+		{Name: "get statement", Method: "GET", Path: p, Roles: statementReaders, OK: 200, Clients: read},
+		{Name: "submit statement", Method: "POST", Path: stPath(s.Coop, "2024-03") + "/submit", Roles: []auth.Role{auth.RoleCoopCoordinator}, OK: 200,
+			Clients: map[string]int{"statements": 403}},
+		{Name: "approve statement", Method: "POST", Path: toApprove + "/approve", Roles: []auth.Role{auth.RoleServiceManager}, OK: 200},
+		{Name: "return statement", Method: "POST", Path: toReturn + "/return", Body: func() any { return map[string]any{"notes": "Da rivedere"} },
+			Roles: []auth.Role{auth.RoleServiceManager}, OK: 200},
+		{Name: "export csv", Method: "GET", Path: p + "/export.csv", Roles: statementReaders, OK: 200, Clients: read},
+		{Name: "export xlsx", Method: "GET", Path: p + "/export.xlsx", Roles: statementReaders, OK: 200, Clients: read},
+		{Name: "export pdf", Method: "GET", Path: p + "/export.pdf", Roles: statementReaders, OK: 200, Clients: read},
+	}
 }
 
 // TestRoleMatrix calls every operation with every role, machine clients and no token, and

@@ -5,8 +5,10 @@
 //   - a service (services/<name>) imports pkg and itself only: never another service, never the
 //     tools (a consumer declares the small interface it needs and calls the peer over HTTP);
 //   - the tools import pkg, the tools and a service's root package (its domain types, the
-//     Service interface, the request types of its API) only: never a service's adapters
-//     (postgres/ and the like) nor its command (cmd/), which are the service's own business;
+//     Service interface, the request types of its API) and its public client (client/: the
+//     interventions client for the cooperatives, which the demo data goes through) only: never
+//     a service's adapters (postgres/ and the like) nor its command (cmd/), which are the
+//     service's own business;
 //   - any other module of the workspace (charts/test) imports pkg and itself only;
 //   - nothing imports a path under the repository's module path that is not a package of the
 //     workspace.
@@ -260,8 +262,8 @@ func breaks(from, to layer, imp string) string {
 		}
 		return "a service imports only pkg and itself"
 	case "tools":
-		if to.kind == "service" && imp != to.path {
-			return "the tools may import a service's root package (its domain types), never its adapters or its command"
+		if to.kind == "service" && imp != to.path && imp != to.path+"/client" {
+			return "the tools may import a service's root package (its domain types) or its public client, never its adapters or its command"
 		}
 		if to.kind == "service" {
 			return ""

@@ -24,6 +24,7 @@ func TestCheck(t *testing.T) {
 		{ImportPath: p + "services/alpha", Module: &module{Path: p + "services/alpha"}},
 		{ImportPath: p + "services/alpha/postgres", Module: &module{Path: p + "services/alpha"}},
 		{ImportPath: p + "services/alpha/cmd/alpha", Module: &module{Path: p + "services/alpha"}},
+		{ImportPath: p + "services/alpha/client", Module: &module{Path: p + "services/alpha"}},
 		{ImportPath: p + "services/beta", Module: &module{Path: p + "services/beta"}},
 		{ImportPath: p + "tools/internal/client", Module: &module{Path: p + "tools"}},
 		{ImportPath: p + "charts/test", Module: &module{Path: p + "charts/test"}},
@@ -46,6 +47,7 @@ func TestCheck(t *testing.T) {
 		{"a service's test imports another", "services/beta", "services/alpha/postgres", true, "never imports another service"},
 		{"a service imports the tools", "services/beta", "tools/internal/client", false, "a service imports only pkg and itself"},
 		{"the tools import a service's domain", "tools/internal/demo", "services/alpha", false, ""},
+		{"the tools import a service's public client", "tools/internal/demo", "services/alpha/client", false, ""},
 		{"the tools import a service's adapter", "tools/internal/demo", "services/alpha/postgres", false, "never its adapters or its command"},
 		{"the tools import a service's command", "tools/cmd/x", "services/alpha/cmd/alpha", false, "never its adapters or its command"},
 		{"the tools import the chart tests", "tools/cmd/x", "charts/test", false, "the tools import only pkg, the tools and the services' root packages"},
@@ -139,7 +141,7 @@ func TestRunOnTrees(t *testing.T) {
 		"services/beta imports tools/internal/client: a service imports only pkg and itself",
 		"the exception tools/cmd/old -> services/alpha/postgres allows nothing any more: remove it from tools/cmd/csideps",
 		"tools/cmd/gamma imports services/gamma, which is not a package of the workspace (go.work)",
-		"tools/cmd/tool imports services/alpha/postgres: the tools may import a service's root package (its domain types), never its adapters or its command",
+		"tools/cmd/tool imports services/alpha/postgres: the tools may import a service's root package (its domain types) or its public client, never its adapters or its command",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("testdata/bad (-got +want):\n%s", diff)

@@ -112,6 +112,9 @@ func runSuite(ctx context.Context, release func(), args []string, stdout, stderr
 			printIntake(stdout, d, identityURL, u)
 		}
 		printClient(stdout, s.Client(), identityURL)
+		if u := s.URL("interventions"); u != "" && s.CoopClient().ID != "" {
+			printCoopClient(stdout, d, s.CoopClient(), identityURL, u)
+		}
 	}
 
 	exited := make(chan string, len(s.Services()))
@@ -155,6 +158,19 @@ func printSignIns(w io.Writer, d demo.Data, identityURL string, adminOnly bool) 
 	}
 	fmt.Fprintf(w, "\nGet a token:\n  curl -s %s/v1/oauth/token -d grant_type=password -d username=%s --data-urlencode 'password=%s'\n",
 		identityURL, example, demo.Password)
+}
+
+// printCoopClient prints the machine client of the first demo cooperative's management system
+// and how it calls interventions, with curl and with the Go client's example program.
+func printCoopClient(w io.Writer, d demo.Data, c suite.ClientInfo, identityURL, interventionsURL string) {
+	fmt.Fprintf(w, "\nThe management system of %s (machine client %q, scopes: %s)\n", d.Cooperatives[0].Name,
+		demo.CoopClientName(d.Cooperatives[0]), strings.Join(demo.CoopClientScopes, " "))
+	fmt.Fprintf(w, "  client_id:     %s\n  client_secret: %s\n", c.ID, c.Secret)
+	fmt.Fprintf(w, "  TOKEN=$(curl -s %s/v1/oauth/token -u '%s:%s' -d grant_type=client_credentials | jq -r .access_token)\n",
+		identityURL, c.ID, c.Secret)
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/authorizations?status=active&limit=5'\n", interventionsURL)
+	fmt.Fprintf(w, "  CSI_IDENTITY_URL=%s CSI_INTERVENTIONS_URL=%s CSI_CLIENT_ID=%s CSI_CLIENT_SECRET=%s go run ./services/interventions/client/example\n",
+		identityURL, interventionsURL, c.ID, c.Secret)
 }
 
 // printIntake prints how a comune's social worker reads intake's demo cases.

@@ -1,6 +1,7 @@
 // Package identitytest runs the real identity service for the tools' tests: it builds the
 // binary from the checkout and starts it on a fresh database of the test PostgreSQL server
-// (CSI_TEST_DATABASE_URL), bootstrapped with an ambito and its administrator.
+// (CSI_TEST_DATABASE_URL), bootstrapped with an ambito and its administrator. StartService
+// runs another service of the checkout the same way.
 package identitytest
 
 import (
@@ -32,17 +33,21 @@ type Server struct {
 }
 
 // Build compiles the identity service into dir and returns the binary's path.
-func Build(tb testing.TB, dir string) string {
+func Build(tb testing.TB, dir string) string { return BuildService(tb, dir, "identity") }
+
+// BuildService compiles the service name of the checkout (services/<name>/cmd/<name>) into dir
+// and returns the binary's path.
+func BuildService(tb testing.TB, dir, name string) string {
 	tb.Helper()
 	root, err := repo.Root("")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bin := filepath.Join(dir, "identity")
-	cmd := exec.Command("go", "build", "-o", bin, "./services/identity/cmd/identity")
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, "./services/"+name+"/cmd/"+name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("build the identity service: %v\n%s", err, out)
+		tb.Fatalf("build the %s service: %v\n%s", name, err, out)
 	}
 	return bin
 }
@@ -53,6 +58,8 @@ type Options struct {
 	DatabaseURL string // empty: a fresh database (pgtest.NewURL)
 	MasterKey   string // base64; empty: a new random one
 	Bootstrap   identity.Bootstrap
+	// Env are further CSI_... settings, NAME=value (e.g. CSI_IDENTITY_CLIENT_ACCESS_TTL=3s).
+	Env []string
 }
 
 // Start builds the identity service, starts it as opt says and waits until it is ready. It is
@@ -60,9 +67,7 @@ type Options struct {
 // test failed.
 func Start(t *testing.T, opt Options) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	bin := Build(t, dir)
-	s := &Server{DatabaseURL: opt.DatabaseURL, MasterKey: opt.MasterKey, LogPath: filepath.Join(dir, "identity.log")}
+	s := &Server{DatabaseURL: opt.DatabaseURL, MasterKey: opt.MasterKey}
 	if s.DatabaseURL == "" {
 		s.DatabaseURL = pgtest.NewURL(t)
 	}
@@ -72,34 +77,49 @@ func Start(t *testing.T, opt Options) *Server {
 		s.MasterKey = base64.StdEncoding.EncodeToString(key)
 	}
 	boot := opt.Bootstrap
-	addr := freeAddr(t)
-	s.URL = "http://" + addr
+	env := append([]string{
+		"CSI_DATABASE_URL=" + s.DatabaseURL,
+		"CSI_IDENTITY_MASTER_KEY=" + s.MasterKey,
+		"CSI_BOOTSTRAP_AMBITO_CODE=" + boot.AmbitoCode,
+		"CSI_BOOTSTRAP_AMBITO_NAME=" + boot.AmbitoName,
+		"CSI_BOOTSTRAP_AZIENDA_NAME=" + boot.AziendaName,
+		"CSI_BOOTSTRAP_ADMIN_EMAIL=" + boot.AdminEmail,
+		"CSI_BOOTSTRAP_ADMIN_PASSWORD=" + boot.AdminPassword,
+		"CSI_BOOTSTRAP_ADMIN_FISCAL_CODE=" + boot.AdminFiscalCode,
+		"CSI_BOOTSTRAP_ADMIN_GIVEN_NAME=" + boot.AdminGivenName,
+		"CSI_BOOTSTRAP_ADMIN_FAMILY_NAME=" + boot.AdminFamilyName,
+	}, opt.Env...)
+	s.URL, s.LogPath = StartService(t, "identity", env)
+	return s
+}
 
-	logFile, err := os.Create(s.LogPath)
+// StartService builds the service name, starts it with the CSI_... settings env (NAME=value;
+// CSI_HTTP_ADDR, the log format and the shutdown delays are set here) and waits until it is
+// ready. It returns its URL and the path of its log. It is stopped when the test ends; its log
+// is shown if the test failed.
+func StartService(t *testing.T, name string, env []string) (url, logPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := BuildService(t, dir, name)
+	logPath = filepath.Join(dir, name+".log")
+	addr := freeAddr(t)
+	url = "http://" + addr
+
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"CSI_DATABASE_URL="+s.DatabaseURL,
-		"CSI_IDENTITY_MASTER_KEY="+s.MasterKey,
+	cmd.Env = append(append(os.Environ(),
 		"CSI_HTTP_ADDR="+addr,
 		"CSI_LOG_FORMAT=text",
 		"CSI_DRAIN_DELAY=0s",
 		"CSI_SHUTDOWN_GRACE=2s",
-		"CSI_BOOTSTRAP_AMBITO_CODE="+boot.AmbitoCode,
-		"CSI_BOOTSTRAP_AMBITO_NAME="+boot.AmbitoName,
-		"CSI_BOOTSTRAP_AZIENDA_NAME="+boot.AziendaName,
-		"CSI_BOOTSTRAP_ADMIN_EMAIL="+boot.AdminEmail,
-		"CSI_BOOTSTRAP_ADMIN_PASSWORD="+boot.AdminPassword,
-		"CSI_BOOTSTRAP_ADMIN_FISCAL_CODE="+boot.AdminFiscalCode,
-		"CSI_BOOTSTRAP_ADMIN_GIVEN_NAME="+boot.AdminGivenName,
-		"CSI_BOOTSTRAP_ADMIN_FAMILY_NAME="+boot.AdminFamilyName,
-	)
+	), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start identity: %v", err)
+		t.Fatalf("start %s: %v", name, err)
 	}
 	done := make(chan struct{})
 	var waitErr error
@@ -117,8 +137,8 @@ func Start(t *testing.T, opt Options) *Server {
 		}
 		_ = logFile.Close()
 		if t.Failed() {
-			b, _ := os.ReadFile(s.LogPath)
-			t.Logf("identity log:\n%s", tail(string(b), 40))
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s log:\n%s", name, tail(string(b), 40))
 		}
 	})
 
@@ -126,19 +146,19 @@ func Start(t *testing.T, opt Options) *Server {
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/readyz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
 		if resp, err := client.Do(req); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return url, logPath
 			}
 		}
 		select {
 		case <-done:
-			b, _ := os.ReadFile(s.LogPath)
-			t.Fatalf("identity exited while starting (%v):\n%s", waitErr, tail(string(b), 40))
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("%s exited while starting (%v):\n%s", name, waitErr, tail(string(b), 40))
 		case <-ctx.Done():
-			t.Fatalf("identity was not ready within a minute")
+			t.Fatalf("%s was not ready within a minute", name)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/csi-lombardia/csi/pkg/places"
+	"github.com/csi-lombardia/csi/services/identity"
 	"github.com/csi-lombardia/csi/tools/internal/demo"
 	"github.com/csi-lombardia/csi/tools/internal/idclient"
 	"github.com/csi-lombardia/csi/tools/internal/regclient"
@@ -25,6 +27,7 @@ var seedSteps = []seedStep{
 	{"identity", seedIdentity},
 	{"registry", seedRegistry},
 	{"intake", seedIntake},
+	{"interventions", seedInterventions},
 }
 
 // seed runs the seed steps of the running services but the first (identity's, run as soon as
@@ -225,4 +228,66 @@ func (i indent) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// coopClientKeys are the secrets-file keys of the machine client of the demo cooperative n
+// (from 1, in the order of the demo data): CSI_DEMO_COOP_01_CLIENT_ID and _SECRET for the first.
+func coopClientKeys(n int) (id, secret string) {
+	prefix := fmt.Sprintf("CSI_DEMO_COOP_%02d_CLIENT_", n)
+	return prefix + "ID", prefix + "SECRET"
+}
+
+// seedInterventions gives every demo cooperative its management system's machine client
+// (demo.EnsureCoopClients; secrets kept in the secrets file, a new one given when the file lost
+// it), then records the interventions demo data (demo.SeedInterventions): authorizations for
+// intake's open cases, and three months of visits posted by each cooperative's client.
+func seedInterventions(ctx context.Context, s *Suite) error {
+	if s.proc("intake") == nil {
+		fmt.Fprintln(s.o.Log, "    intake is not running: no interventions demo data")
+		return nil
+	}
+	began := time.Now()
+	c := idclient.New(s.URL("identity"), nil)
+	admin := s.data.Admin()
+	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
+	if err != nil {
+		return fmt.Errorf("sign in as the demo administrator %s: %w", admin.Email, err)
+	}
+	c.SetToken(tok.AccessToken)
+	clients, err := demo.EnsureCoopClients(ctx, c, s.data)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for n, coop := range s.data.Cooperatives {
+		cc := clients[coop.Key]
+		idKey, secretKey := coopClientKeys(n + 1)
+		info, err := s.keepSecret(cc.ID.String(), cc.Secret, idKey, secretKey)
+		if err == nil && info.Secret == "" {
+			var rotated identity.ClientWithSecret
+			if rotated, err = c.RotateClientSecret(ctx, cc.ID); err == nil {
+				info, err = s.keepSecret(cc.ID.String(), rotated.Secret, idKey, secretKey)
+			}
+		}
+		if err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("the machine client of %s: %w", coop.Name, err)
+		}
+		cc.Secret = info.Secret
+		clients[coop.Key] = cc
+		if n == 0 {
+			s.coopClient = ClientInfo{ID: info.ID, Secret: info.Secret}
+		}
+	}
+	s.mu.Unlock()
+	res, err := demo.SeedInterventions(ctx, s.data, demo.InterventionsOptions{IdentityURL: s.URL("identity"), IntakeURL: s.URL("intake"),
+		InterventionsURL: s.URL("interventions"), Admin: c, Clients: clients, Log: indent{s.o.Log}})
+	if err != nil {
+		return fmt.Errorf("interventions: %w", err)
+	}
+	if res.Authorizations+res.Visits > 0 {
+		fmt.Fprintf(s.o.Log, "    recorded %d authorizations and %d visits (%d refused) in interventions in %s\n",
+			res.Authorizations, res.Visits, res.Refused, time.Since(began).Round(100*time.Millisecond))
+	}
+	return nil
 }

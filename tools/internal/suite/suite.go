@@ -77,6 +77,8 @@ type Suite struct {
 	data       demo.Data
 	client     ClientInfo
 	feedClient ClientInfo
+	// coopClient is the machine client of the first demo cooperative's management system.
+	coopClient ClientInfo
 	// cooperatives are the ids of the demo cooperatives (identity's demo data).
 	cooperatives []uuid.UUID
 
@@ -431,6 +433,14 @@ func (s *Suite) Demo() demo.Data { return s.data }
 
 // Client returns the demo machine client (zero when the demo data was not loaded).
 func (s *Suite) Client() ClientInfo { return s.client }
+
+// CoopClient returns the machine client of the first demo cooperative's management system
+// (zero when the interventions demo data was not loaded).
+func (s *Suite) CoopClient() ClientInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.coopClient
+}
 
 // Stop sends SIGTERM to every instance, newest first, SIGKILL to those still running after a
 // timeout, then stops the PostgreSQL and Redis servers this suite started.

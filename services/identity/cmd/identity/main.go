@@ -30,6 +30,7 @@ func run(ctx context.Context) error {
 	cfg.Issuer = base.Issuer
 	cfg.AccessTTL = env.Duration("CSI_IDENTITY_ACCESS_TTL", cfg.AccessTTL)
 	cfg.RefreshTTL = env.Duration("CSI_IDENTITY_REFRESH_TTL", cfg.RefreshTTL)
+	cfg.ClientAccessTTL = env.Duration("CSI_IDENTITY_CLIENT_ACCESS_TTL", cfg.ClientAccessTTL)
 	cfg.MaxFailures = env.Int("CSI_IDENTITY_MAX_FAILURES", cfg.MaxFailures)
 	cfg.LockBase = env.Duration("CSI_IDENTITY_LOCK_BASE", cfg.LockBase)
 	parts := identity.Parts{Places: places.Default(), Config: cfg, MasterKey: env.Base64Key("CSI_IDENTITY_MASTER_KEY", 32),
