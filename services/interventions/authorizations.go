@@ -147,7 +147,9 @@ func (s *Service) GetAuthorization(ctx context.Context, id uuid.UUID) (Authoriza
 	if err != nil {
 		return Authorization{}, err
 	}
-	return a, s.record(ctx, rec(sc, "authorization.read", a, nil))
+	one := []Authorization{a}
+	cards := s.withCards(ctx, sc, one)
+	return one[0], s.record(ctx, append([]audit.Record{rec(sc, "authorization.read", a, nil)}, cards...)...)
 }
 
 func (s *Service) visible(ctx context.Context, sc scope, id uuid.UUID) (Authorization, error) {
@@ -204,6 +206,7 @@ func (s *Service) ListAuthorizations(ctx context.Context, q AuthorizationQuery) 
 	for _, a := range p.Items {
 		recs = append(recs, rec(sc, "authorization.list", a, nil))
 	}
+	recs = append(recs, s.withCards(ctx, sc, p.Items)...)
 	return p, s.record(ctx, recs...)
 }
 

@@ -74,6 +74,7 @@ func (d *identityDouble) accredit(ambito, coop uuid.UUID, serviceType, from, to 
 type suite struct {
 	*servicetest.Suite
 	identity *identityDouble
+	registry *registryDouble
 	cache    *cache.Memory
 	svc      *interventions.Service
 }
@@ -83,10 +84,10 @@ var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAut
 
 func newSuite(t testing.TB) *suite {
 	t.Helper()
-	s := &suite{identity: &identityDouble{}, cache: cache.NewMemory("interventions", 1000)}
+	s := &suite{identity: &identityDouble{}, registry: &registryDouble{}, cache: cache.NewMemory("interventions", 1000)}
 	s.Suite = servicetest.New(t, servicetest.Config{Service: "interventions", Sets: sets, OpenAPI: interventions.OpenAPI(), Clients: clientScopes,
 		Mount: func(ctx context.Context, a *app.App, iss *authtest.Issuer) (http.Handler, error) {
-			svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: s.identity, Cache: s.cache,
+			svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: s.identity, Registry: s.registry, Cache: s.cache,
 				Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: iss.Verifier()})
 			s.svc = svc
 			return h, err

@@ -109,6 +109,10 @@ type Authorization struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	// Plan is the planned service of an intake PAI the draft was made from (plandrafts.go).
 	Plan *PlanSource `json:"plan,omitempty"`
+	// Citizen is the citizen's card, for a cooperative's reads only (citizencard.go);
+	// CitizenUnavailable marks a read whose card registry could not give. Neither is stored.
+	Citizen            *CitizenCard `json:"citizen,omitempty"`
+	CitizenUnavailable bool         `json:"citizen_unavailable,omitempty"`
 }
 
 // Version is one kept version of an authorization: what it was from that version on.

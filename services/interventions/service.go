@@ -25,6 +25,8 @@ type Config struct {
 	// AccreditationTTL is how long identity's answer about a cooperative's accreditations is
 	// kept: within it, identity down does not block the check.
 	AccreditationTTL time.Duration
+	// CitizenCardTTL is how long registry's citizen card is kept for the cooperatives' reads.
+	CitizenCardTTL time.Duration
 }
 
 // DefaultConfig returns the production defaults.
@@ -33,13 +35,14 @@ func DefaultConfig() Config {
 	if err != nil {
 		loc = time.UTC
 	}
-	return Config{Location: loc, AccreditationTTL: 10 * time.Minute}
+	return Config{Location: loc, AccreditationTTL: 10 * time.Minute, CitizenCardTTL: defaultCitizenCardTTL}
 }
 
 // Service implements the interventions rules.
 type Service struct {
 	store    Store
 	identity Identity
+	registry Registry // the citizen cards; nil: none (citizen_unavailable)
 	cache    cache.Cache
 	audit    audit.Trail
 	places   *places.Catalog

@@ -16,6 +16,7 @@ const cols = `data, version, created_at, updated_at`
 
 func data(a interventions.Authorization) ([]byte, error) {
 	a.Version = 0
+	a.Citizen, a.CitizenUnavailable = nil, false // a read's, never stored
 	return json.Marshal(a)
 }
 
@@ -43,7 +44,7 @@ func scan(r pgx.Row, a *interventions.Authorization) error {
 }
 
 func (s *Store) addVersion(ctx context.Context, a interventions.Authorization, v interventions.Version) error {
-	d, err := json.Marshal(v.Authorization)
+	d, err := data(v.Authorization)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,5 @@
-// Command interventions serves the interventions service (service types and authorizations).
+// Command interventions serves the interventions service (service types and authorizations, the
+// drafts from intake's PAI, the cooperatives' citizen card).
 // Configuration is read from CSI_... environment variables (see the service README).
 package main
 
@@ -16,6 +17,7 @@ import (
 	"github.com/csi-lombardia/csi/services/interventions"
 	"github.com/csi-lombardia/csi/services/interventions/identityhttp"
 	"github.com/csi-lombardia/csi/services/interventions/postgres"
+	"github.com/csi-lombardia/csi/services/interventions/registryhttp"
 )
 
 // DefaultIntakeURL is intake's base URL on a development machine (CSI_INTAKE_URL).
@@ -27,9 +29,10 @@ func run(ctx context.Context) error {
 	env := &app.Env{}
 	base := app.LoadBase(env, "interventions", ":8084")
 	ps := peers.LoadSettings(env, "interventions", base.ConsulAddr, map[string]string{"identity": identityhttp.DefaultURL,
-		"intake": DefaultIntakeURL})
+		"intake": DefaultIntakeURL, "registry": registryhttp.DefaultURL})
 	cfg := interventions.DefaultConfig()
 	cfg.AccreditationTTL = env.DurationMax("CSI_INTERVENTIONS_ACCREDITATION_TTL", cfg.AccreditationTTL, 24*time.Hour)
+	cfg.CitizenCardTTL = env.DurationMax("CSI_INTERVENTIONS_CITIZEN_TTL", cfg.CitizenCardTTL, 24*time.Hour)
 	// Drafts from the PAI: intake's feed followed for plan.versioned (README, "Drafts from the PAI").
 	planDrafts := env.Bool("CSI_INTERVENTIONS_PLAN_DRAFTS", true)
 	feedIdle := env.DurationMax("CSI_INTERVENTIONS_FEED_INTERVAL", events.DefaultIdle, time.Minute)
@@ -54,7 +57,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: identity, Cache: c,
+	registry, err := registryhttp.FromSet(set) // the cooperatives' citizen card
+	if err != nil {
+		return err
+	}
+	svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: identity, Registry: registry, Cache: c,
 		Places: places.Default(), Config: cfg, Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))})
 	if err != nil {
 		return err
