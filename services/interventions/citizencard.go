@@ -3,6 +3,7 @@ package interventions
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +19,8 @@ import (
 // phone and e-mail, and the person to contact — the citizen's legal representative while there
 // is one, otherwise the head of the citizen's household when that is someone else. Nothing else:
 // no codice fiscale, birth data, documents, consents nor case content. The card comes from
-// registry (Registry, registryhttp) and is cached for Config.CitizenCardTTL. Registry down or
+// registry (Registry, registryhttp) and is cached for Config.CitizenCardTTL; a read waits for its
+// cards at most cardBudget, and stops asking registry once it answered unavailable. Registry down or
 // not knowing the citizen does not fail the read: the card is left out and the authorization
 // carries citizen_unavailable: true. Every card served writes an audit record
 // (citizen_card.read) with the citizen's id before the answer; registry audits its own reads.
@@ -61,8 +63,13 @@ type Registry interface {
 	CitizenCard(ctx context.Context, id uuid.UUID) (CitizenCard, error)
 }
 
-// maxCardLoads bounds the calls to registry a list makes at once.
-const maxCardLoads = 8
+const (
+	// maxCardLoads bounds the calls to registry a list makes at once.
+	maxCardLoads = 8
+	// cardBudget bounds the time a read waits for its cards: the cards not loaded by then are
+	// left out (citizen_unavailable), so a registry that hangs slows a list by this much at most.
+	cardBudget = 3 * time.Second
+)
 
 // withCards gives the cooperative caller the citizen cards of items (in place) and returns the
 // audit records of the cards served. Other callers get none.
@@ -81,12 +88,15 @@ func (s *Service) withCards(ctx context.Context, sc scope, items []Authorization
 	cards := make(map[uuid.UUID]*CitizenCard, len(ids))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var down atomic.Bool // registry answered unavailable: the other cards from the cache only
 	sem := make(chan struct{}, maxCardLoads)
+	loadCtx, cancel := context.WithTimeout(ctx, cardBudget)
+	defer cancel()
 	for _, id := range ids {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := s.card(ctx, sc.ambitoID, id)
+			c, err := s.card(loadCtx, sc.ambitoID, id, &down)
 			if err != nil {
 				s.log.WarnContext(ctx, "citizen card not available: the authorization is served without it", "citizen_id", id, "err", err)
 				return
@@ -110,13 +120,23 @@ func (s *Service) withCards(ctx context.Context, sc scope, items []Authorization
 	return recs
 }
 
-// card is the citizen's card, from the cache or registry.
-func (s *Service) card(ctx context.Context, ambitoID, id uuid.UUID) (CitizenCard, error) {
+// card is the citizen's card, from the cache or registry; once registry has answered
+// unavailable in this read (down), from the cache only.
+func (s *Service) card(ctx context.Context, ambitoID, id uuid.UUID, down *atomic.Bool) (CitizenCard, error) {
 	if s.registry == nil {
 		return CitizenCard{}, errs.E(errs.Unavailable, "no registry is configured")
 	}
 	return cache.GetOrLoad(ctx, s.cache, "citizen-card:"+ambitoID.String()+":"+id.String(), s.cfg.CitizenCardTTL,
-		func(ctx context.Context) (CitizenCard, error) { return s.registry.CitizenCard(ctx, id) })
+		func(ctx context.Context) (CitizenCard, error) {
+			if down.Load() {
+				return CitizenCard{}, errs.E(errs.Unavailable, "registry is unavailable")
+			}
+			c, err := s.registry.CitizenCard(ctx, id)
+			if errs.Is(err, errs.Unavailable) {
+				down.Store(true)
+			}
+			return c, err
+		})
 }
 
 // defaultCitizenCardTTL is Config.CitizenCardTTL's default.

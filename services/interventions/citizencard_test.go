@@ -114,6 +114,22 @@ func TestCitizenCard(t *testing.T) {
 			}
 		}
 	}
+	// A list of many citizens with registry down stops asking it once it answered unavailable
+	// (at most the loads already in flight, eight, ask).
+	for range 12 {
+		s.create(s.tok(auth.RoleServiceManager), s.body())
+	}
+	s.registry.mu.Lock()
+	before := s.registry.calls
+	s.registry.mu.Unlock()
+	var many struct{ Items []interventions.Authorization }
+	s.Must(200, s.Do("GET", "/v1/authorizations?limit=50", s.tok(auth.RoleCoopCoordinator), nil, &many))
+	s.registry.mu.Lock()
+	asked := s.registry.calls - before
+	s.registry.mu.Unlock()
+	if len(many.Items) != 14 || asked > 8 {
+		t.Errorf("list of %d with registry down asked registry %d times, want 14 items and at most 8 calls", len(many.Items), asked)
+	}
 	s.registry.setDown(false)
 	var back interventions.Authorization
 	s.Must(200, s.Do("GET", "/v1/authorizations/"+b.ID.String(), s.tok(auth.RoleCoopCoordinator), nil, &back))
