@@ -195,7 +195,9 @@ func TestUmbrellaWiresThePeers(t *testing.T) {
 		{"intake", "CSI_REGISTRY_URL", fmt.Sprintf("http://csi-registry:%d", port["registry"])},
 		{"interventions", "CSI_JWKS_URL", fmt.Sprintf("http://csi-identity:%d/.well-known/jwks.json", port["identity"])},
 		{"interventions", "CSI_IDENTITY_URL", fmt.Sprintf("http://csi-identity:%d", port["identity"])},
-		{"interventions", "CSI_REGISTRY_URL", ""},
+		{"interventions", "CSI_REGISTRY_URL", fmt.Sprintf("http://csi-registry:%d", port["registry"])},
+		{"interventions", "CSI_INTAKE_URL", fmt.Sprintf("http://csi-intake:%d", port["intake"])},
+		{"intake", "CSI_INTAKE_URL", ""},
 		{"identity", "CSI_JWKS_URL", ""},
 		{"registry", "CSI_IDENTITY_URL", ""},
 	} {

@@ -147,7 +147,9 @@ func (s *Service) GetAuthorization(ctx context.Context, id uuid.UUID) (Authoriza
 	if err != nil {
 		return Authorization{}, err
 	}
-	return a, s.record(ctx, rec(sc, "authorization.read", a, nil))
+	one := []Authorization{a}
+	cards := s.withCards(ctx, sc, one)
+	return one[0], s.record(ctx, append([]audit.Record{rec(sc, "authorization.read", a, nil)}, cards...)...)
 }
 
 func (s *Service) visible(ctx context.Context, sc scope, id uuid.UUID) (Authorization, error) {
@@ -204,6 +206,7 @@ func (s *Service) ListAuthorizations(ctx context.Context, q AuthorizationQuery) 
 	for _, a := range p.Items {
 		recs = append(recs, rec(sc, "authorization.list", a, nil))
 	}
+	recs = append(recs, s.withCards(ctx, sc, p.Items)...)
 	return p, s.record(ctx, recs...)
 }
 
@@ -241,7 +244,8 @@ func (s *Service) UpdateAuthorization(ctx context.Context, id uuid.UUID, version
 	if err := f.Err(); err != nil {
 		return Authorization{}, err
 	}
-	if p.ServiceType != nil || p.CooperativeID != nil || p.Period != nil || p.HourlyTariffCents != nil {
+	// A draft from the PAI still without cooperative or period is checked once it has both.
+	if (p.ServiceType != nil || p.CooperativeID != nil || p.Period != nil || p.HourlyTariffCents != nil) && !incomplete(a) {
 		acc, err := s.accredited(ctx, sc.ambitoID, a.CooperativeID, a.ServiceType, a.Period)
 		if err != nil {
 			return Authorization{}, err
@@ -281,13 +285,24 @@ func (s *Service) ChangeStatus(ctx context.Context, id uuid.UUID, in StatusInput
 		return Authorization{}, &errs.Error{Kind: errs.FailedPrecondition, Message: "an authorization " + string(cur.Status) + " cannot become " + string(in.Status),
 			Extra: map[string]any{"code": "status_transition"}}
 	}
+	a := cur
 	if in.Status == StatusActive && cur.Status == StatusDraft {
-		// Activation: the accreditation must still cover the period.
-		if _, err := s.accredited(ctx, sc.ambitoID, cur.CooperativeID, cur.ServiceType, cur.Period); err != nil {
+		// Activation: the draft must be complete (one from the PAI may lack its cooperative,
+		// period or hours), and the accreditation must still cover the period.
+		if err := complete(cur); err != nil {
 			return Authorization{}, err
 		}
+		acc, err := s.accredited(ctx, sc.ambitoID, cur.CooperativeID, cur.ServiceType, cur.Period)
+		if err != nil {
+			return Authorization{}, err
+		}
+		if a.AccreditationID == uuid.Nil { // a draft from the PAI, never checked before
+			a.AccreditationID = acc.ID
+			if !a.TariffOverridden {
+				a.HourlyTariffCents = acc.HourlyTariffCents
+			}
+		}
 	}
-	a := cur
 	a.Status = in.Status
 	a.StatusHistory = append(slices.Clone(cur.StatusHistory), StatusChange{From: cur.Status, To: in.Status, Reason: in.Reason, By: sc.operator(), At: s.now()})
 	if in.Status == StatusActive && a.AuthorizedBy == nil {

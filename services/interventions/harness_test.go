@@ -21,7 +21,7 @@ import (
 	"github.com/csi-lombardia/csi/services/interventions/postgres"
 )
 
-var sets = app.Sets(postgres.Migrations)
+var sets = app.Sets(events.ConsumerMigrations, postgres.Migrations)
 
 // identityDouble is identity as interventions sees it (interventions.Identity): the
 // accreditations it holds, and a switch that makes it unreachable. The real HTTP client is
@@ -91,7 +91,9 @@ func (d *identityDouble) accredit(ambito, coop uuid.UUID, serviceType, from, to 
 type suite struct {
 	*servicetest.Suite
 	identity *identityDouble
+	registry *registryDouble
 	cache    *cache.Memory
+	svc      *interventions.Service
 }
 
 // clientScopes are the machine clients of the suite and their scopes.
@@ -101,11 +103,12 @@ var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAut
 
 func newSuite(t testing.TB) *suite {
 	t.Helper()
-	s := &suite{identity: &identityDouble{}, cache: cache.NewMemory("interventions", 1000)}
+	s := &suite{identity: &identityDouble{}, registry: &registryDouble{}, cache: cache.NewMemory("interventions", 1000)}
 	s.Suite = servicetest.New(t, servicetest.Config{Service: "interventions", Sets: sets, OpenAPI: interventions.OpenAPI(), Clients: clientScopes,
 		Mount: func(ctx context.Context, a *app.App, iss *authtest.Issuer) (http.Handler, error) {
-			_, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: s.identity, Cache: s.cache,
+			svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: s.identity, Registry: s.registry, Cache: s.cache,
 				Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: iss.Verifier()})
+			s.svc = svc
 			return h, err
 		}})
 	s.identity.accredit(s.Ambito, s.Coop, "SAD", "2025-01-01", "2025-12-31")

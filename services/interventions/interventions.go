@@ -82,18 +82,21 @@ type StatusChange struct {
 // Authorization assigns a case's intervention of a service type to an accredited cooperative,
 // for a period, with hours, tariff and a planned schedule.
 type Authorization struct {
-	ID              uuid.UUID `json:"id"`
-	AmbitoID        uuid.UUID `json:"ambito_id"`
-	ISTATCode       string    `json:"istat_code"` // the authorizing comune
-	CaseID          uuid.UUID `json:"case_id"`
-	CitizenID       uuid.UUID `json:"citizen_id"`
-	ServiceType     string    `json:"service_type"`
-	CooperativeID   uuid.UUID `json:"cooperative_id"`
-	AccreditationID uuid.UUID `json:"accreditation_id"`
-	Period          Period    `json:"period"`
-	Hours           Hours     `json:"hours"`
+	ID          uuid.UUID `json:"id"`
+	AmbitoID    uuid.UUID `json:"ambito_id"`
+	ISTATCode   string    `json:"istat_code"` // the authorizing comune
+	CaseID      uuid.UUID `json:"case_id"`
+	CitizenID   uuid.UUID `json:"citizen_id"`
+	ServiceType string    `json:"service_type"`
+	// CooperativeID, AccreditationID, Period, Hours and HourlyTariffCents are absent only on a
+	// draft from an intake PAI (Plan) that the service manager has not completed yet; activation
+	// requires them.
+	CooperativeID   uuid.UUID `json:"cooperative_id,omitzero"`
+	AccreditationID uuid.UUID `json:"accreditation_id,omitzero"`
+	Period          Period    `json:"period,omitzero"`
+	Hours           Hours     `json:"hours,omitzero"`
 	// HourlyTariffCents is the accreditation's tariff unless TariffOverridden.
-	HourlyTariffCents int64          `json:"hourly_tariff_cents"`
+	HourlyTariffCents int64          `json:"hourly_tariff_cents,omitzero"`
 	TariffOverridden  bool           `json:"tariff_overridden"`
 	Schedule          []Slot         `json:"schedule"`
 	Status            Status         `json:"status"`
@@ -104,6 +107,12 @@ type Authorization struct {
 	Version      int64     `json:"version"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// Plan is the planned service of an intake PAI the draft was made from (plandrafts.go).
+	Plan *PlanSource `json:"plan,omitempty"`
+	// Citizen is the citizen's card, for a cooperative's reads only (citizencard.go);
+	// CitizenUnavailable marks a read whose card registry could not give. Neither is stored.
+	Citizen            *CitizenCard `json:"citizen,omitempty"`
+	CitizenUnavailable bool         `json:"citizen_unavailable,omitempty"`
 }
 
 // Version is one kept version of an authorization: what it was from that version on.
@@ -194,6 +203,7 @@ type Store interface {
 	Versions(ctx context.Context, ambitoID, id uuid.UUID, cooperative *uuid.UUID, after int64, limit int) ([]Version, error)
 
 	VisitStore // visits.go
+	PlanDraftStore
 }
 
 // ---- identity ----

@@ -16,6 +16,7 @@ import (
 type Parts struct {
 	Store    Store
 	Identity Identity
+	Registry Registry
 	Cache    cache.Cache
 	Places   *places.Catalog
 	Config   Config
@@ -30,6 +31,7 @@ func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, er
 		return nil, nil, err
 	}
 	svc := NewService(p.Store, p.Identity, p.Cache, auditLog, p.Places, p.Config, a.Log)
+	svc.registry = p.Registry
 	return svc, a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, Routes: func(mux *httpapi.Mux, idem httpapi.Middleware) {
 		Routes(mux, MakeEndpoints(svc), a.Log, idem)
 	}}), nil

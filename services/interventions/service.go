@@ -27,6 +27,8 @@ type Config struct {
 	AccreditationTTL time.Duration
 	// OperatorTTL is how long identity's answer about an operator's profiles is kept (visits).
 	OperatorTTL time.Duration
+	// CitizenCardTTL is how long registry's citizen card is kept for the cooperatives' reads.
+	CitizenCardTTL time.Duration
 }
 
 // DefaultConfig returns the production defaults.
@@ -35,13 +37,14 @@ func DefaultConfig() Config {
 	if err != nil {
 		loc = time.UTC
 	}
-	return Config{Location: loc, AccreditationTTL: 10 * time.Minute, OperatorTTL: 10 * time.Minute}
+	return Config{Location: loc, AccreditationTTL: 10 * time.Minute, OperatorTTL: 10 * time.Minute, CitizenCardTTL: defaultCitizenCardTTL}
 }
 
 // Service implements the interventions rules.
 type Service struct {
 	store    Store
 	identity Identity
+	registry Registry // the citizen cards; nil: none (citizen_unavailable)
 	cache    cache.Cache
 	audit    audit.Trail
 	places   *places.Catalog

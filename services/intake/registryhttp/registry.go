@@ -68,36 +68,20 @@ func FromSet(set *peers.Set) (*Registry, error) {
 // Citizen returns the summary of citizen id. A merged record (registry answers 308 with
 // merged_into) is followed to the surviving record, up to three merges: the summary is the
 // survivor's, so its ID differs from id — intake should store the survivor's id from then on.
-// All of it happens within one deadline (the peer client's timeout).
+// All of it happens within one deadline (the peer client's timeout: peers.Client.FollowMoved).
 //
 // Errors: errs.NotFound when registry has no such citizen in the client's ambito;
 // errs.Unavailable with RetryAfter when registry cannot be reached, fails or does not answer in
 // time; errs.Internal when registry refuses intake's client or breaks its contract.
 func (r *Registry) Citizen(ctx context.Context, id uuid.UUID) (intake.CitizenSummary, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.peer.Timeout())
-	defer cancel()
-	at := id
-	for range maxMerges + 1 {
-		v, err := r.get(ctx, at)
-		if errs.Is(err, errs.NotFound) {
-			return intake.CitizenSummary{}, errs.Wrap(errs.NotFound, err, "no citizen %s in the registry", id)
-		}
-		if err != nil {
-			return intake.CitizenSummary{}, err
-		}
-		a := v.(answer)
-		if a.mergedInto == uuid.Nil {
-			return a.citizen.summary(), nil
-		}
-		at = a.mergedInto
+	v, _, err := r.peer.FollowMoved(ctx, r.get, id, maxMerges)
+	if errs.Is(err, errs.NotFound) {
+		return intake.CitizenSummary{}, errs.Wrap(errs.NotFound, err, "no citizen %s in the registry", id)
 	}
-	return intake.CitizenSummary{}, errs.E(errs.Internal, "citizen %s was merged more than %d times", id, maxMerges)
-}
-
-// answer is a decoded answer of GET /v1/citizens/{id}: the citizen, or where it was merged.
-type answer struct {
-	citizen    citizen
-	mergedInto uuid.UUID
+	if err != nil {
+		return intake.CitizenSummary{}, err
+	}
+	return v.(citizen).summary(), nil
 }
 
 // citizen is the part of registry's Citizen schema that intake reads; other members are
@@ -124,12 +108,6 @@ func (c citizen) summary() intake.CitizenSummary {
 	return s
 }
 
-// moved is registry's Moved problem, the body of a 308.
-type moved struct {
-	ID         uuid.UUID `json:"id"`
-	MergedInto uuid.UUID `json:"merged_into"`
-}
-
 func encodeGet(ctx context.Context, base *url.URL, request any) (*http.Request, error) {
 	id := request.(uuid.UUID)
 	u := base.JoinPath("v1", "citizens", id.String())
@@ -147,16 +125,9 @@ func (r *Registry) decodeGet(_ context.Context, resp *http.Response) (any, error
 		if c.ID == uuid.Nil {
 			return nil, errs.E(errs.Internal, "the registry service answered a citizen without an id")
 		}
-		return answer{citizen: c}, nil
-	case http.StatusPermanentRedirect:
-		var m moved
-		if err := r.peer.DecodeJSON(resp, &m); err != nil {
-			return nil, err
-		}
-		if m.MergedInto == uuid.Nil {
-			return nil, errs.E(errs.Internal, "the registry service answered 308 without merged_into")
-		}
-		return answer{mergedInto: m.MergedInto}, nil
+		return c, nil
+	case http.StatusPermanentRedirect: // a merged record: peers.FollowMoved reads the survivor
+		return r.peer.DecodeMoved(resp)
 	}
 	return nil, errs.Wrap(errs.Internal, fmt.Errorf("status %d", resp.StatusCode),
 		"the registry service answered GET %s with an undocumented status", resp.Request.URL.Path)

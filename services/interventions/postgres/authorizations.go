@@ -16,7 +16,16 @@ const cols = `data, version, created_at, updated_at`
 
 func data(a interventions.Authorization) ([]byte, error) {
 	a.Version = 0
+	a.Citizen, a.CitizenUnavailable = nil, false // a read's, never stored
 	return json.Marshal(a)
+}
+
+// nullID is id, or SQL NULL for the nil UUID (a draft from the PAI without its cooperative).
+func nullID(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
 }
 
 func scan(r pgx.Row, a *interventions.Authorization) error {
@@ -35,7 +44,7 @@ func scan(r pgx.Row, a *interventions.Authorization) error {
 }
 
 func (s *Store) addVersion(ctx context.Context, a interventions.Authorization, v interventions.Version) error {
-	d, err := json.Marshal(v.Authorization)
+	d, err := data(v.Authorization)
 	if err != nil {
 		return err
 	}
@@ -56,7 +65,7 @@ func (s *Store) CreateAuthorization(ctx context.Context, a interventions.Authori
 	}
 	_, err = s.DB.Exec(ctx, `INSERT INTO authorizations (id, ambito_id, istat_code, case_id, citizen_id, cooperative_id, service_type,
 		status, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		a.ID, a.AmbitoID, a.ISTATCode, a.CaseID, a.CitizenID, a.CooperativeID, a.ServiceType, a.Status, d, a.Version, a.CreatedAt, a.UpdatedAt)
+		a.ID, a.AmbitoID, a.ISTATCode, a.CaseID, a.CitizenID, nullID(a.CooperativeID), a.ServiceType, a.Status, d, a.Version, a.CreatedAt, a.UpdatedAt)
 	if err != nil {
 		return pgdb.Translate(err)
 	}
@@ -83,7 +92,7 @@ func (s *Store) UpdateAuthorization(ctx context.Context, a interventions.Authori
 	var out interventions.Authorization
 	err = scan(s.DB.QueryRow(ctx, `UPDATE authorizations SET cooperative_id = $4, service_type = $5, status = $6, data = $7,
 		version = version + 1, updated_at = $8 WHERE ambito_id = $1 AND id = $2 AND version = $3 RETURNING `+cols,
-		a.AmbitoID, a.ID, expected, a.CooperativeID, a.ServiceType, a.Status, d, a.UpdatedAt), &out)
+		a.AmbitoID, a.ID, expected, nullID(a.CooperativeID), a.ServiceType, a.Status, d, a.UpdatedAt), &out)
 	if err != nil {
 		return interventions.Authorization{}, s.Versioned(ctx, err, "authorizations", a.ID, "authorization")
 	}

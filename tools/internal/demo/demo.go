@@ -58,11 +58,12 @@ type ServiceClient struct {
 }
 
 // ServiceClients are the services that need a machine client to start, and their clients:
-// intake checks citizens through the registry, interventions accreditations and operators
-// through identity.
+// intake checks citizens through the registry; interventions reads accreditations and operators
+// at identity, follows intake's feed (events:read: the drafts from the PAI) and reads the
+// cooperatives' citizen card at the registry (citizens:read).
 var ServiceClients = []ServiceClient{
 	{Service: "intake", Name: IntakeClientName, Scopes: IntakeClientScopes},
-	{Service: "interventions", Name: "Interventions service", Scopes: []string{"accreditations:read", "operators:read"}},
+	{Service: "interventions", Name: "Interventions service", Scopes: []string{"accreditations:read", "operators:read", "events:read", "citizens:read"}},
 }
 
 // FeedClientScopes are the scopes of the demo population-register feed.

@@ -149,13 +149,22 @@ func EnsureServiceClient(ctx context.Context, c *idclient.Client, sc ServiceClie
 }
 
 // ensureClient finds the active client named name among clients or creates it; the secret is
-// returned only when it was created.
+// returned only when it was created. An active client that lacks some of scopes (made by an
+// earlier version, before a service needed one more) is disabled and made anew with them:
+// identity cannot change a client's scopes.
 func ensureClient(ctx context.Context, c *idclient.Client, clients []identity.Client, name string, scopes []string,
 	logf func(string, ...any)) (identity.Client, string, error) {
 	for _, cl := range clients {
-		if cl.Name == name && cl.Active {
+		if cl.Name != name || !cl.Active {
+			continue
+		}
+		if !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(cl.Scopes, sc) }) {
 			return cl, "", nil
 		}
+		if err := c.DisableClient(ctx, cl.ID); err != nil {
+			return identity.Client{}, "", fmt.Errorf("disable the machine client %q, whose scopes %v lack some of %v: %w", name, cl.Scopes, scopes, err)
+		}
+		logf("disabled the machine client %q: its scopes %v lack some of %v", name, cl.Scopes, scopes)
 	}
 	cl, err := c.CreateClient(ctx, identity.ClientInput{Name: name, Scopes: scopes})
 	if err != nil {
