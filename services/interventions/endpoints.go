@@ -16,6 +16,10 @@ type Endpoints struct {
 	ListServiceTypes endpoint.Endpoint
 
 	CreateAuthorization, ListAuthorizations, GetAuthorization, UpdateAuthorization, ChangeStatus, Versions endpoint.Endpoint
+
+	UploadDocument, ListDocuments, DocumentLink endpoint.Endpoint
+	// UploadLimit is the largest upload request read (the document limit and a form's overhead).
+	UploadLimit int64
 }
 
 // Request types carried from the transport to the endpoints.
@@ -53,7 +57,7 @@ func etagged(a Authorization, err error) (any, error) {
 
 // MakeEndpoints builds the endpoints over s.
 func MakeEndpoints(s *Service) Endpoints {
-	return Endpoints{
+	e := Endpoints{
 		ListServiceTypes: guard(referenceReaders, func(ctx context.Context, _ any) (any, error) { return s.ListServiceTypes(ctx) }),
 
 		CreateAuthorization: guard(writers, func(ctx context.Context, req any) (any, error) {
@@ -79,4 +83,6 @@ func MakeEndpoints(s *Service) Endpoints {
 			return s.Versions(ctx, r.ID, r.Limit, r.Cursor)
 		}),
 	}
+	documentEndpoints(&e, s)
+	return e
 }

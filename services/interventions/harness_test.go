@@ -13,6 +13,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/auth/authtest"
 	"github.com/csi-lombardia/csi/pkg/cache"
+	"github.com/csi-lombardia/csi/pkg/docstore"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/places"
@@ -75,18 +76,25 @@ type suite struct {
 	*servicetest.Suite
 	identity *identityDouble
 	cache    *cache.Memory
+	docs     *docstore.Documents // a directory's unless an option gives another (documents_test.go)
 }
 
 // clientScopes are the machine clients of the suite and their scopes.
 var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAuthorizationsRead}, "events": {events.ScopeRead}}
 
-func newSuite(t testing.TB) *suite {
+func newSuite(t testing.TB, opts ...func(*suite)) *suite {
 	t.Helper()
 	s := &suite{identity: &identityDouble{}, cache: cache.NewMemory("interventions", 1000)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.docs == nil {
+		s.docs = dirDocuments(t, docstore.DocumentsConfig{})
+	}
 	s.Suite = servicetest.New(t, servicetest.Config{Service: "interventions", Sets: sets, OpenAPI: interventions.OpenAPI(), Clients: clientScopes,
 		Mount: func(ctx context.Context, a *app.App, iss *authtest.Issuer) (http.Handler, error) {
 			_, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: s.identity, Cache: s.cache,
-				Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: iss.Verifier()})
+				Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: iss.Verifier(), Documents: s.docs})
 			return h, err
 		}})
 	s.identity.accredit(s.Ambito, s.Coop, "SAD", "2025-01-01", "2025-12-31")

@@ -33,6 +33,10 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("PATCH /v1/authorizations/{id}", srv(e.UpdateAuthorization, httpapi.DecodePatch[AuthorizationPatch]))
 	mux.Handle("POST /v1/authorizations/{id}/status", idem(srv(e.ChangeStatus, decodeStatus)))
 	mux.Handle("GET /v1/authorizations/{id}/versions", srv(e.Versions, decodePage))
+
+	mux.Handle("POST /v1/authorizations/{id}/documents", limitUpload(e.UploadLimit)(idem(srv(e.UploadDocument, decodeUpload))))
+	mux.Handle("GET /v1/authorizations/{id}/documents", srv(e.ListDocuments, decodePage))
+	mux.Handle("POST /v1/documents/{id}/link", idem(srv(e.DocumentLink, decodeDocumentID)))
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {

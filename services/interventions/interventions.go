@@ -191,6 +191,8 @@ type Store interface {
 	// Versions lists the versions of an authorization after version after, ascending; with
 	// cooperative, only those that assigned it to that cooperative.
 	Versions(ctx context.Context, ambitoID, id uuid.UUID, cooperative *uuid.UUID, after int64, limit int) ([]Version, error)
+
+	DocumentStore
 }
 
 // ---- identity ----

@@ -1,4 +1,4 @@
-// Command interventions serves the interventions service (service types and authorizations).
+// Command interventions serves the interventions service (service types, authorizations and their documents).
 // Configuration is read from CSI_... environment variables (see the service README).
 package main
 
@@ -25,6 +25,7 @@ func run(ctx context.Context) error {
 	ps := peers.LoadSettings(env, "interventions", base.ConsulAddr, map[string]string{"identity": identityhttp.DefaultURL})
 	cfg := interventions.DefaultConfig()
 	cfg.AccreditationTTL = env.DurationMax("CSI_INTERVENTIONS_ACCREDITATION_TTL", cfg.AccreditationTTL, 24*time.Hour)
+	docCfg := interventions.LoadDocumentsConfig(env, base.HTTPAddr)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -46,8 +47,12 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	docs, err := interventions.OpenDocuments(ctx, a, docCfg, a.Log)
+	if err != nil {
+		return err
+	}
 	_, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: identity, Cache: c,
-		Places: places.Default(), Config: cfg, Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))})
+		Places: places.Default(), Config: cfg, Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log)), Documents: docs})
 	if err != nil {
 		return err
 	}
