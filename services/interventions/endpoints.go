@@ -18,6 +18,7 @@ type Endpoints struct {
 	CreateAuthorization, ListAuthorizations, GetAuthorization, UpdateAuthorization, ChangeStatus, Versions endpoint.Endpoint
 
 	UploadDocument, ListDocuments, DocumentLink endpoint.Endpoint
+	AddDiaryEntry, ListDiary                    endpoint.Endpoint
 	// UploadLimit is the largest upload request read (the document limit and a form's overhead).
 	UploadLimit int64
 }
@@ -84,5 +85,6 @@ func MakeEndpoints(s *Service) Endpoints {
 		}),
 	}
 	documentEndpoints(&e, s)
+	diaryEndpoints(&e, s)
 	return e
 }

@@ -193,6 +193,7 @@ type Store interface {
 	Versions(ctx context.Context, ambitoID, id uuid.UUID, cooperative *uuid.UUID, after int64, limit int) ([]Version, error)
 
 	DocumentStore
+	DiaryStore
 }
 
 // ---- identity ----

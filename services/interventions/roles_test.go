@@ -54,6 +54,11 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 		{Name: "list documents", Method: "GET", Path: ap + "/documents", Roles: docRoles, OK: 200},
 		{Name: "link document", Method: "POST", Path: "/v1/documents/" + s.upload(sm, a.ID, "report", pdfDoc, "application/pdf").ID.String() + "/link",
 			Roles: docRoles, OK: 200},
+
+		{Name: "add diary entry", Method: "POST", Path: ap + "/diary", Body: func() any {
+			return map[string]any{"category": "observation", "text": "Incontro con la famiglia.", "occurred_on": "2025-04-03", "visibility": "team"}
+		}, Roles: docRoles, OK: 201},
+		{Name: "list diary", Method: "GET", Path: ap + "/diary", Roles: docRoles, OK: 200},
 	}
 }
 
