@@ -80,11 +80,11 @@ func decodeDocumentID(_ context.Context, r *http.Request) (any, error) {
 }
 
 // limitUpload answers 413 at once to an upload whose declared length is beyond what the
-// idempotency middleware would read (max), before it reads a byte.
+// idempotency middleware would read (max; 0: no bound), before it reads a byte.
 func limitUpload(max int64) httpapi.Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > max {
+			if max > 0 && r.ContentLength > max {
 				httpapi.WriteProblem(r.Context(), nil, w, r, &errs.Error{Kind: errs.TooLarge, Message: "the document is too large",
 					Fields: []errs.FieldError{{Field: "file", Message: "the request is larger than the document limit"}}})
 				return
