@@ -72,6 +72,9 @@ type DocumentLink struct {
 
 // DocumentStore is what the documents need of the database.
 type DocumentStore interface {
+	// OnRollback runs fn if the request's transaction (that of an Idempotency-Key) does not
+	// commit after all: the document's object is then deleted again.
+	OnRollback(ctx context.Context, fn func(context.Context))
 	CreateDocument(ctx context.Context, d Document) error
 	GetDocument(ctx context.Context, ambitoID, id uuid.UUID) (Document, error)
 	// ListDocuments lists an authorization's documents, newest first, before before.
@@ -121,13 +124,23 @@ func (s *Service) UploadDocument(ctx context.Context, authorizationID uuid.UUID,
 		if d.Filename == "" {
 			d.Filename = in.Kind + extension(doc.MediaType)
 		}
-		return s.store.InTx(ctx, func(tx Store) error {
+		err := s.store.InTx(ctx, func(tx Store) error {
 			if err := tx.CreateDocument(ctx, d); err != nil {
 				return err
 			}
 			return tx.AppendEvents(ctx, events.Of(a.AmbitoID, "document.added", "document", d.ID, documentEvent{ID: d.ID,
 				AuthorizationID: a.ID, CitizenID: a.CitizenID, CooperativeID: a.CooperativeID, Kind: d.Kind, ContentType: d.ContentType, Size: d.Size}))
 		})
+		if err == nil {
+			// With an Idempotency-Key the metadata commits with the stored answer, after this
+			// handler: should that not happen (a later step fails), the object goes too.
+			s.store.OnRollback(ctx, func(ctx context.Context) {
+				if err := s.docs.Delete(ctx, doc.Key); err != nil {
+					s.log.Warn("delete the object of a document rolled back", "key", doc.Key, "err", err)
+				}
+			})
+		}
+		return err
 	})
 	if err != nil {
 		return Document{}, storeDown(err)

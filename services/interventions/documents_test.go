@@ -383,3 +383,39 @@ func TestDocumentsCommitFails(t *testing.T) {
 		t.Errorf("objects = %v, %v; want the one of the document", keys, err)
 	}
 }
+
+// TestDocumentsRolledBackWithTheRequest: with an Idempotency-Key the metadata commits with the
+// stored answer; when a later step of the request fails (here its audit record is refused), the
+// request's transaction rolls back and the object is deleted with it: no object without
+// metadata. Without a key the metadata was committed: object and metadata stay together.
+func TestDocumentsRolledBackWithTheRequest(t *testing.T) {
+	opt, store := withS3(t, docstoretest.Config(t), docstore.DocumentsConfig{})
+	s := newSuite(t, opt)
+	edu := s.tok(auth.RoleEducator)
+	a := s.create(s.tok(auth.RoleServiceManager), s.body())
+	ctx := context.Background()
+	if _, err := s.App.Pool.Exec(ctx, `CREATE FUNCTION test_refuse_upload_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.action = 'document.upload' THEN RAISE EXCEPTION 'the test refuses the audit record'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER test_refuse_upload_audit BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION test_refuse_upload_audit()`); err != nil {
+		t.Fatal(err)
+	}
+	resp := s.Do("POST", "/v1/authorizations/"+a.ID.String()+"/documents?kind=report", edu,
+		servicetest.Raw{Body: pdfDoc, ContentType: "application/pdf"}, nil, "Idempotency-Key", "rolled-back-1")
+	if resp.StatusCode < 500 {
+		t.Fatalf("upload with its audit refused = %d, want a 5xx", resp.StatusCode)
+	}
+	if keys, err := store.List(ctx, ""); err != nil || len(keys) != 0 {
+		t.Errorf("objects left in the bucket = %v, %v; want none", keys, err)
+	}
+	if n := s.Count(`SELECT count(*) FROM documents`); n != 0 {
+		t.Errorf("%d documents", n)
+	}
+	resp = s.Do("POST", "/v1/authorizations/"+a.ID.String()+"/documents?kind=report", edu, servicetest.Raw{Body: pdfDoc, ContentType: "application/pdf"}, nil)
+	if resp.StatusCode < 500 {
+		t.Fatalf("upload with its audit refused = %d, want a 5xx", resp.StatusCode)
+	}
+	keys, err := store.List(ctx, "")
+	if n := s.Count(`SELECT count(*) FROM documents`); err != nil || n != 1 || len(keys) != 1 {
+		t.Errorf("without a key: %d documents, objects %v (%v); want one of each", n, keys, err)
+	}
+}
