@@ -33,15 +33,6 @@ func (s *suite) diary(token string, id uuid.UUID) []interventions.DiaryEntry {
 	return page.Items
 }
 
-func texts(list []interventions.DiaryEntry) []string {
-	var out []string
-	for _, e := range list {
-		out = append(out, e.Text)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // TestDiaryVisibility is the table of who reads an entry of each visibility level: every role
 // that may read the diary, the writer, and the azienda's social worker.
 func TestDiaryVisibility(t *testing.T) {
