@@ -43,6 +43,8 @@ func TestSchemaRejectsWrongValues(t *testing.T) {
 		{"umbrella subchart wrong type", umbrella, []string{"registry.replicaCount=three"}, []string{"registry", "replicaCount"}},
 		{"min above max", "registry", []string{"autoscaling.minReplicas=5", "autoscaling.maxReplicas=3"}, []string{"minReplicas must not exceed"}},
 		{"checkpoints without a store", "identity", []string{"audit.checkpoints.enabled=true"}, []string{"endpoint", "bucket"}},
+		{"documents' S3 without a bucket", "interventions", []string{"documents.s3.endpoint=s3.example.org:9000"}, []string{"documents", "bucket"}},
+		{"documents' link lifetime", "interventions", []string{"documents.linkTTL=forever"}, []string{"linkTTL"}},
 		{"audit interval", "registry", []string{"audit.verifyInterval=hourly"}, []string{"verifyInterval"}},
 		{"prometheusRule unknown key", "identity", []string{"prometheusRule.severity=page"}, []string{"severity"}},
 		{"peer URL not HTTP", "intake", []string{"config.registryURL=registry:8082"}, []string{"registryURL"}},

@@ -38,14 +38,7 @@ func loadAudit(env *Env, service string) AuditConfig {
 		CheckpointInterval: env.Duration("CSI_AUDIT_CHECKPOINT_INTERVAL", audit.DefaultCheckpointInterval),
 		CheckpointPrefix:   env.String("CSI_AUDIT_CHECKPOINT_PREFIX", "audit/"+service+"/"),
 		CheckpointDir:      env.String("CSI_AUDIT_CHECKPOINT_DIR", "audit-checkpoints"),
-		S3: docstore.S3Config{
-			Endpoint:  env.String("CSI_AUDIT_CHECKPOINT_S3_ENDPOINT", ""),
-			Bucket:    env.String("CSI_AUDIT_CHECKPOINT_S3_BUCKET", ""),
-			Region:    env.String("CSI_AUDIT_CHECKPOINT_S3_REGION", ""),
-			Secure:    env.Bool("CSI_AUDIT_CHECKPOINT_S3_SECURE", true),
-			AccessKey: env.Secret("CSI_AUDIT_CHECKPOINT_S3_ACCESS_KEY", ""),
-			SecretKey: env.Secret("CSI_AUDIT_CHECKPOINT_S3_SECRET_KEY", ""),
-		},
+		S3:                 env.LoadS3("CSI_AUDIT_CHECKPOINT"),
 	}
 	if env.Secret("CSI_AUDIT_CHECKPOINT_KEY", "") != "" {
 		c.CheckpointKey = env.Base64Key("CSI_AUDIT_CHECKPOINT_KEY", audit.CheckpointSeedSize)
@@ -60,33 +53,16 @@ func loadAudit(env *Env, service string) AuditConfig {
 			c.PreviousKeys = append(c.PreviousKeys, ed25519.PublicKey(b))
 		}
 	}
-	if c.S3.Endpoint != "" && c.S3.Bucket == "" {
-		env.problems = append(env.problems, "CSI_AUDIT_CHECKPOINT_S3_BUCKET is required with CSI_AUDIT_CHECKPOINT_S3_ENDPOINT")
-	}
 	return c
 }
 
 // checkpointStore opens the configured checkpoint store: S3 when an endpoint is set (the bucket
 // is created when missing), else the directory.
 func (c AuditConfig) checkpointStore(ctx context.Context) (docstore.Store, string, error) {
-	if c.S3.Endpoint != "" {
-		s, err := docstore.NewS3(c.S3)
-		if err != nil {
-			return nil, "", err
-		}
-		if err := s.EnsureBucket(ctx); err != nil {
-			return nil, "", err
-		}
-		return s, "s3://" + c.S3.Endpoint + "/" + c.S3.Bucket, nil
-	}
-	if c.CheckpointDir == "" {
+	if c.S3.Endpoint == "" && c.CheckpointDir == "" {
 		return nil, "", errors.New("no checkpoint store: set CSI_AUDIT_CHECKPOINT_DIR or CSI_AUDIT_CHECKPOINT_S3_ENDPOINT")
 	}
-	d, err := docstore.NewDir(c.CheckpointDir)
-	if err != nil {
-		return nil, "", err
-	}
-	return d, d.Root(), nil
+	return OpenStore(ctx, c.S3, c.CheckpointDir)
 }
 
 // OpenAudit opens the service's audit log, owned by the App: with a checkpoint key it checkpoints

@@ -26,6 +26,7 @@ type Ambient struct {
 
 	mu    sync.Mutex
 	after []func(context.Context)
+	undo  []func(context.Context)
 	ended bool
 }
 
@@ -55,10 +56,11 @@ func (a *Ambient) Tx() pgx.Tx { return a.tx }
 func (a *Ambient) Commit(ctx context.Context) error {
 	a.mu.Lock()
 	a.ended = true
-	after := a.after
-	a.after = nil
+	after, undo := a.after, a.undo
+	a.after, a.undo = nil, nil
 	a.mu.Unlock()
 	if err := a.tx.Commit(ctx); err != nil {
+		runUndo(ctx, undo)
 		return Translate(err)
 	}
 	ctx = WithoutTx(ctx)
@@ -68,14 +70,16 @@ func (a *Ambient) Commit(ctx context.Context) error {
 	return nil
 }
 
-// Rollback rolls the transaction back and drops the functions given to AfterCommit. It is a
-// no-op after Commit.
+// Rollback rolls the transaction back, drops the functions given to AfterCommit and runs those
+// given to OnRollback. It is a no-op after Commit.
 func (a *Ambient) Rollback(ctx context.Context) error {
 	a.mu.Lock()
 	a.ended = true
-	a.after = nil
+	undo := a.undo
+	a.after, a.undo = nil, nil
 	a.mu.Unlock()
 	err := a.tx.Rollback(ctx)
+	runUndo(ctx, undo)
 	if errors.Is(err, pgx.ErrTxClosed) {
 		return nil
 	}
@@ -122,6 +126,30 @@ func AfterCommit(ctx context.Context, fn func(context.Context)) {
 		a.mu.Unlock()
 	}
 	fn(WithoutTx(ctx))
+}
+
+// OnRollback runs fn if the ambient transaction of ctx does not commit (rolled back, or its
+// commit failed), never once it committed, and never when ctx carries none: for undoing work
+// outside the database that the transaction's rows refer to (an object stored before the row
+// that names it). The functions run after the rollback, newest first, with a context without
+// the transaction.
+func OnRollback(ctx context.Context, fn func(context.Context)) {
+	a, _ := ctx.Value(ambientKey{}).(*Ambient)
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ended {
+		a.undo = append(a.undo, fn)
+	}
+}
+
+func runUndo(ctx context.Context, undo []func(context.Context)) {
+	ctx = WithoutTx(ctx)
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i](ctx)
+	}
 }
 
 // poolDB is the DB of a Base on the pool: each query runs in the ambient transaction of its

@@ -49,6 +49,7 @@ func TestAmbient(t *testing.T) {
 		}
 		log = append(log, "after commit")
 	})
+	pgdb.OnRollback(ctx, func(context.Context) { t.Error("on-rollback function ran after a commit") })
 	// A query of the base with the context runs in the ambient transaction...
 	insert(ctx, b.DB, 1)
 	// ... and so does InTx: in a savepoint, so that its error undoes its own writes only.
@@ -101,12 +102,45 @@ func TestAmbient(t *testing.T) {
 	}
 	ctx = amb.Context(bg)
 	pgdb.AfterCommit(ctx, func(context.Context) { t.Error("after-commit function ran after a rollback") })
+	var undone []string
+	for _, name := range []string{"first", "second"} {
+		pgdb.OnRollback(ctx, func(c context.Context) {
+			if pgdb.InAmbientTx(c) {
+				t.Error("an on-rollback function got the transaction's context")
+			}
+			undone = append(undone, name)
+		})
+	}
 	if err := b.InTx(ctx, func(tx pgdb.Base) error { insert(ctx, tx.DB, 5); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := amb.Rollback(bg); err != nil {
 		t.Fatal(err)
 	}
+	if err := amb.Rollback(bg); err != nil { // a second rollback undoes nothing again
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"second", "first"}, undone); diff != "" {
+		t.Errorf("on-rollback functions (-want +got):\n%s", diff)
+	}
+	// A commit that fails runs them too.
+	if amb, err = pgdb.Begin(bg, pool); err != nil {
+		t.Fatal(err)
+	}
+	ctx = amb.Context(bg)
+	failed := false
+	pgdb.OnRollback(ctx, func(context.Context) { failed = true })
+	if _, err := amb.Tx().Exec(bg, `INSERT INTO items VALUES (1)`); err == nil {
+		t.Fatal("a duplicate key was inserted")
+	}
+	if err := amb.Commit(bg); err == nil {
+		t.Error("the commit of an aborted transaction succeeded")
+	}
+	if !failed {
+		t.Error("the on-rollback function did not run after a failed commit")
+	}
+	// Without an ambient transaction there is nothing to undo.
+	pgdb.OnRollback(bg, func(context.Context) { t.Error("on-rollback function ran without a transaction") })
 	if diff := cmp.Diff([]int{1, 3, 4}, ids(bg, pool)); diff != "" {
 		t.Errorf("rows after the rollback (-want +got):\n%s", diff)
 	}

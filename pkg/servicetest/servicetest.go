@@ -179,8 +179,15 @@ func (s *Suite) ClientToken(ambito uuid.UUID, scopes []string) string {
 		Role: auth.RoleClient, Scopes: scopes})
 }
 
+// Raw is a request body of a given media type (a document upload: a PDF, a multipart form).
+type Raw struct {
+	Body        []byte
+	ContentType string
+}
+
 // Do sends a request and decodes a 2xx JSON answer into out (when not nil). A body of type
-// string, []byte or io.Reader is sent as text/csv, url.Values as a form, any other as JSON;
+// string, []byte or io.Reader is sent as text/csv, url.Values as a form, Raw as its media type,
+// any other as JSON;
 // headers are name, value pairs ("If-Match", etag; a Content-Type given replaces the body's).
 // Redirects are not followed. Every answer is checked against the contract when the test is a
 // *testing.T and the suite has one.
@@ -199,6 +206,8 @@ func (s *Suite) Do(method, path, token string, body any, out any, headers ...str
 		rd, ctype = b, "text/csv"
 	case url.Values:
 		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	case Raw:
+		rd, ctype = bytes.NewReader(b.Body), b.ContentType
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {

@@ -20,6 +20,11 @@ type Endpoints struct {
 	RecordVisit, RecordVisits, ListVisits, GetVisit, VoidVisit endpoint.Endpoint // visits_endpoints.go
 
 	StatementEndpoints
+
+	UploadDocument, ListDocuments, DocumentLink endpoint.Endpoint
+	AddDiaryEntry, ListDiary                    endpoint.Endpoint
+	// UploadLimit is the largest upload request read (the document limit and a form's overhead).
+	UploadLimit int64
 }
 
 // Request types carried from the transport to the endpoints.
@@ -57,7 +62,7 @@ func etagged(a Authorization, err error) (any, error) {
 
 // MakeEndpoints builds the endpoints over s.
 func MakeEndpoints(s *Service) Endpoints {
-	return Endpoints{
+	e := Endpoints{
 		ListServiceTypes: guard(referenceReaders, func(ctx context.Context, _ any) (any, error) { return s.ListServiceTypes(ctx) }),
 
 		CreateAuthorization: guard(writers, func(ctx context.Context, req any) (any, error) {
@@ -85,4 +90,7 @@ func MakeEndpoints(s *Service) Endpoints {
 
 		StatementEndpoints: makeStatementEndpoints(s),
 	}.withVisits(s)
+	documentEndpoints(&e, s)
+	diaryEndpoints(&e, s)
+	return e
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/auth/authtest"
 	"github.com/csi-lombardia/csi/pkg/cache"
+	"github.com/csi-lombardia/csi/pkg/docstore"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/events"
 	"github.com/csi-lombardia/csi/pkg/places"
@@ -94,6 +95,7 @@ type suite struct {
 	registry *registryDouble
 	cache    *cache.Memory
 	svc      *interventions.Service
+	docs     *docstore.Documents // a directory's unless an option gives another (documents_test.go)
 }
 
 // clientScopes are the machine clients of the suite and their scopes.
@@ -101,13 +103,19 @@ var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAut
 	"visits":     {interventions.ScopeVisitsWrite, interventions.ScopeVisitsRead},
 	"statements": {interventions.ScopeStatementsRead, interventions.ScopeStatementsWrite}}
 
-func newSuite(t testing.TB) *suite {
+func newSuite(t testing.TB, opts ...func(*suite)) *suite {
 	t.Helper()
 	s := &suite{identity: &identityDouble{}, registry: &registryDouble{}, cache: cache.NewMemory("interventions", 1000)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.docs == nil {
+		s.docs = dirDocuments(t, docstore.DocumentsConfig{})
+	}
 	s.Suite = servicetest.New(t, servicetest.Config{Service: "interventions", Sets: sets, OpenAPI: interventions.OpenAPI(), Clients: clientScopes,
 		Mount: func(ctx context.Context, a *app.App, iss *authtest.Issuer) (http.Handler, error) {
 			svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: s.identity, Registry: s.registry, Cache: s.cache,
-				Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: iss.Verifier()})
+				Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: iss.Verifier(), Documents: s.docs})
 			s.svc = svc
 			return h, err
 		}})

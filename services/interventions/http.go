@@ -36,6 +36,13 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 
 	visitRoutes(mux, srv, e, idem) // visits_endpoints.go
 	statementRoutes(mux, e.StatementEndpoints, log)
+
+	mux.Handle("POST /v1/authorizations/{id}/documents", limitUpload(e.UploadLimit)(idem(srv(e.UploadDocument, decodeUpload))))
+	mux.Handle("GET /v1/authorizations/{id}/documents", srv(e.ListDocuments, decodePage))
+	mux.Handle("POST /v1/documents/{id}/link", idem(srv(e.DocumentLink, decodeDocumentID)))
+
+	mux.Handle("POST /v1/authorizations/{id}/diary", idem(srv(e.AddDiaryEntry, decodeDiary)))
+	mux.Handle("GET /v1/authorizations/{id}/diary", srv(e.ListDiary, decodePage))
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {

@@ -204,6 +204,8 @@ type Store interface {
 
 	VisitStore // visits.go
 	PlanDraftStore
+	DocumentStore
+	DiaryStore
 }
 
 // ---- identity ----

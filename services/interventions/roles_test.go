@@ -1,6 +1,7 @@
 package interventions_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
@@ -19,6 +20,7 @@ var (
 	// the readers of the statements
 	statementReaders = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative, auth.RolePlanningOffice,
 		auth.RoleCoopCoordinator}
+	docRoles  = append(slices.Clone(writers), coopRoles...)
 )
 
 // roleTable is interventions' role × endpoint table (DESIGN.md "Authorization"), on fixtures
@@ -49,6 +51,17 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 		{Name: "versions", Method: "GET", Path: ap + "/versions", Roles: readers, OK: 200, Clients: read},
 		{Name: "verify audit", Method: "GET", Path: "/v1/audit:verify", Roles: privacy, OK: 200},
 		{Name: "events", Method: "GET", Path: "/v1/events", OK: 200, Clients: map[string]int{"events": 200}},
+
+		{Name: "upload document", Method: "POST", Path: ap + "/documents?kind=report", Body: func() any { return servicetest.Raw{Body: pdfDoc, ContentType: "application/pdf"} },
+			Roles: docRoles, OK: 201},
+		{Name: "list documents", Method: "GET", Path: ap + "/documents", Roles: docRoles, OK: 200},
+		{Name: "link document", Method: "POST", Path: "/v1/documents/" + s.upload(sm, a.ID, "report", pdfDoc, "application/pdf").ID.String() + "/link",
+			Roles: docRoles, OK: 200},
+
+		{Name: "add diary entry", Method: "POST", Path: ap + "/diary", Body: func() any {
+			return map[string]any{"category": "observation", "text": "Incontro con la famiglia.", "occurred_on": "2025-04-03", "visibility": "team"}
+		}, Roles: docRoles, OK: 201},
+		{Name: "list diary", Method: "GET", Path: ap + "/diary", Roles: docRoles, OK: 200},
 	}, append(visitCalls(s), statementRows(s)...)...) // visits_test.go, statementRows below
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/csi-lombardia/csi/pkg/audit"
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/cache"
+	"github.com/csi-lombardia/csi/pkg/docstore"
 	"github.com/csi-lombardia/csi/pkg/errs"
 	"github.com/csi-lombardia/csi/pkg/places"
 )
@@ -51,6 +52,7 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+	docs     *docstore.Documents // set by Mount (Parts.Documents)
 }
 
 // NewService returns the service.

@@ -68,6 +68,27 @@ CSI_AUDIT_CHECKPOINT_PREVIOUS_KEYS: {{ join "," . | quote }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- /* A service that keeps documents (interventions): its charts have documents. */}}
+{{- with .Values.documents }}
+{{- $p := printf "CSI_%s" (upper $.Chart.Name) }}
+{{- if .s3.endpoint }}
+{{ $p }}_S3_ENDPOINT: {{ .s3.endpoint | quote }}
+{{ $p }}_S3_BUCKET: {{ .s3.bucket | quote }}
+{{ $p }}_S3_REGION: {{ .s3.region | quote }}
+{{ $p }}_S3_SECURE: {{ .s3.secure | toString | quote }}
+{{- with .s3.publicEndpoint }}
+{{ $p }}_S3_PUBLIC_ENDPOINT: {{ . | quote }}
+{{ $p }}_S3_PUBLIC_SECURE: {{ $.Values.documents.s3.publicSecure | toString | quote }}
+{{- end }}
+{{- else }}
+{{ $p }}_DOCUMENTS_DIR: "/tmp/documents"
+{{- end }}
+{{ $p }}_DOCUMENTS_MAX_BYTES: {{ int64 .maxBytes | toString | quote }}
+{{ $p }}_DOCUMENTS_LINK_TTL: {{ .linkTTL | quote }}
+{{- with .linkBase }}
+{{ $p }}_DOCUMENTS_LINK_BASE: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- range $k, $v := $c.env }}
 {{ $k }}: {{ $v | toString | quote }}
 {{- end }}

@@ -53,3 +53,11 @@ func (s Store[S]) AppendEvents(ctx context.Context, evs ...events.Event) error {
 func (s Store[S]) AfterCommit(ctx context.Context, fn func(context.Context)) {
 	pgdb.AfterCommit(ctx, fn)
 }
+
+// OnRollback runs fn if the request's ambient transaction does not commit (pgdb.OnRollback):
+// for undoing work outside the database that the transaction's rows refer to. Without an
+// ambient transaction it never runs: the store's own transactions have committed when they
+// return.
+func (s Store[S]) OnRollback(ctx context.Context, fn func(context.Context)) {
+	pgdb.OnRollback(ctx, fn)
+}

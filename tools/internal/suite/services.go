@@ -95,6 +95,12 @@ func (c config) env(s service, all []service) []string {
 			env = append(env, k+"="+v)
 		}
 	}
+	if s.name == "interventions" {
+		// The authorizations' documents in the run directory (no S3 server in make run), their
+		// download links signed and served by interventions itself.
+		env = append(env, "CSI_INTERVENTIONS_DOCUMENTS_DIR="+filepath.Join(c.runDir, "documents"),
+			"CSI_INTERVENTIONS_DOCUMENTS_LINK_BASE="+c.url(s)+"/v1/documents:download")
+	}
 	if s.name == identity.name {
 		env = append(env, "CSI_IDENTITY_MASTER_KEY="+c.secrets[keyMasterKey])
 		for k, v := range c.bootstrap {

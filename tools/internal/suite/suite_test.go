@@ -183,7 +183,7 @@ func TestEnv(t *testing.T) {
 		secrets:   map[string]string{keyMasterKey: "KEY", "CSI_REGISTRY_PSEUDONYM_KEY_SINBA": "PK", keyCheckpointKey: "CPK"},
 		bootstrap: map[string]string{"CSI_BOOTSTRAP_AMBITO_CODE": "ambito-demo"}}
 	t.Setenv("CSI_HTTP_ADDR", ":1") // the suite's own values win
-	all := []service{{"identity", 0}, {"registry", 1}}
+	all := []service{{"identity", 0}, {"registry", 1}, {"interventions", 2}}
 	lookup := func(env []string) map[string]string {
 		m := map[string]string{}
 		for _, kv := range env { // later values win, as in exec.Cmd
@@ -192,7 +192,7 @@ func TestEnv(t *testing.T) {
 		}
 		return m
 	}
-	id, reg := lookup(c.env(all[0], all)), lookup(c.env(all[1], all))
+	id, reg, inv := lookup(c.env(all[0], all)), lookup(c.env(all[1], all)), lookup(c.env(all[2], all))
 	for _, tc := range []struct {
 		name      string
 		env       map[string]string
@@ -213,6 +213,9 @@ func TestEnv(t *testing.T) {
 		{"identity checkpoint key", id, "CSI_AUDIT_CHECKPOINT_KEY", "CPK"},
 		{"registry checkpoint key", reg, "CSI_AUDIT_CHECKPOINT_KEY", "CPK"},
 		{"checkpoints in the run directory", reg, "CSI_AUDIT_CHECKPOINT_DIR", "/run/csi/audit-checkpoints"},
+		{"interventions' documents in the run directory", inv, "CSI_INTERVENTIONS_DOCUMENTS_DIR", "/run/csi/documents"},
+		{"interventions serves their links", inv, "CSI_INTERVENTIONS_DOCUMENTS_LINK_BASE", "http://127.0.0.1:9002/v1/documents:download"},
+		{"registry keeps no documents", reg, "CSI_INTERVENTIONS_DOCUMENTS_DIR", ""},
 	} {
 		if got := tc.env[tc.key]; got != tc.want {
 			t.Errorf("%s: %s = %q, want %q", tc.name, tc.key, got, tc.want)

@@ -1,5 +1,6 @@
-// Command interventions serves the interventions service (service types and authorizations, the
-// drafts from intake's PAI, the cooperatives' citizen card).
+// Command interventions serves the interventions service (service types, authorizations and
+// their documents and diary, visits, monthly statements, the drafts from intake's PAI, the
+// cooperatives' citizen card).
 // Configuration is read from CSI_... environment variables (see the service README).
 package main
 
@@ -37,6 +38,7 @@ func run(ctx context.Context) error {
 	// Drafts from the PAI: intake's feed followed for plan.versioned (README, "Drafts from the PAI").
 	planDrafts := env.Bool("CSI_INTERVENTIONS_PLAN_DRAFTS", true)
 	feedIdle := env.DurationMax("CSI_INTERVENTIONS_FEED_INTERVAL", events.DefaultIdle, time.Minute)
+	docCfg := interventions.LoadDocumentsConfig(env, base.HTTPAddr)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -62,8 +64,12 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	docs, err := interventions.OpenDocuments(ctx, a, docCfg, a.Log)
+	if err != nil {
+		return err
+	}
 	svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: identity, Registry: registry, Cache: c,
-		Places: places.Default(), Config: cfg, Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log))})
+		Places: places.Default(), Config: cfg, Verifier: base.Verifier(auth.NewJWKS(base.JWKSURL, a.Log)), Documents: docs})
 	if err != nil {
 		return err
 	}
