@@ -191,6 +191,21 @@ func BenchmarkStatement10M(b *testing.B) {
 	if !strings.Contains(strings.Join(plan, "\n"), "visits_statement") {
 		b.Error("the visits query does not use the visits_statement index")
 	}
+	// The parts of a read, timed apart: the visits query, the authorizations query.
+	store := postgres.New(s.App.Pool)
+	for range 3 {
+		t0 := time.Now()
+		vt, err := store.VisitTotals(context.Background(), benchAmbito, coop, "2025-05-01", "2025-05-31")
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		as, err := store.StatementAuthorizations(context.Background(), benchAmbito, coop, "2025-05-01", "2025-05-31", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("visit totals: %d in %s; authorizations: %d in %s", len(vt), t1.Sub(t0), len(as), time.Since(t1))
+	}
 	var lat []time.Duration
 	var st interventions.Statement
 	for b.Loop() {
