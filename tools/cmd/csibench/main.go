@@ -26,6 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/csi-lombardia/csi/tools/internal/ivload"
 	"github.com/csi-lombardia/csi/tools/internal/load"
 	"github.com/csi-lombardia/csi/tools/internal/repo"
 	"github.com/csi-lombardia/csi/tools/internal/suite"
@@ -159,17 +160,17 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 
 	// Interventions: the bench cooperatives, their operators and authorizations, the last run's
 	// visits removed, the statement's table filled (once).
-	var iv ivSetup
-	var cals []visitCalendar
+	var iv ivload.Setup
+	var cals []ivload.Calendar
 	ivTok := ivTokens{client: new(string), coord: new(string)}
 	if s.URL("interventions") != "" {
 		if cals, err = ivCalendars(c.step); err != nil {
 			return err
 		}
-		if iv, err = prepareInterventions(ctx, s, c.seed, logw); err != nil {
+		if iv, err = ivload.Prepare(ctx, s, c.seed, logw); err != nil {
 			return err
 		}
-		if err := resetBenchVisits(ctx, s.DatabaseURL("interventions"), iv.writeCoop, logw); err != nil {
+		if err := resetBenchVisits(ctx, s.DatabaseURL("interventions"), iv.WriteCoop, logw); err != nil {
 			return err
 		}
 		if rep.fillHave, rep.fillTook, err = fillVisits(ctx, s.DatabaseURL("interventions"), iv, c.visitsFill, logw); err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/csi-lombardia/csi/tools/internal/ivload"
 )
 
 // The statement's data: the visits table filled with generate_series to fillTarget rows once,
@@ -17,10 +19,9 @@ import (
 // The fill is the reference ambito's 20 cooperatives, 300 authorizations each (the statement
 // cooperative's, made through the API, and 19 filler cooperatives' copies of them made by
 // SQL), 19 operators a cooperative (380 in all), each making 8 one-hour visits a day from
-// fillFrom on, one in 25 a missed visit: 10 million visits are about 9 years of them, and a
+// ivload.StmtFrom on, one in 25 a missed visit: 10 million visits are about 9 years of them, and a
 // month of the statement cooperative holds about 4,700 visits on its 300 authorizations.
 const (
-	fillFrom      = "2012-01-01"
 	fillCoops     = 20
 	fillOperators = 19
 	fillPerDay    = 8
@@ -47,12 +48,12 @@ SELECT ` + fillIDSQL + `, $1, f.id, f.cooperative_id, f.service_type, f.citizen_
 	60, g % 25 = 0, 'home', '{personal_care}', '', 0, 'valid',
 	jsonb_build_object('id', 'bench-fill', 'role', 'educator', 'org_id', f.cooperative_id), now()
 FROM generate_series($3::bigint, $4::bigint - 1) g
-CROSS JOIN LATERAL (SELECT (date '` + fillFrom + `' + (g / $2 / 19 / 8)::int) AS day) d
+CROSS JOIN LATERAL (SELECT (date '` + ivload.StmtFrom + `' + (g / $2 / 19 / 8)::int) AS day) d
 JOIN fill_auths f ON f.ci = g % $2 AND f.ai = (g / $2) % 300`
 
 // fillVisits makes sure the visits table holds the fill's target rows, and says how long it
 // took when it had to add any.
-func fillVisits(ctx context.Context, dbURL string, st ivSetup, target int64, logw io.Writer) (have int64, took time.Duration, err error) {
+func fillVisits(ctx context.Context, dbURL string, st ivload.Setup, target int64, logw io.Writer) (have int64, took time.Duration, err error) {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return 0, 0, fmt.Errorf("connect to interventions' database: %w", err)
@@ -74,7 +75,7 @@ func fillVisits(ctx context.Context, dbURL string, st ivSetup, target int64, log
 	began := time.Now()
 	// The filler cooperatives' authorizations: copies of the statement cooperative's.
 	var ids []uuid.UUID
-	for _, a := range st.stmtAuths {
+	for _, a := range st.StmtAuths {
 		ids = append(ids, a.ID)
 	}
 	if _, err := conn.Exec(ctx, `INSERT INTO authorizations (id, ambito_id, istat_code, case_id, citizen_id, cooperative_id, service_type,
@@ -95,12 +96,12 @@ func fillVisits(ctx context.Context, dbURL string, st ivSetup, target int64, log
 			a.id, a.cooperative_id, a.service_type, a.citizen_id
 		FROM authorizations a
 		LEFT JOIN generate_series(1, $3 - 1) k(k) ON a.cooperative_id = md5('bench-fill-coop-' || k.k)::uuid
-		WHERE a.cooperative_id = $1 AND a.id = ANY($2) OR k.k IS NOT NULL`, st.stmtCoop, ids, fillCoops); err != nil {
+		WHERE a.cooperative_id = $1 AND a.id = ANY($2) OR k.k IS NOT NULL`, st.StmtCoop, ids, fillCoops); err != nil {
 		return have, 0, fmt.Errorf("the fill's authorizations: %w", err)
 	}
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM fill_auths WHERE ai < 300`).Scan(&n); err != nil || n != fillCoops*stmtAuths {
-		return have, 0, fmt.Errorf("the fill has %d authorizations, want %d (%v)", n, fillCoops*stmtAuths, err)
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM fill_auths WHERE ai < 300`).Scan(&n); err != nil || n != fillCoops*ivload.StmtAuthorizations {
+		return have, 0, fmt.Errorf("the fill has %d authorizations, want %d (%v)", n, fillCoops*ivload.StmtAuthorizations, err)
 	}
 	for from := int64(0); from < target; from += fillChunk {
 		to := min(from+fillChunk, target)
@@ -112,7 +113,7 @@ func fillVisits(ctx context.Context, dbURL string, st ivSetup, target int64, log
 			continue
 		}
 		t0 := time.Now()
-		if _, err := conn.Exec(ctx, fillVisitsSQL, st.ambito, fillCoops, from, to); err != nil {
+		if _, err := conn.Exec(ctx, fillVisitsSQL, st.Ambito, fillCoops, from, to); err != nil {
 			return have, time.Since(began), fmt.Errorf("fill visits %d to %d: %w", from, to, err)
 		}
 		fmt.Fprintf(logw, "    visits %d to %d in %s\n", from, to, time.Since(t0).Round(100*time.Millisecond))
