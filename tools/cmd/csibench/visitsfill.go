@@ -129,42 +129,11 @@ func fillVisits(ctx context.Context, dbURL string, st ivload.Setup, target int64
 	return have, took, nil
 }
 
-// resetBenchVisits removes the visits an earlier run wrote for the write cooperative (by the
-// service and by the floor), so that this run's calendar is free again. The service never
-// deletes a visit; the bench does, in its own database, with the triggers off (a database's
-// owner may) when a trigger refuses it.
+// resetBenchVisits removes the visits an earlier run wrote for the write cooperative.
 func resetBenchVisits(ctx context.Context, dbURL string, coop uuid.UUID, logw io.Writer) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return fmt.Errorf("connect to interventions' database: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	del := func(replica bool) (int64, error) {
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			return 0, err
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-		if replica {
-			if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
-				return 0, err
-			}
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM visits WHERE cooperative_id = $1`, coop)
-		if err != nil {
-			return 0, err
-		}
-		return tag.RowsAffected(), tx.Commit(ctx)
-	}
-	n, err := del(false)
-	if err != nil {
-		if n, err = del(true); err != nil {
-			return fmt.Errorf("remove the last run's bench visits: %w", err)
-		}
-	}
+	n, err := ivload.ResetVisits(ctx, dbURL, coop)
 	if n > 0 {
 		fmt.Fprintf(logw, "==> removed the %d visits an earlier run wrote for the bench cooperative\n", n)
-		_, _ = conn.Exec(ctx, `VACUUM (ANALYZE) visits`)
 	}
-	return nil
+	return err
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
 	"github.com/csi-lombardia/csi/pkg/places"
@@ -90,24 +91,24 @@ func Prepare(ctx context.Context, s *suite.Suite, seed uint64, logw io.Writer) (
 	if err != nil {
 		return st, fmt.Errorf("list cooperatives: %w", err)
 	}
-	ensure := func(name string) (uuid.UUID, error) {
+	ensure := func(name, tax string) (uuid.UUID, error) {
 		for _, o := range coops {
 			if o.Name == name {
 				st.Ambito = o.AmbitoID
 				return o.ID, nil
 			}
 		}
-		o, err := c.CreateOrganization(ctx, identity.OrganizationInput{Kind: identity.OrgCooperativa, Name: name})
+		o, err := c.CreateOrganization(ctx, identity.OrganizationInput{Kind: identity.OrgCooperativa, Name: name, TaxCode: partitaIVA(tax)})
 		if err != nil {
 			return uuid.Nil, fmt.Errorf("create the cooperative %s: %w", name, err)
 		}
 		st.Ambito = o.AmbitoID
 		return o.ID, nil
 	}
-	if st.WriteCoop, err = ensure(writeCoopName); err != nil {
+	if st.WriteCoop, err = ensure(writeCoopName, "0990000001"); err != nil {
 		return st, err
 	}
-	if st.StmtCoop, err = ensure(stmtCoopName); err != nil {
+	if st.StmtCoop, err = ensure(stmtCoopName, "0990000002"); err != nil {
 		return st, err
 	}
 	accs, err := c.Accreditations(ctx)
@@ -322,15 +323,6 @@ func (a ivAPI) ensureAuthorizations(ctx context.Context, coop uuid.UUID, istat s
 	return ids[:n], nil
 }
 
-// slot is the i-th visit's operator and time in a calendar of ops operators from day first on.
-func slot(first time.Time, ops int, i int64) (op int, date, start, end string) {
-	op = int(i % int64(ops))
-	n := i / int64(ops)
-	day := first.AddDate(0, 0, int(n/SlotsPerDay))
-	m := firstSlotHour*60 + int(n%SlotsPerDay)*slotMinutes
-	return op, day.Format(time.DateOnly), clockOf(m), clockOf(m + slotMinutes)
-}
-
 func clockOf(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
 // Calendar gives a target its own days: from first, as many as its ramp may fill.
@@ -358,26 +350,90 @@ func Calendars(visits ...int64) ([]Calendar, error) {
 	return out, nil
 }
 
-// visitInput is the i-th visit of a calendar: the contract's VisitInput.
+// VisitInput is the i-th visit of a calendar: the contract's VisitInput, operator i%ops at
+// the operator's (i/ops)-th slot.
 func (st Setup) VisitInput(cal Calendar, i int64) (map[string]any, error) {
-	op, date, start, end := slot(cal.First, len(st.Operators), i)
-	if i >= int64(cal.Days)*int64(len(st.Operators))*SlotsPerDay {
-		return nil, fmt.Errorf("visit %d past the calendar's %d days: %w", i, cal.Days, load.ErrNoData)
-	}
-	a := st.WriteAuths[int(i%int64(len(st.WriteAuths)))]
-	return map[string]any{"authorization_id": a.ID, "operator_id": st.Operators[op], "date": date, "start": start, "end": end,
-		"activities": []string{"personal_care"}, "place": "home", "notes": "", "absent": false}, nil
+	ops := int64(len(st.Operators))
+	return st.VisitOf(cal, int(i%ops), i/ops)
 }
 
-// floorVisit is the floor's visit: the input and the columns the service derives from the
+// VisitOf is operator op's n-th visit of a calendar (its n-th quarter-hour slot), on the
+// authorization the operator works on (op % the write authorizations).
+func (st Setup) VisitOf(cal Calendar, op int, n int64) (map[string]any, error) {
+	if n >= int64(cal.Days)*SlotsPerDay {
+		return nil, fmt.Errorf("slot %d past the calendar's %d days: %w", n, cal.Days, load.ErrNoData)
+	}
+	day := cal.First.AddDate(0, 0, int(n/SlotsPerDay))
+	m := firstSlotHour*60 + int(n%SlotsPerDay)*slotMinutes
+	a := st.WriteAuths[op%len(st.WriteAuths)]
+	return map[string]any{"authorization_id": a.ID, "operator_id": st.Operators[op], "date": day.Format(time.DateOnly),
+		"start": clockOf(m), "end": clockOf(m + slotMinutes), "activities": []string{"personal_care"}, "place": "home", "notes": "",
+		"absent": false}, nil
+}
+
+// FloorVisit is the floor's visit: the input and the columns the service derives from the
 // authorization (cooperative, service type, citizen) and from the caller (recorded_by).
 func (st Setup) FloorVisit(cal Calendar, i int64) (map[string]any, error) {
 	v, err := st.VisitInput(cal, i)
 	if err != nil {
 		return nil, err
 	}
-	a := st.WriteAuths[int(i%int64(len(st.WriteAuths)))]
-	v["ambito_id"], v["cooperative_id"], v["service_type"], v["citizen_id"] = st.Ambito, st.WriteCoop, "SAD", a.CitizenID
+	a := st.WriteAuths[int(i%int64(len(st.Operators)))%len(st.WriteAuths)]
+	v["cooperative_id"], v["service_type"], v["citizen_id"] = st.WriteCoop, "SAD", a.CitizenID
 	v["recorded_by"] = map[string]any{"id": st.ClientID, "role": "client", "org_id": st.WriteCoop}
 	return v, nil
+}
+
+// ResetVisits removes the visits an earlier run wrote for the write cooperative (through the
+// service and the floor), so that this run's calendars are free again. The service never
+// deletes a visit; the load tools do, in their own databases, with the triggers off (a
+// database's owner may) when a trigger refuses it. It returns how many it removed.
+func ResetVisits(ctx context.Context, dbURL string, coop uuid.UUID) (int64, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return 0, fmt.Errorf("connect to interventions' database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	del := func(replica bool) (int64, error) {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+		if replica {
+			if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
+				return 0, err
+			}
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM visits WHERE cooperative_id = $1`, coop)
+		if err != nil {
+			return 0, err
+		}
+		return tag.RowsAffected(), tx.Commit(ctx)
+	}
+	n, err := del(false)
+	if err != nil {
+		if n, err = del(true); err != nil {
+			return 0, fmt.Errorf("remove the last run's visits: %w", err)
+		}
+	}
+	if n > 0 {
+		_, _ = conn.Exec(ctx, `VACUUM (ANALYZE) visits`)
+	}
+	return n, nil
+}
+
+// partitaIVA is the 10 digits given with their check digit (codicefiscale.ValidateNumeric).
+func partitaIVA(first10 string) string {
+	sum := 0
+	for i, c := range first10 {
+		d := int(c - '0')
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return first10 + strconv.Itoa((10-sum%10)%10)
 }
