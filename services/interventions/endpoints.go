@@ -16,6 +16,8 @@ type Endpoints struct {
 	ListServiceTypes endpoint.Endpoint
 
 	CreateAuthorization, ListAuthorizations, GetAuthorization, UpdateAuthorization, ChangeStatus, Versions endpoint.Endpoint
+
+	RecordVisit, RecordVisits, ListVisits, GetVisit, VoidVisit endpoint.Endpoint // visits_endpoints.go
 }
 
 // Request types carried from the transport to the endpoints.
@@ -78,5 +80,5 @@ func MakeEndpoints(s *Service) Endpoints {
 			r := req.(pageRequest)
 			return s.Versions(ctx, r.ID, r.Limit, r.Cursor)
 		}),
-	}
+	}.withVisits(s)
 }

@@ -31,6 +31,9 @@ type identityDouble struct {
 	down  bool
 	calls int
 	list  []interventions.Accreditation
+	// operators are the profiles of the operators identity knows (visits_test.go).
+	operators     map[uuid.UUID][]interventions.OperatorProfile
+	operatorCalls int
 }
 
 func (d *identityDouble) Accreditations(_ context.Context, coop uuid.UUID, serviceType string) ([]interventions.Accreditation, error) {
@@ -47,6 +50,20 @@ func (d *identityDouble) Accreditations(_ context.Context, coop uuid.UUID, servi
 		}
 	}
 	return out, nil
+}
+
+func (d *identityDouble) OperatorProfiles(_ context.Context, id uuid.UUID) ([]interventions.OperatorProfile, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.operatorCalls++
+	if d.down {
+		return nil, &errs.Error{Kind: errs.Unavailable, Message: "identity unreachable", RetryAfter: 7 * time.Second}
+	}
+	p, ok := d.operators[id]
+	if !ok {
+		return nil, errs.E(errs.NotFound, "operator not found")
+	}
+	return p, nil
 }
 
 func (d *identityDouble) setDown(down bool) {
@@ -78,7 +95,8 @@ type suite struct {
 }
 
 // clientScopes are the machine clients of the suite and their scopes.
-var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAuthorizationsRead}, "events": {events.ScopeRead}}
+var clientScopes = map[string][]string{"authorizations": {interventions.ScopeAuthorizationsRead}, "events": {events.ScopeRead},
+	"visits": {interventions.ScopeVisitsWrite, interventions.ScopeVisitsRead}}
 
 func newSuite(t testing.TB) *suite {
 	t.Helper()

@@ -33,6 +33,8 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("PATCH /v1/authorizations/{id}", srv(e.UpdateAuthorization, httpapi.DecodePatch[AuthorizationPatch]))
 	mux.Handle("POST /v1/authorizations/{id}/status", idem(srv(e.ChangeStatus, decodeStatus)))
 	mux.Handle("GET /v1/authorizations/{id}/versions", srv(e.Versions, decodePage))
+
+	visitRoutes(mux, srv, e, idem) // visits_endpoints.go
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {

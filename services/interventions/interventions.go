@@ -191,6 +191,8 @@ type Store interface {
 	// Versions lists the versions of an authorization after version after, ascending; with
 	// cooperative, only those that assigned it to that cooperative.
 	Versions(ctx context.Context, ambitoID, id uuid.UUID, cooperative *uuid.UUID, after int64, limit int) ([]Version, error)
+
+	VisitStore // visits.go
 }
 
 // ---- identity ----
@@ -212,4 +214,7 @@ type Identity interface {
 	// Accreditations returns the accreditations of a cooperative for a service type.
 	// errs.Unavailable when identity cannot answer.
 	Accreditations(ctx context.Context, cooperativeID uuid.UUID, serviceType string) ([]Accreditation, error)
+	// OperatorProfiles returns the profiles of an operator of the caller's ambito (visits.go);
+	// errs.NotFound for an operator identity does not know, errs.Unavailable when it cannot answer.
+	OperatorProfiles(ctx context.Context, operatorID uuid.UUID) ([]OperatorProfile, error)
 }

@@ -28,7 +28,7 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 	s.Must(200, s.Do("POST", "/v1/authorizations/"+st.ID.String()+"/status", sm, map[string]any{"status": "active", "reason": "PAI approvato"}, nil))
 	ap := "/v1/authorizations/" + a.ID.String()
 	read := map[string]int{"authorizations": 200}
-	return []servicetest.Call{
+	return append([]servicetest.Call{
 		{Name: "service types", Method: "GET", Path: "/v1/service-types", Roles: refRoles, OK: 200, Clients: read},
 		{Name: "create authorization", Method: "POST", Path: "/v1/authorizations", Body: func() any { return s.body() }, Roles: writers, OK: 201},
 		{Name: "list authorizations", Method: "GET", Path: "/v1/authorizations", Roles: readers, OK: 200, Clients: read},
@@ -46,7 +46,7 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 		{Name: "versions", Method: "GET", Path: ap + "/versions", Roles: readers, OK: 200, Clients: read},
 		{Name: "verify audit", Method: "GET", Path: "/v1/audit:verify", Roles: privacy, OK: 200},
 		{Name: "events", Method: "GET", Path: "/v1/events", OK: 200, Clients: map[string]int{"events": 200}},
-	}
+	}, visitCalls(s)...) // visits_test.go
 }
 
 // TestRoleMatrix calls every operation with every role, machine clients and no token, and

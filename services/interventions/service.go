@@ -25,6 +25,8 @@ type Config struct {
 	// AccreditationTTL is how long identity's answer about a cooperative's accreditations is
 	// kept: within it, identity down does not block the check.
 	AccreditationTTL time.Duration
+	// OperatorTTL is how long identity's answer about an operator's profiles is kept (visits).
+	OperatorTTL time.Duration
 }
 
 // DefaultConfig returns the production defaults.
@@ -33,7 +35,7 @@ func DefaultConfig() Config {
 	if err != nil {
 		loc = time.UTC
 	}
-	return Config{Location: loc, AccreditationTTL: 10 * time.Minute}
+	return Config{Location: loc, AccreditationTTL: 10 * time.Minute, OperatorTTL: 10 * time.Minute}
 }
 
 // Service implements the interventions rules.

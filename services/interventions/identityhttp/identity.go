@@ -24,6 +24,8 @@ const (
 	DefaultURL = peers.DefaultIdentityURL
 	// Scope is the scope identity requires of interventions' machine client.
 	Scope = "accreditations:read"
+	// OperatorsScope is the scope identity requires to read an operator (GET /v1/operators/{id}).
+	OperatorsScope = "operators:read"
 	// maxPages bounds the pages of one answer: a cooperative has a few accreditations per type.
 	maxPages = 10
 	pageSize = "200"
@@ -33,14 +35,16 @@ var _ interventions.Identity = (*Identity)(nil)
 
 // Identity reads accreditations from the identity service.
 type Identity struct {
-	peer *peers.Client
-	list endpoint.Endpoint
+	peer     *peers.Client
+	list     endpoint.Endpoint
+	operator endpoint.Endpoint
 }
 
 // New returns an Identity calling the identity service through c.
 func New(c *peers.Client) *Identity {
 	i := &Identity{peer: c}
 	i.list = c.Endpoint(encodeList, i.decodeList)
+	i.operator = c.Endpoint(encodeOperator, i.decodeOperator)
 	return i
 }
 
@@ -106,4 +110,45 @@ func (i *Identity) decodeList(_ context.Context, resp *http.Response) (any, erro
 		return nil, err
 	}
 	return p, nil
+}
+
+// operatorAnswer is what interventions reads of identity's Operator.
+type operatorAnswer struct {
+	Profiles []interventions.OperatorProfile `json:"profiles"`
+}
+
+// OperatorProfiles implements interventions.Identity: GET /v1/operators/{id} (scope
+// operators:read), the operator's profiles; an operator identity does not know is NotFound.
+func (i *Identity) OperatorProfiles(ctx context.Context, id uuid.UUID) ([]interventions.OperatorProfile, error) {
+	ctx, cancel := context.WithTimeout(ctx, i.peer.Timeout())
+	defer cancel()
+	v, err := i.operator(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return v.([]interventions.OperatorProfile), nil
+}
+
+func encodeOperator(ctx context.Context, base *url.URL, request any) (*http.Request, error) {
+	u := base.JoinPath("v1", "operators", request.(uuid.UUID).String())
+	return http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+}
+
+func (i *Identity) decodeOperator(_ context.Context, resp *http.Response) (any, error) {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return nil, errs.E(errs.NotFound, "operator not found")
+	default:
+		return nil, errs.Wrap(errs.Internal, fmt.Errorf("status %d", resp.StatusCode),
+			"the identity service answered GET %s with an undocumented status", resp.Request.URL.Path)
+	}
+	var o operatorAnswer
+	if err := i.peer.DecodeJSON(resp, &o); err != nil {
+		return nil, err
+	}
+	if o.Profiles == nil {
+		o.Profiles = []interventions.OperatorProfile{}
+	}
+	return o.Profiles, nil
 }

@@ -25,6 +25,7 @@ func run(ctx context.Context) error {
 	ps := peers.LoadSettings(env, "interventions", base.ConsulAddr, map[string]string{"identity": identityhttp.DefaultURL})
 	cfg := interventions.DefaultConfig()
 	cfg.AccreditationTTL = env.DurationMax("CSI_INTERVENTIONS_ACCREDITATION_TTL", cfg.AccreditationTTL, 24*time.Hour)
+	cfg.OperatorTTL = env.DurationMax("CSI_INTERVENTIONS_OPERATOR_TTL", cfg.OperatorTTL, 24*time.Hour)
 	if err := env.Err(); err != nil {
 		return err
 	}

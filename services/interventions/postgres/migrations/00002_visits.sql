@@ -27,6 +27,7 @@ CREATE TABLE visits (
     void_reason      text,
     voided_by        jsonb,
     voided_at        timestamptz,
+    replaced_by      uuid, -- the visit that replaced this voided one (its replaces)
     recorded_by      jsonb NOT NULL,
     recorded_at      timestamptz NOT NULL,
     CHECK ((status = 'voided') = (voided_at IS NOT NULL)),
@@ -37,6 +38,8 @@ CREATE TABLE visits (
 CREATE INDEX visits_statement ON visits (ambito_id, cooperative_id, day)
     INCLUDE (authorization_id, service_type, minutes, absent, excess_minutes, status);
 CREATE INDEX visits_authorization ON visits (authorization_id, day);
+-- the lists of a cooperative's visits, newest first
+CREATE INDEX visits_cooperative ON visits (cooperative_id, id DESC);
 
 -- +goose Down
 DROP TABLE visits;
