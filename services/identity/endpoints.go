@@ -66,6 +66,9 @@ var (
 	// of the ambito reads them (pickers), and so do clients with the scope.
 	orgReaders = auth.AnyOf(anyOperator, auth.Scope("organizations:read"))
 	accReaders = auth.AnyOf(anyOperator, auth.Scope("accreditations:read"))
+	// An operator's record: operators (the service checks which), and machine clients with
+	// operators:read (interventions asks whose profiles make a visit).
+	opReaders = auth.AnyOf(anyOperator, auth.Scope(ScopeOperatorsRead))
 )
 
 func guard(p auth.Policy, e endpoint.Endpoint) endpoint.Endpoint { return auth.Require(p)(e) }
@@ -113,7 +116,7 @@ func MakeEndpoints(s *Service) Endpoints {
 			o, err := s.CreateOperator(ctx, req.(OperatorInput))
 			return created(o, "/v1/operators/"+o.ID.String(), o.Version), err
 		}),
-		GetOperator: guard(anyOperator, func(ctx context.Context, req any) (any, error) {
+		GetOperator: guard(opReaders, func(ctx context.Context, req any) (any, error) {
 			return etagged(s.GetOperator(ctx, req.(idRequest).ID))
 		}),
 		UpdateOperator: guard(operatorMgr, func(ctx context.Context, req any) (any, error) {

@@ -167,6 +167,13 @@ func (s *Service) GetOperator(ctx context.Context, id uuid.UUID) (Operator, erro
 	if err != nil {
 		return Operator{}, err
 	}
+	if c.Kind == auth.KindClient {
+		// A machine client of the ambito with operators:read (the endpoint checked the scope).
+		if !c.HasScope(ScopeOperatorsRead) || op.AmbitoID != ambitoID {
+			return Operator{}, errs.E(errs.Forbidden, "a machine client reads operators with the scope %s", ScopeOperatorsRead)
+		}
+		return op, nil
+	}
 	if c.Subject != id.String() {
 		if err := checkManages(c, ambitoID, op); err != nil {
 			return Operator{}, err

@@ -28,7 +28,7 @@ var (
 // clientScopes are the machine clients of the suite (created and signed in through the API):
 // one reading the reference data, one the event feed, one holding a scope identity never asks.
 var clientScopes = map[string][]string{"reference": {"organizations:read", "accreditations:read"}, "events": {events.ScopeRead},
-	"citizens": {"citizens:read"}}
+	"citizens": {"citizens:read"}, "operators": {identity.ScopeOperatorsRead}}
 
 // roleTable is identity's role × endpoint table (DESIGN.md "Authorization"), on fixtures of s:
 // who may call each operation and what they get. TestRoleMatrix and TestContractSweep both read
@@ -77,7 +77,7 @@ func roleTable(t *testing.T, s *suite) []servicetest.Call {
 			return map[string]any{"hourly_tariff_cents": 2400}
 		}, Roles: admins, OK: 200, IfMatch: true},
 		{Name: "list operators", Method: "GET", Path: "/v1/operators", Roles: managers, OK: 200},
-		{Name: "get operator", Method: "GET", Path: op, Roles: managers, OK: 200},
+		{Name: "get operator", Method: "GET", Path: op, Roles: managers, OK: 200, Clients: map[string]int{"operators": 200}},
 		{Name: "create operator", Method: "POST", Path: "/v1/operators", Body: func() any {
 			return s.operatorBody(s.coopA.ID, auth.RoleEducator, false)
 		}, Roles: managers, OK: 201},

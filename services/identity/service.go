@@ -46,7 +46,13 @@ func DefaultConfig() Config {
 // suite requires (each service's OpenAPI document lists its own in a clientCredentials scheme;
 // tools/internal/conventions checks each one is here). Later services add theirs.
 var DefaultClientScopes = []string{events.ScopeRead, "accreditations:read", "organizations:read",
-	"citizens:read", "citizens:write", "pseudonyms:read", "visits:write", "authorizations:read", "cases:read", "assessments:read"}
+	"citizens:read", "citizens:write", "pseudonyms:read", "visits:write", "authorizations:read", "cases:read", "assessments:read",
+	ScopeOperatorsRead}
+
+// ScopeOperatorsRead lets a machine client read the operators of its ambito with their
+// profiles (GET /v1/operators/{id}): interventions checks that a visit's operator is an
+// educator, ASA or OSS of the cooperative.
+const ScopeOperatorsRead = "operators:read"
 
 // Service implements the identity rules.
 type Service struct {

@@ -1,7 +1,8 @@
 // Package identityhttp implements interventions.Identity with the identity service's HTTP API
 // (GET /v1/accreditations of services/identity/api/openapi.yaml), through a pkg/peers go-kit
 // client: interventions never reads identity's tables nor imports its code. The service's
-// machine client must hold the scope accreditations:read (Scope) and be bound to the ambito
+// machine client must hold the scopes accreditations:read (Scope) and operators:read
+// (OperatorsScope, GET /v1/operators/{id}: the profiles of a visit's operator) and be bound to the ambito
 // whose accreditations it reads.
 package identityhttp
 

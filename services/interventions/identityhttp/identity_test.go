@@ -151,3 +151,85 @@ func TestAccreditations(t *testing.T) {
 		t.Errorf("identity unreachable: %v, want Unavailable", err)
 	}
 }
+
+// TestOperatorProfiles: GET /v1/operators/{id} as identity's contract documents it (scope
+// operators:read): the profiles; an unknown operator NotFound; identity down Unavailable.
+func TestOperatorProfiles(t *testing.T) {
+	doc, err := os.ReadFile(identityDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contract := openapitest.Load(t, doc)
+	iss := authtest.New(t)
+	tokens := iss.TokenServer(t, identityhttp.OperatorsScope)
+	v := iss.Verifier()
+	known, coop := uuid.New(), uuid.New()
+	var mu sync.Mutex
+	down := false
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/operators/{id}", func(w http.ResponseWriter, r *http.Request) {
+		contract.CheckRequest(t, r)
+		ctx := httpapi.WithRequestID(r.Context(), "id-"+uuid.NewString()[:8])
+		w.Header().Set(httpapi.RequestIDHeader, httpapi.RequestID(ctx))
+		problem := func(err error) { httpapi.WriteProblem(ctx, nil, w, r, err) }
+		tok, _ := auth.BearerToken(r)
+		c, err := v.Verify(ctx, tok)
+		if err != nil {
+			problem(errs.E(errs.Unauthenticated, "the access token is not valid"))
+			return
+		}
+		if !c.HasScope(identityhttp.OperatorsScope) {
+			problem(errs.E(errs.Forbidden, "requires scope operators:read"))
+			return
+		}
+		mu.Lock()
+		isDown := down
+		mu.Unlock()
+		if isDown {
+			problem(&errs.Error{Kind: errs.Unavailable, Message: "the database is unavailable", RetryAfter: 9 * time.Second})
+			return
+		}
+		if r.PathValue("id") != known.String() {
+			problem(errs.E(errs.NotFound, "operator not found"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", `"2"`)
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": known, "ambito_id": "0190a3c4-1111-7000-8000-000000000001",
+			"fiscal_code": "RSSMRA80A01F205X", "given_name": "Maria", "family_name": "Rossi", "email": "maria.rossi@example.org",
+			"status": "active", "password_set": true, "version": 2, "created_at": "2026-01-10T09:00:00Z", "updated_at": "2026-01-10T09:00:00Z",
+			"profiles": []map[string]any{
+				{"id": uuid.New(), "organization_id": coop, "organization_name": "Coop Sociale Esempio", "organization_kind": "cooperativa",
+					"role": "educator", "valid_from": "2025-01-01", "valid_to": "2025-12-31"},
+				{"id": uuid.New(), "organization_id": coop, "organization_name": "Coop Sociale Esempio", "organization_kind": "cooperativa",
+					"role": "asa", "valid_from": "2026-01-01", "valid_to": nil},
+			}})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c, err := peers.New(peers.Config{Name: "identity", Peers: discovery.NewStatic(map[string][]string{"csi-identity": {srv.URL}}),
+		Tokens:  &auth.ClientCredentials{TokenURL: tokens.URL, ClientID: tokens.ClientID, ClientSecret: tokens.ClientSecret},
+		Timeout: 2 * time.Second, HTTP: &http.Client{Transport: contract.Transport(t, peers.NewTransport())}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identityhttp.New(c)
+	ctx := context.Background()
+	got, err := id.OperatorProfiles(ctx, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].OrganizationID != coop || got[0].Role != auth.RoleEducator || got[0].ValidTo == nil || *got[0].ValidTo != "2025-12-31" ||
+		got[1].Role != auth.RoleASA || got[1].ValidTo != nil {
+		t.Errorf("profiles: %+v", got)
+	}
+	if _, err := id.OperatorProfiles(ctx, uuid.New()); !errs.Is(err, errs.NotFound) {
+		t.Errorf("unknown operator: %v, want NotFound", err)
+	}
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	if _, err := id.OperatorProfiles(ctx, known); !errs.Is(err, errs.Unavailable) {
+		t.Errorf("identity answering 503: %v, want Unavailable", err)
+	}
+}

@@ -58,10 +58,11 @@ type ServiceClient struct {
 }
 
 // ServiceClients are the services that need a machine client to start, and their clients:
-// intake checks citizens through the registry, interventions accreditations through identity.
+// intake checks citizens through the registry, interventions accreditations and operators
+// through identity.
 var ServiceClients = []ServiceClient{
 	{Service: "intake", Name: IntakeClientName, Scopes: IntakeClientScopes},
-	{Service: "interventions", Name: "Interventions service", Scopes: []string{"accreditations:read"}},
+	{Service: "interventions", Name: "Interventions service", Scopes: []string{"accreditations:read", "operators:read"}},
 }
 
 // FeedClientScopes are the scopes of the demo population-register feed.
