@@ -149,13 +149,22 @@ func EnsureServiceClient(ctx context.Context, c *idclient.Client, sc ServiceClie
 }
 
 // ensureClient finds the active client named name among clients or creates it; the secret is
-// returned only when it was created.
+// returned only when it was created. A client made by an earlier checkout without some of the
+// scopes it needs now (a service that calls one more endpoint) is disabled and made again.
 func ensureClient(ctx context.Context, c *idclient.Client, clients []identity.Client, name string, scopes []string,
 	logf func(string, ...any)) (identity.Client, string, error) {
 	for _, cl := range clients {
-		if cl.Name == name && cl.Active {
+		if cl.Name != name || !cl.Active {
+			continue
+		}
+		missing := slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return slices.Contains(cl.Scopes, s) })
+		if len(missing) == 0 {
 			return cl, "", nil
 		}
+		if err := c.DisableClient(ctx, cl.ID); err != nil {
+			return identity.Client{}, "", fmt.Errorf("disable the machine client %q, which lacks %v: %w", name, missing, err)
+		}
+		logf("disabled the machine client %q: it lacked the scopes %v", name, missing)
 	}
 	cl, err := c.CreateClient(ctx, identity.ClientInput{Name: name, Scopes: scopes})
 	if err != nil {

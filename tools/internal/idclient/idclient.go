@@ -288,6 +288,12 @@ func (c *Client) RotateClientSecret(ctx context.Context, id uuid.UUID) (identity
 	return cl, c.do(ctx, http.MethodPost, "/v1/clients/"+id.String()+"/secret", "", nil, &cl)
 }
 
+// DisableClient disables a machine client (DELETE /v1/clients/{id}): its tokens and secret stop
+// working.
+func (c *Client) DisableClient(ctx context.Context, id uuid.UUID) error {
+	return c.do(ctx, http.MethodDelete, "/v1/clients/"+id.String(), "", nil, nil)
+}
+
 // VerifyAudit runs GET /v1/audit:verify. Every service that keeps an audit trail serves it, so
 // the client may point at any of them (New with that service's URL and SetToken).
 func (c *Client) VerifyAudit(ctx context.Context) (audit.VerifyResponse, error) {

@@ -339,7 +339,7 @@ func Calendars(visits ...int64) ([]Calendar, error) {
 	perDay := int64(WriteOperators * SlotsPerDay)
 	var out []Calendar
 	for _, v := range visits {
-		days := int((v + perDay - 1) / perDay)
+		days := int((v+perDay-1)/perDay) + 2 // the batches' last turn of groups may run a day over
 		out = append(out, Calendar{First: at, Days: days})
 		at = at.AddDate(0, 0, days)
 	}
@@ -371,17 +371,38 @@ func (st Setup) VisitOf(cal Calendar, op int, n int64) (map[string]any, error) {
 		"absent": false}, nil
 }
 
-// FloorVisit is the floor's visit: the input and the columns the service derives from the
-// authorization (cooperative, service type, citizen) and from the caller (recorded_by).
+// FloorVisit is the floor's i-th visit of a calendar (FloorOf).
 func (st Setup) FloorVisit(cal Calendar, i int64) (map[string]any, error) {
-	v, err := st.VisitInput(cal, i)
+	ops := int64(len(st.Operators))
+	return st.FloorOf(cal, int(i%ops), i/ops)
+}
+
+// FloorOf is the floor's visit of operator op's n-th slot: the input and the columns the
+// service derives from the authorization (cooperative, service type, citizen) and from the
+// caller (recorded_by).
+func (st Setup) FloorOf(cal Calendar, op int, n int64) (map[string]any, error) {
+	v, err := st.VisitOf(cal, op, n)
 	if err != nil {
 		return nil, err
 	}
-	a := st.WriteAuths[int(i%int64(len(st.Operators)))%len(st.WriteAuths)]
+	a := st.WriteAuths[op%len(st.WriteAuths)]
 	v["cooperative_id"], v["service_type"], v["citizen_id"] = st.WriteCoop, "SAD", a.CitizenID
 	v["recorded_by"] = map[string]any{"id": st.ClientID, "role": "client", "org_id": st.WriteCoop}
 	return v, nil
+}
+
+// BatchGroups is how many groups of operators (and so of authorizations: operator op works on
+// authorization op) the batches take turns on: consecutive batches touch disjoint
+// authorizations, as the systems of different cooperatives would, since a batch locks its
+// authorizations (FOR UPDATE) until it commits.
+const BatchGroups = 6
+
+// BatchSlot is the operator and slot of the j-th visit of the batch-th batch of size visits
+// over ops operators: the batch's group's operators in turn, each its next slots.
+func BatchSlot(batch int64, j, size, ops int) (op int, n int64) {
+	per := ops / BatchGroups
+	g := int(batch % BatchGroups)
+	return g*per + j%per, (batch/BatchGroups)*int64((size+per-1)/per) + int64(j/per)
 }
 
 // ResetVisits removes the visits an earlier run wrote for the write cooperative (through the

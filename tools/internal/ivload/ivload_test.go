@@ -43,8 +43,8 @@ func TestSlotsNeverOverlap(t *testing.T) {
 			seen[k] = i
 		}
 	}
-	if first, _ := time.Parse(time.DateOnly, writeFrom); !cals[0].First.Equal(first) || cals[1].First.Sub(cals[0].First) != 24*time.Hour {
-		t.Errorf("calendars from %s and %s, want %s and the next day", cals[0].First, cals[1].First, writeFrom)
+	if first, _ := time.Parse(time.DateOnly, writeFrom); !cals[0].First.Equal(first) || cals[1].First.Sub(cals[0].First) != 3*24*time.Hour {
+		t.Errorf("calendars from %s and %s, want %s and 3 days later (one of visits, two of margin)", cals[0].First, cals[1].First, writeFrom)
 	}
 	if _, err := st.VisitInput(cals[2], int64(cals[2].Days)*WriteOperators*SlotsPerDay); err == nil {
 		t.Error("a visit past its calendar: no error")
@@ -58,6 +58,29 @@ func TestPartitaIVA(t *testing.T) {
 	for _, base := range []string{"0990000001", "0990000002", "1234567890"} {
 		if err := codicefiscale.ValidateNumeric(partitaIVA(base)); err != nil {
 			t.Errorf("partitaIVA(%s) = %s: %v", base, partitaIVA(base), err)
+		}
+	}
+}
+
+// The visits of batches never share a slot, and consecutive batches share no operator.
+func TestBatchSlots(t *testing.T) {
+	seen := map[[2]int64]bool{}
+	const size = 1000
+	for b := range int64(3 * BatchGroups) {
+		ops := map[int]bool{}
+		for j := range size {
+			op, n := BatchSlot(b, j, size, WriteOperators)
+			if seen[[2]int64{int64(op), n}] {
+				t.Fatalf("batch %d visit %d: operator %d slot %d again", b, j, op, n)
+			}
+			seen[[2]int64{int64(op), n}] = true
+			ops[op] = true
+		}
+		if len(ops) != WriteOperators/BatchGroups {
+			t.Errorf("batch %d: %d operators, want %d", b, len(ops), WriteOperators/BatchGroups)
+		}
+		if op, _ := BatchSlot(b+1, 0, size, WriteOperators); ops[op] {
+			t.Errorf("batches %d and %d share operator %d", b, b+1, op)
 		}
 	}
 }
