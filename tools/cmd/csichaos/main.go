@@ -2,7 +2,9 @@
 // killed and restarted, PostgreSQL restarted, SIGTERM to a service instance under load, a
 // client that times out and retries a create with the same Idempotency-Key, identity's JWKS
 // endpoint unreachable, the registry down while intake records accesses, and registry
-// instances killed with SIGKILL under creates retried with their keys. After each scenario it
+// instances killed with SIGKILL under creates retried with their keys; interventions killed with
+// SIGKILL mid-batch under visits:batch retried with their keys, and identity down while visits
+// are recorded. After each scenario it
 // reads every write back, through the API and by counting rows in the service's database, and
 // checks that every create answered 2xx is stored exactly once. It writes the figures (with
 // each scenario's error burst and the time its p99 took to come back within 25 ms) to
@@ -11,7 +13,7 @@
 // The load is half of what its mix of operations sustains by make bench's BENCHMARKS.md (an
 // operation without a figure there is measured by a short ramp first), or -rate.
 //
-//	csichaos [-rate 0] [-bench BENCHMARKS.md] [-duration 40s] [-only a,b,c,d,e,f,g] [-out RELIABILITY.md]
+//	csichaos [-rate 0] [-bench BENCHMARKS.md] [-duration 40s] [-only a,b,c,d,e,f,g,h,i] [-out RELIABILITY.md]
 //
 // The suite runs on its own ports (-port-base 18081), databases (chaos_*) and private
 // PostgreSQL and Redis servers under .run/chaos (ports 55442 and 56389), which it stops and
@@ -65,7 +67,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	rate := fs.Float64("rate", 0, "arrival rate of the load, requests per second (0: half of each mix's sustained rate in -bench)")
 	benchPath := fs.String("bench", "BENCHMARKS.md", "make bench's report, whose sustained rates set the load (relative to the repository)")
 	dur := fs.Duration("duration", 40*time.Second, "length of each scenario")
-	only := fs.String("only", "a,b,c,d,e,f,g", "the scenarios to run")
+	only := fs.String("only", "a,b,c,d,e,f,g,h,i", "the scenarios to run")
 	out := fs.String("out", "RELIABILITY.md", "the report, relative to the repository")
 	portBase := fs.Int("port-base", 18081, "port of identity; the other services follow; registry-2 listens on port-base+10")
 	dbPrefix := fs.String("db-prefix", "chaos_", "prefix of the services' database names")
@@ -172,8 +174,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	for _, name := range []string{"registry", "intake"} {
-		e.logf("load on %s: %.0f req/s (%s)", name, loads[name].rate, loads[name].source)
+	for k, v := range ivOffers(bench) {
+		loads[k] = v
+	}
+	for _, name := range []string{"registry", "intake", "interventions-batch", "interventions-visit"} {
+		e.logf("load on %s: %.1f req/s (%s)", name, loads[name].rate, loads[name].source)
 	}
 
 	var outcomes []outcome

@@ -35,6 +35,10 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 	fmt.Fprintf(&b, "\n")
 	fmt.Fprintf(&b, "  - registry's mix: **%.0f req/s**, %s.\n", loads["registry"].rate, loads["registry"].source)
 	fmt.Fprintf(&b, "  - intake's mix (scenario f): **%.0f req/s**, %s.\n", loads["intake"].rate, loads["intake"].source)
+	if l, ok := loads["interventions-batch"]; ok {
+		fmt.Fprintf(&b, "  - interventions' batches (scenario h): **%.1f req/s**, %s.\n", l.rate, l.source)
+		fmt.Fprintf(&b, "  - interventions' single visits (scenario i): **%.0f req/s**, %s.\n", loads["interventions-visit"].rate, loads["interventions-visit"].source)
+	}
 	fmt.Fprintf(&b, "- The registry's mix is 4 citizen creates (POST /v1/citizens with an Idempotency-Key, no codice\n")
 	fmt.Fprintf(&b, "  fiscale, so only the key keeps a retry from storing twice), 4 reads of citizens the load created\n")
 	fmt.Fprintf(&b, "  and 2 client-credentials token requests on identity in 10. The registry runs as two instances\n")
@@ -46,6 +50,11 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 	fmt.Fprintf(&b, "- Scenario g retries the load's creates as a careful client would: on no answer (a %s client\n", attemptTimeout)
 	fmt.Fprintf(&b, "  timeout), a 5xx, a 409 (the key's first request still running) or a 429 it sends the same request\n")
 	fmt.Fprintf(&b, "  with the same key again, after Retry-After or 100 ms, for up to %s.\n", retryBudget)
+	fmt.Fprintf(&b, "- Scenarios h and i write visits as a cooperative's system does, with the bench cooperative's\n")
+	fmt.Fprintf(&b, "  machine client (visits:write, `tools/internal/ivload`): each visit its own quarter of an hour of\n")
+	fmt.Fprintf(&b, "  one of the cooperative's 60 operators, so the overlap rule never refuses the load's visits and a\n")
+	fmt.Fprintf(&b, "  visit stored twice shows as two rows of one operator and start; scenario h retries each batch\n")
+	fmt.Fprintf(&b, "  as scenario g retries its creates. Their visits are read back from interventions' database.\n")
 	fmt.Fprintf(&b, "- Writes are read back after each scenario: every create answered 2xx (at once or after retries)\n")
 	fmt.Fprintf(&b, "  must be in the service's database exactly once (rows counted by the e-mail that marks the\n")
 	fmt.Fprintf(&b, "  citizen, the desk that marks the access) and readable through the API.\n")

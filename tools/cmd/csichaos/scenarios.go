@@ -29,6 +29,7 @@ type env struct {
 	log      io.Writer
 	email    string // the demo social worker, whose token the load uses
 	password string
+	iv       *ivChaos // interventions' load, prepared by the first scenario that needs it
 }
 
 // outcome is one scenario's figures and verdict.
@@ -89,6 +90,8 @@ var scenarios = []scenario{
 	{"e", "identity (the JWKS endpoint) unreachable", "registry", jwksUnreachable},
 	{"f", "registry down during access creation (intake)", "intake", registryDown},
 	{"g", "registry instances killed (SIGKILL) 3 times under retried idempotent creates", "registry", registryKilled},
+	{"h", "interventions killed (SIGKILL) 3 times mid-batch under retried idempotent visits:batch", "interventions-batch", interventionsKilled},
+	{"i", "identity down while visits are recorded (interventions)", "interventions-visit", identityDownVisits},
 }
 
 // mixes are the loads' cycles by name.
