@@ -50,13 +50,13 @@ type batchResult struct {
 	} `json:"results"`
 }
 
-// postBatch sends the batch of visits first..first+batchSize-1 of body to url and checks that
-// every one was stored: an item refused is the bench's own doing (a 422 that voids the ramp).
-func postBatch(ctx context.Context, hc *http.Client, url string, token *string, body func(int64) (map[string]any, error), first int64,
-	want int) (int, error) {
+// postBatch sends the batch-th batch of visits (ivload.BatchSlot) to url and checks that every
+// one was stored: an item refused is the bench's own doing (a 422 that voids the ramp).
+func postBatch(ctx context.Context, hc *http.Client, url string, token *string, ops int, body func(op int, n int64) (map[string]any, error),
+	batch int64, want int) (int, error) {
 	items := make([]map[string]any, 0, batchSize)
-	for k := range int64(batchSize) {
-		v, err := body(first + k)
+	for j := range batchSize {
+		v, err := body(ivload.BatchSlot(batch, j, batchSize, ops))
 		if err != nil {
 			return 0, err
 		}
@@ -121,9 +121,9 @@ func ivCalendars(step time.Duration) ([]ivload.Calendar, error) {
 // interventionsTargets are interventions' operations: visits through visits:batch and one at
 // a time, each beside its floor, and a month's statement over the filled table.
 func interventionsTargets(hc *http.Client, ivURL, floorURL string, st ivload.Setup, cals []ivload.Calendar, tok ivTokens, fill int64) []target {
-	batch := func(url string, token *string, cal ivload.Calendar, body func(ivload.Calendar, int64) (map[string]any, error), want int) load.Op {
+	batch := func(url string, token *string, cal ivload.Calendar, body func(ivload.Calendar, int, int64) (map[string]any, error), want int) load.Op {
 		return load.Op{Do: func(ctx context.Context, i int64) (int, error) {
-			return postBatch(ctx, hc, url, token, func(k int64) (map[string]any, error) { return body(cal, k) }, i*batchSize, want)
+			return postBatch(ctx, hc, url, token, len(st.Operators), func(op int, n int64) (map[string]any, error) { return body(cal, op, n) }, i, want)
 		}}
 	}
 	single := func(url string, token *string, cal ivload.Calendar, body func(ivload.Calendar, int64) (map[string]any, error)) load.Op {
@@ -149,13 +149,14 @@ func interventionsTargets(hc *http.Client, ivURL, floorURL string, st ivload.Set
 	return []target{
 		{group: "interventions: visits through visits:batch", name: "floor: visits batch", start: batchStart, max: batchMax, bound: bb, perRequest: batchSize,
 			note: "csifloor: the store's batch transaction for 1,000 visits (the same statements), no auth/validation/audit/identity/cache; req/s are batches/s",
-			op:   batch(floorURL+"/visits:batch", nil, cals[1], st.FloorVisit, http.StatusOK)},
+			op:   batch(floorURL+"/visits:batch", nil, cals[1], st.FloorOf, http.StatusOK)},
 		{group: "interventions: visits through visits:batch", name: "visits batch", floor: "floor: visits batch", start: batchStart, max: batchMax, bound: bb,
 			perRequest: batchSize, minRate: 50, tokens: true, service: "interventions",
 			note: "POST /v1/visits:batch of 1,000 new visits (Idempotency-Key), by the bench cooperative's machine client (visits:write): " +
 				itoa(len(st.Operators)) + " operators × " + perDay + " quarter-hour slots a day over " + itoa(len(st.WriteAuths)) +
-				" active authorizations, so that no visit overlaps another; every item must be stored (an item refused voids the ramp); req/s are batches/s",
-			op: batch(ivURL+"/v1/visits:batch", tok.client, cals[0], st.VisitInput, http.StatusOK)},
+				" active authorizations, so that no visit overlaps another; consecutive batches take turns on " + itoa(ivload.BatchGroups) +
+				" groups of operators and authorizations (a batch locks its authorizations until it commits: as the systems of different cooperatives would); every item must be stored (an item refused voids the ramp); req/s are batches/s",
+			op: batch(ivURL+"/v1/visits:batch", tok.client, cals[0], st.VisitOf, http.StatusOK)},
 		{group: "interventions: single visits", name: "floor: visit create", start: singleStart, max: singleMax,
 			note: "csifloor: the store's transaction for one visit (the same statements), no auth/validation/audit/identity/cache",
 			op:   single(floorURL+"/visits", nil, cals[3], st.FloorVisit)},

@@ -72,4 +72,3 @@ func TestTransactionIsInterventions(t *testing.T) {
 		t.Errorf("excess calls the store %d times, or no longer MinutesUsed: update the floor", n)
 	}
 }
-
