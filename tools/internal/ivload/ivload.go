@@ -407,8 +407,9 @@ func BatchSlot(batch int64, j, size, ops int) (op int, n int64) {
 
 // ResetVisits removes the visits an earlier run wrote for the write cooperative (through the
 // service and the floor), so that this run's calendars are free again. The service never
-// deletes a visit; the load tools do, in their own databases, with the triggers off (a
-// database's owner may) when a trigger refuses it. It returns how many it removed.
+// deletes a visit; the load tools do, in their own databases, with the triggers off (as the
+// servers' superuser, which the tools' private servers make them; otherwise with the triggers).
+// It returns how many it removed.
 func ResetVisits(ctx context.Context, dbURL string, coop uuid.UUID) (int64, error) {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -432,9 +433,11 @@ func ResetVisits(ctx context.Context, dbURL string, coop uuid.UUID) (int64, erro
 		}
 		return tag.RowsAffected(), tx.Commit(ctx)
 	}
-	n, err := del(false)
+	// With the triggers off first: the foreign key replaces -> visits(id) has no index on
+	// replaces, so its per-row check reads the whole table for every row deleted.
+	n, err := del(true)
 	if err != nil {
-		if n, err = del(true); err != nil {
+		if n, err = del(false); err != nil {
 			return 0, fmt.Errorf("remove the last run's visits: %w", err)
 		}
 	}
