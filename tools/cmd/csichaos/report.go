@@ -38,6 +38,7 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 	if l, ok := loads["interventions-batch"]; ok {
 		fmt.Fprintf(&b, "  - interventions' batches (scenario h): **%.1f req/s**, %s.\n", l.rate, l.source)
 		fmt.Fprintf(&b, "  - interventions' single visits (scenario i): **%.0f req/s**, %s.\n", loads["interventions-visit"].rate, loads["interventions-visit"].source)
+		fmt.Fprintf(&b, "  - interventions' document uploads (scenario j): **%.0f req/s**, %s.\n", loads["interventions-docs"].rate, loads["interventions-docs"].source)
 	}
 	fmt.Fprintf(&b, "- The registry's mix is 4 citizen creates (POST /v1/citizens with an Idempotency-Key, no codice\n")
 	fmt.Fprintf(&b, "  fiscale, so only the key keeps a retry from storing twice), 4 reads of citizens the load created\n")
@@ -55,6 +56,9 @@ func report(root, cmdline string, loads map[string]offer, bench benchReport, dur
 	fmt.Fprintf(&b, "  one of the cooperative's 60 operators, so the overlap rule never refuses the load's visits and a\n")
 	fmt.Fprintf(&b, "  visit stored twice shows as two rows of one operator and start; scenario h retries each batch\n")
 	fmt.Fprintf(&b, "  as scenario g retries its creates. Their visits are read back from interventions' database.\n")
+	fmt.Fprintf(&b, "- Scenario j keeps interventions' documents in make test's S3 server through a TCP switch that,\n")
+	fmt.Fprintf(&b, "  while S3 is away, cuts every connection and refuses new ones (the server is shared: never stopped);\n")
+	fmt.Fprintf(&b, "  the documents are read back from the database, the bucket's listing and their presigned links.\n")
 	fmt.Fprintf(&b, "- Writes are read back after each scenario: every create answered 2xx (at once or after retries)\n")
 	fmt.Fprintf(&b, "  must be in the service's database exactly once (rows counted by the e-mail that marks the\n")
 	fmt.Fprintf(&b, "  citizen, the desk that marks the access) and readable through the API.\n")

@@ -29,7 +29,8 @@ type env struct {
 	log      io.Writer
 	email    string // the demo social worker, whose token the load uses
 	password string
-	iv       *ivChaos // interventions' load, prepared by the first scenario that needs it
+	iv       *ivChaos  // interventions' load, prepared by the first scenario that needs it
+	s3       *s3Switch // between interventions and S3 (nil: no S3 server given)
 }
 
 // outcome is one scenario's figures and verdict.
@@ -92,6 +93,7 @@ var scenarios = []scenario{
 	{"g", "registry instances killed (SIGKILL) 3 times under retried idempotent creates", "registry", registryKilled},
 	{"h", "interventions killed (SIGKILL) 3 times mid-batch under retried idempotent visits:batch", "interventions-batch", interventionsKilled},
 	{"i", "identity down while visits are recorded (interventions)", "interventions-visit", identityDownVisits},
+	{"j", "S3 unreachable during document uploads (interventions)", "interventions-docs", s3Down},
 }
 
 // mixes are the loads' cycles by name.
