@@ -1,11 +1,13 @@
 // Command csibench is the load bench behind make bench. It starts the suite as make run does
 // (with Redis, on its own ports and databases), loads an ambito of synthetic citizens through
-// the registry's import, records intake's demo accesses and cases on them, starts the floor
-// (csifloor, on the registry's and intake's databases), ramps every operation at a fixed
-// arrival rate until p99 or the error rate breaks the bound, profiles the service that lags
-// its floor most, runs pgbench with the same SQL, and writes BENCHMARKS.md.
+// the registry's import, records intake's demo accesses and cases on them, makes the bench
+// cooperatives of interventions (tools/internal/ivload) and fills its visits table for the
+// statement (once, kept between runs), starts the floor (csifloor, on the registry's, intake's
+// and interventions' databases), ramps every operation at a fixed arrival rate until p99 or the
+// error rate breaks the bound, profiles the service that lags its floor most, runs pgbench with
+// the same SQL, and writes BENCHMARKS.md.
 //
-//	csibench [-port-base 28081] [-db-prefix bench_] [-citizens 190000] [-step 3s] [-out BENCHMARKS.md]
+//	csibench [-port-base 28081] [-db-prefix bench_] [-citizens 190000] [-step 3s] [-visits-fill 10000000] [-out BENCHMARKS.md]
 package main
 
 import (
