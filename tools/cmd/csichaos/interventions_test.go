@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/csi-lombardia/csi/pkg/docstore"
 	"github.com/csi-lombardia/csi/pkg/pgdb"
 	"github.com/csi-lombardia/csi/pkg/pgdb/pgtest"
 	"github.com/csi-lombardia/csi/tools/internal/ivload"
@@ -64,5 +68,67 @@ func TestReadBackVisits(t *testing.T) {
 	want := map[string]int{"acked": 4, "rows": 4, "lost": 1, "duplicated": 1, "unacked": 1}
 	if d := cmp.Diff(got, want); d != "" {
 		t.Errorf("read back (-got +want):\n%s", d)
+	}
+}
+
+// The S3 switch carries connections while up; down, it cuts those it carries and refuses new
+// ones; up again, it carries new ones.
+func TestS3Switch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }() // an echo server
+		}
+	}()
+	sw, err := newS3Switch(docstore.S3Config{Endpoint: ln.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	echo := func(c net.Conn) error {
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(c, b); err != nil {
+			return err
+		}
+		if string(b) != "ping" {
+			return fmt.Errorf("echo %q", b)
+		}
+		return nil
+	}
+	c, err := net.Dial("tcp", sw.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(c); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	sw.SetDown(true)
+	if err := echo(c); err == nil {
+		t.Error("down: a connection it carried still answers")
+	}
+	if c2, err := net.Dial("tcp", sw.Addr()); err == nil {
+		if err := echo(c2); err == nil {
+			t.Error("down: a new connection answers")
+		}
+	}
+	sw.SetDown(false)
+	c3, err := net.Dial("tcp", sw.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(c3); err != nil {
+		t.Errorf("up again: %v", err)
 	}
 }

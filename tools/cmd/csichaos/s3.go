@@ -67,28 +67,37 @@ func (s *s3Switch) serve() {
 			_ = c.Close()
 			continue
 		}
-		s.track(c, up)
+		if !s.track(c, up) { // S3 went away meanwhile
+			_, _ = c.Close(), up.Close()
+			continue
+		}
 		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
 		go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
 	}
 }
 
-func (s *s3Switch) track(cs ...net.Conn) {
+// track keeps the connections to cut them when S3 goes away; false when it is away already.
+// Under the lock that SetDown takes, so no connection is kept after the cut.
+func (s *s3Switch) track(cs ...net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.down.Load() {
+		return false
+	}
 	for _, c := range cs {
 		s.conns[c] = true
 	}
+	return true
 }
 
 // SetDown takes S3 away (cutting the connections in flight) or gives it back.
 func (s *s3Switch) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.down.Store(down)
 	if !down {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for c := range s.conns {
 		_ = c.Close()
 	}
