@@ -226,7 +226,9 @@ loop:
 			during++
 		}
 		if r.ok() {
-			if r.at.After(downAt.Add(time.Second)) && r.at.Before(upAt) {
+			// Sent well inside the outage: an upload sent in its last moments may reach S3
+			// only once it is back (the service reads and checks the body first).
+			if r.at.After(downAt.Add(time.Second)) && r.at.Before(upAt.Add(-2*time.Second)) {
 				duringOK++
 			}
 			if r.err != "" {
