@@ -306,7 +306,7 @@ loop:
 	o.recovery = "at once (the next upload after S3 is reachable)"
 	o.notef("uploads (POST /v1/authorizations/{id}/documents, a 2 kB PDF, Idempotency-Key) at %.0f/s by the demo service manager; S3 behind a TCP switch that cut every connection and refused new ones for %.1f s",
 		e.rate, upAt.Sub(downAt).Seconds())
-	o.notef("uploads sent while S3 was away: %d; answered 503 with Retry-After: %d; before the retries the database held %d documents and the bucket %d objects of the run, for %d uploads answered 201",
+	o.notef("uploads sent while S3 was away: %d; answered 503 with Retry-After: %d; before the retries the database held %d documents of the run, the bucket %d objects under the authorization (every run's, each with its metadata), for %d uploads answered 201",
 		during, len(refused), first.rows, first.objects, first.acked)
 	o.notef("the %d refused uploads sent again with their keys: %s (replays of the 503: %d)", len(refused), formatCounts(statusCounts(o.retries)), replayed)
 	if len(o.problems) > 6 {
