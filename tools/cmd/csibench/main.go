@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -200,7 +201,13 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	ts := targets(hc, s.URL("identity"), s.URL("registry"), floorURL, cr, parts, ppl.fresh, ppl.comuni[0].ISTAT, &token)
 	ts = append(ts, intakeTargets(hc, s.URL("intake"), floorURL, parts.hot, cases, workers, warmer(hc, s.URL("registry"), parts.hot, &token))...)
 	if s.URL("interventions") != "" {
-		ts = append(ts, interventionsTargets(hc, s.URL("interventions"), floorURL, iv, cals, ivTok, rep.fillHave)...)
+		for _, t := range interventionsTargets(hc, s.URL("interventions"), floorURL, iv, cals, ivTok, rep.fillHave) {
+			if t.stmt && !hasRoute(ctx, hc, s.URL("interventions")+"/v1/statements/"+iv.StmtCoop.String()+"/"+stmtMonth, *ivTok.coord) {
+				fmt.Fprintln(logw, "==> interventions has no GET /v1/statements/{cooperative}/{month} in this checkout: no statement target")
+				continue
+			}
+			ts = append(ts, t)
+		}
 	}
 
 	for i := range ts {
@@ -315,6 +322,22 @@ func enoughData(t target, r load.Ramp) error {
 			t.name, t.fresh, need)
 	}
 	return nil
+}
+
+// hasRoute reports whether the service serves url (GET): anything but 404 and 405.
+func hasRoute(ctx context.Context, hc *http.Client, url, token string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed
 }
 
 // selected reports whether -only picks t: its name contains only, or it is the floor of one
