@@ -28,15 +28,15 @@ test:
 
 .PHONY: bench
 
-## bench: load bench (suite vs the floor vs pgbench) on an ambito of synthetic citizens, registry and intake; writes BENCHMARKS.md (~15 min)
+## bench: load bench (suite vs the floor vs pgbench) on an ambito of synthetic citizens, registry, intake and interventions (visits, statements over 10 million visits: the first run fills them once, ~40 min more); writes BENCHMARKS.md (~20 min)
 bench:
 	$(GO) run ./tools/cmd/csibench
 
 .PHONY: chaos
 
-## chaos: faults under load at half the sustained rate (Redis, PostgreSQL, SIGTERM, client retries, JWKS, registry down under intake, SIGKILL under retried creates) with read-back checks; writes RELIABILITY.md (~8 min)
+## chaos: faults under load at half the sustained rate (Redis, PostgreSQL, SIGTERM, client retries, JWKS, registry down under intake, SIGKILL under retried creates, interventions killed mid-batch, identity down under visits, S3 away under uploads: make test's S3 server, behind a switch) with read-back checks; writes RELIABILITY.md (~12 min)
 chaos:
-	$(GO) run ./tools/cmd/csichaos
+	@eval "$$(scripts/test-env.sh)" && $(GO) run ./tools/cmd/csichaos
 
 ## build: one static binary per service, and the tools, under bin/
 build:

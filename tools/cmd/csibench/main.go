@@ -1,11 +1,13 @@
 // Command csibench is the load bench behind make bench. It starts the suite as make run does
 // (with Redis, on its own ports and databases), loads an ambito of synthetic citizens through
-// the registry's import, records intake's demo accesses and cases on them, starts the floor
-// (csifloor, on the registry's and intake's databases), ramps every operation at a fixed
-// arrival rate until p99 or the error rate breaks the bound, profiles the service that lags
-// its floor most, runs pgbench with the same SQL, and writes BENCHMARKS.md.
+// the registry's import, records intake's demo accesses and cases on them, makes the bench
+// cooperatives of interventions (tools/internal/ivload) and fills its visits table for the
+// statement (once, kept between runs), starts the floor (csifloor, on the registry's, intake's
+// and interventions' databases), ramps every operation at a fixed arrival rate until p99 or the
+// error rate breaks the bound, profiles the service that lags its floor most, runs pgbench with
+// the same SQL, and writes BENCHMARKS.md.
 //
-//	csibench [-port-base 28081] [-db-prefix bench_] [-citizens 190000] [-step 3s] [-out BENCHMARKS.md]
+//	csibench [-port-base 28081] [-db-prefix bench_] [-citizens 190000] [-step 3s] [-visits-fill 10000000] [-out BENCHMARKS.md]
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -26,6 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/csi-lombardia/csi/tools/internal/ivload"
 	"github.com/csi-lombardia/csi/tools/internal/load"
 	"github.com/csi-lombardia/csi/tools/internal/repo"
 	"github.com/csi-lombardia/csi/tools/internal/suite"
@@ -58,6 +62,7 @@ type config struct {
 	only       string
 	profile    time.Duration
 	pgbenchDur time.Duration
+	visitsFill int64
 	command    string
 }
 
@@ -75,6 +80,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	fs.StringVar(&c.only, "only", "", "run only the operations whose name contains this (a quick look)")
 	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of the services under load where they lag the floor (0 = none)")
 	fs.DurationVar(&c.pgbenchDur, "pgbench", 8*time.Second, "length of each pgbench run (0 = none)")
+	fs.Int64Var(&c.visitsFill, "visits-fill", 10_000_000, "visits the interventions statement's table holds (filled once by SQL, kept between runs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,10 +112,11 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	}
 
 	debug := debugAddrs{"registry": net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+101)),
-		"intake": net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+102))}
+		"intake": net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+102)), "interventions": net.JoinHostPort("127.0.0.1", strconv.Itoa(c.portBase+103))}
 	s, err := suite.Start(ctx, suite.Options{PortBase: c.portBase, DBPrefix: c.dbPrefix, Redis: true, Seed: true, Log: logw,
 		Env: map[string][]string{"registry": {"CSI_DEBUG_ADDR=" + debug["registry"], "CSI_LOG_LEVEL=warn", "CSI_REGISTRY_CACHE_TTL=5m"},
-			"identity": {"CSI_LOG_LEVEL=warn"}, "intake": {"CSI_DEBUG_ADDR=" + debug["intake"], "CSI_LOG_LEVEL=warn"}}})
+			"identity": {"CSI_LOG_LEVEL=warn"}, "intake": {"CSI_DEBUG_ADDR=" + debug["intake"], "CSI_LOG_LEVEL=warn"},
+			"interventions": {"CSI_DEBUG_ADDR=" + debug["interventions"], "CSI_LOG_LEVEL=warn"}}})
 	if err != nil {
 		return err
 	}
@@ -154,7 +161,31 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		return err
 	}
 
-	floorURL, stopFloor, floorPID, err := startFloor(ctx, root, s.DatabaseURL("registry"), s.DatabaseURL("intake"), cr.ambito.String(), c.portBase+9, logw)
+	// Interventions: the bench cooperatives, their operators and authorizations, the last run's
+	// visits removed, the statement's table filled (once).
+	var iv ivload.Setup
+	var cals []ivload.Calendar
+	ivTok := ivTokens{client: new(string), coord: new(string)}
+	if s.URL("interventions") != "" {
+		if cals, err = ivCalendars(c.step); err != nil {
+			return err
+		}
+		if iv, err = ivload.Prepare(ctx, s, c.seed, logw); err != nil {
+			return err
+		}
+		if err := resetBenchVisits(ctx, s.DatabaseURL("interventions"), iv.WriteCoop, logw); err != nil {
+			return err
+		}
+		if rep.fillHave, rep.fillTook, err = fillVisits(ctx, s.DatabaseURL("interventions"), iv, c.visitsFill, logw); err != nil {
+			return err
+		}
+		if err := ivTok.refresh(ctx, s, iv); err != nil {
+			return err
+		}
+	}
+
+	floorURL, stopFloor, floorPID, err := startFloor(ctx, root, s.DatabaseURL("registry"), s.DatabaseURL("intake"), s.DatabaseURL("interventions"),
+		cr.ambito.String(), c.portBase+9, logw)
 	if err != nil {
 		return err
 	}
@@ -169,11 +200,20 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	var token string
 	ts := targets(hc, s.URL("identity"), s.URL("registry"), floorURL, cr, parts, ppl.fresh, ppl.comuni[0].ISTAT, &token)
 	ts = append(ts, intakeTargets(hc, s.URL("intake"), floorURL, parts.hot, cases, workers, warmer(hc, s.URL("registry"), parts.hot, &token))...)
+	if s.URL("interventions") != "" {
+		for _, t := range interventionsTargets(hc, s.URL("interventions"), floorURL, iv, cals, ivTok, rep.fillHave) {
+			if t.stmt && !hasRoute(ctx, hc, s.URL("interventions")+"/v1/statements/"+iv.StmtCoop.String()+"/"+stmtMonth, *ivTok.coord) {
+				fmt.Fprintln(logw, "==> interventions has no GET /v1/statements/{cooperative}/{month} in this checkout: no statement target")
+				continue
+			}
+			ts = append(ts, t)
+		}
+	}
 
 	for i := range ts {
 		t := &ts[i]
 		t.op.Name = t.name
-		if c.only != "" && !strings.Contains(t.name, c.only) && !strings.HasPrefix(t.name, "floor") {
+		if c.only != "" && !selected(ts, *t, c.only) {
 			continue
 		}
 		if t.tokens {
@@ -182,6 +222,11 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 			}
 			if err := workers.refresh(ctx, s); err != nil {
 				return err
+			}
+			if s.URL("interventions") != "" {
+				if err := ivTok.refresh(ctx, s, iv); err != nil {
+					return err
+				}
 			}
 		}
 		if t.warm != nil {
@@ -224,6 +269,11 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		}
 		if err := workers.refresh(ctx, s); err != nil {
 			return err
+		}
+		if s.URL("interventions") != "" {
+			if err := ivTok.refresh(ctx, s, iv); err != nil {
+				return err
+			}
 		}
 		rep.profiles = profileLaggards(ctx, logw, debug, rep.results, c.profile)
 	}
@@ -274,8 +324,39 @@ func enoughData(t target, r load.Ramp) error {
 	return nil
 }
 
-// startFloor builds csifloor into bin/ and starts it on the registry's and intake's databases.
-func startFloor(ctx context.Context, root, dbURL, intakeURL, ambito string, port int, logw io.Writer) (string, func(), int, error) {
+// hasRoute reports whether the service serves url (GET): anything but 404 and 405.
+func hasRoute(ctx context.Context, hc *http.Client, url, token string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed
+}
+
+// selected reports whether -only picks t: its name contains only, or it is the floor of one
+// whose name does.
+func selected(ts []target, t target, only string) bool {
+	if strings.Contains(t.name, only) {
+		return true
+	}
+	for _, o := range ts {
+		if o.floor == t.name && strings.Contains(o.name, only) {
+			return true
+		}
+	}
+	return false
+}
+
+// startFloor builds csifloor into bin/ and starts it on the registry's, intake's and
+// interventions' databases (interventionsURL "": not served).
+func startFloor(ctx context.Context, root, dbURL, intakeURL, interventionsURL, ambito string, port int, logw io.Writer) (string, func(), int, error) {
 	bin := filepath.Join(root, "bin", "csifloor")
 	fmt.Fprintln(logw, "==> building and starting csifloor (the floor)")
 	b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./tools/cmd/csifloor")
@@ -284,7 +365,11 @@ func startFloor(ctx context.Context, root, dbURL, intakeURL, ambito string, port
 		return "", nil, 0, fmt.Errorf("build csifloor: %w", err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "-addr", addr, "-database-url", dbURL, "-intake-database-url", intakeURL, "-ambito", ambito)
+	args := []string{"-addr", addr, "-database-url", dbURL, "-intake-database-url", intakeURL, "-ambito", ambito}
+	if interventionsURL != "" {
+		args = append(args, "-interventions-database-url", interventionsURL)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logw, logw
 	if err := cmd.Start(); err != nil {
 		return "", nil, 0, fmt.Errorf("start csifloor: %w", err)
@@ -314,7 +399,11 @@ func startFloor(ctx context.Context, root, dbURL, intakeURL, ambito string, port
 // and Redis.
 func processes(ctx context.Context, s *suite.Suite, floorPID int, prefix string) ([]load.Proc, error) {
 	procs := []load.Proc{{Name: "identity", PID: s.PID("identity")}, {Name: "registry", PID: s.PID("registry")},
-		{Name: "intake", PID: s.PID("intake")}, {Name: "csifloor", PID: floorPID}}
+		{Name: "intake", PID: s.PID("intake")}}
+	if pid := s.PID("interventions"); pid > 0 {
+		procs = append(procs, load.Proc{Name: "interventions", PID: pid})
+	}
+	procs = append(procs, load.Proc{Name: "csifloor", PID: floorPID})
 	conn, err := pgx.Connect(ctx, s.DatabaseURL("registry"))
 	if err != nil {
 		return nil, err

@@ -29,6 +29,10 @@ type target struct {
 	op      load.Op
 	tokens  bool   // needs fresh tokens: the bench operator's and the comuni's social workers' (set by the runner)
 	service string // the service the operation measures, profiled when it lags its floor ("" = registry)
+	// perRequest is how many items one request stores (a batch's visits; 0 = one): the targets
+	// count items per second.
+	perRequest int
+	stmt       bool // the statement read: its target is its bound (p99 <= 100 ms)
 }
 
 // profiled is the service a target's profile is taken of.

@@ -2,7 +2,9 @@
 // killed and restarted, PostgreSQL restarted, SIGTERM to a service instance under load, a
 // client that times out and retries a create with the same Idempotency-Key, identity's JWKS
 // endpoint unreachable, the registry down while intake records accesses, and registry
-// instances killed with SIGKILL under creates retried with their keys. After each scenario it
+// instances killed with SIGKILL under creates retried with their keys; interventions killed with
+// SIGKILL mid-batch under visits:batch retried with their keys, and identity down while visits
+// are recorded. After each scenario it
 // reads every write back, through the API and by counting rows in the service's database, and
 // checks that every create answered 2xx is stored exactly once. It writes the figures (with
 // each scenario's error burst and the time its p99 took to come back within 25 ms) to
@@ -11,7 +13,8 @@
 // The load is half of what its mix of operations sustains by make bench's BENCHMARKS.md (an
 // operation without a figure there is measured by a short ramp first), or -rate.
 //
-//	csichaos [-rate 0] [-bench BENCHMARKS.md] [-duration 40s] [-only a,b,c,d,e,f,g] [-out RELIABILITY.md]
+//	csichaos [-rate 0] [-bench BENCHMARKS.md] [-duration 40s] [-only a,b,c,d,e,f,g,h,i,j] [-out RELIABILITY.md] \
+//	    [-s3-endpoint host:port -s3-access-key k -s3-secret-key s]
 //
 // The suite runs on its own ports (-port-base 18081), databases (chaos_*) and private
 // PostgreSQL and Redis servers under .run/chaos (ports 55442 and 56389), which it stops and
@@ -37,6 +40,7 @@ import (
 	"time"
 
 	"github.com/csi-lombardia/csi/pkg/auth"
+	"github.com/csi-lombardia/csi/pkg/docstore"
 	"github.com/csi-lombardia/csi/tools/internal/load"
 	"github.com/csi-lombardia/csi/tools/internal/repo"
 	"github.com/csi-lombardia/csi/tools/internal/suite"
@@ -65,7 +69,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	rate := fs.Float64("rate", 0, "arrival rate of the load, requests per second (0: half of each mix's sustained rate in -bench)")
 	benchPath := fs.String("bench", "BENCHMARKS.md", "make bench's report, whose sustained rates set the load (relative to the repository)")
 	dur := fs.Duration("duration", 40*time.Second, "length of each scenario")
-	only := fs.String("only", "a,b,c,d,e,f,g", "the scenarios to run")
+	only := fs.String("only", "a,b,c,d,e,f,g,h,i,j", "the scenarios to run")
+	s3Endpoint := fs.String("s3-endpoint", os.Getenv("CSI_TEST_S3_ENDPOINT"), "an S3 server (host:port, http) for interventions' documents, reached through a switch scenario j cuts (default: make test's, CSI_TEST_S3_ENDPOINT)")
+	s3Access := fs.String("s3-access-key", os.Getenv("CSI_TEST_S3_ACCESS_KEY"), "its access key")
+	s3Secret := fs.String("s3-secret-key", os.Getenv("CSI_TEST_S3_SECRET_KEY"), "its secret key")
 	out := fs.String("out", "RELIABILITY.md", "the report, relative to the repository")
 	portBase := fs.Int("port-base", 18081, "port of identity; the other services follow; registry-2 listens on port-base+10")
 	dbPrefix := fs.String("db-prefix", "chaos_", "prefix of the services' database names")
@@ -97,6 +104,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		Env: map[string][]string{"registry": {"CSI_DRAIN_DELAY=" + drainDelay, "CSI_SHUTDOWN_GRACE=10s"}}}
 	if *tail {
 		o.Tail = stderr
+	}
+	// Interventions' documents in the S3 server given, through a switch scenario j cuts; the
+	// server itself is never stopped (others use it).
+	var s3 *s3Switch
+	if *s3Endpoint != "" {
+		cfg := docstore.S3Config{Endpoint: *s3Endpoint, Bucket: "chaos-documents", AccessKey: *s3Access, SecretKey: *s3Secret}
+		if s3, err = newS3Switch(cfg); err != nil {
+			return err
+		}
+		defer s3.Close()
+		o.Env["interventions"] = []string{"CSI_INTERVENTIONS_S3_ENDPOINT=" + s3.Addr(), "CSI_INTERVENTIONS_S3_BUCKET=" + cfg.Bucket,
+			"CSI_INTERVENTIONS_S3_SECURE=false", "CSI_INTERVENTIONS_S3_ACCESS_KEY=" + cfg.AccessKey, "CSI_INTERVENTIONS_S3_SECRET_KEY=" + cfg.SecretKey}
 	}
 	s, err := suite.Start(ctx, o)
 	if err != nil {
@@ -139,7 +158,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if !ok || org.ISTATCode == "" {
 		return fmt.Errorf("the demo social worker %s is not in a comune", worker.Email)
 	}
-	e := &env{s: s, px: px, dur: *dur, log: stderr, email: worker.Email, password: worker.Password,
+	e := &env{s: s, px: px, dur: *dur, log: stderr, email: worker.Email, password: worker.Password, s3: s3,
 		t: newTarget("http://"+ln.Addr().String(), s.URL("intake"), s.URL("identity"), client.ID, client.Secret, strconv.FormatInt(time.Now().Unix(), 36), org.ISTATCode)}
 	if err := e.t.signIn(ctx, e.email, e.password); err != nil {
 		return err
@@ -172,8 +191,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	for _, name := range []string{"registry", "intake"} {
-		e.logf("load on %s: %.0f req/s (%s)", name, loads[name].rate, loads[name].source)
+	for k, v := range ivOffers(bench) {
+		loads[k] = v
+	}
+	for _, name := range []string{"registry", "intake", "interventions-batch", "interventions-visit", "interventions-docs"} {
+		e.logf("load on %s: %.1f req/s (%s)", name, loads[name].rate, loads[name].source)
 	}
 
 	var outcomes []outcome

@@ -29,6 +29,8 @@ type env struct {
 	log      io.Writer
 	email    string // the demo social worker, whose token the load uses
 	password string
+	iv       *ivChaos  // interventions' load, prepared by the first scenario that needs it
+	s3       *s3Switch // between interventions and S3 (nil: no S3 server given)
 }
 
 // outcome is one scenario's figures and verdict.
@@ -89,6 +91,9 @@ var scenarios = []scenario{
 	{"e", "identity (the JWKS endpoint) unreachable", "registry", jwksUnreachable},
 	{"f", "registry down during access creation (intake)", "intake", registryDown},
 	{"g", "registry instances killed (SIGKILL) 3 times under retried idempotent creates", "registry", registryKilled},
+	{"h", "interventions killed (SIGKILL) 3 times mid-batch under retried idempotent visits:batch", "interventions-batch", interventionsKilled},
+	{"i", "identity down while visits are recorded (interventions)", "interventions-visit", identityDownVisits},
+	{"j", "S3 unreachable during document uploads (interventions)", "interventions-docs", s3Down},
 }
 
 // mixes are the loads' cycles by name.

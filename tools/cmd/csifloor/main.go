@@ -3,7 +3,8 @@
 // framework, authentication, validation, audit, cache or call to another service.
 //
 //	csifloor -addr 127.0.0.1:28090 -ambito <uuid> \
-//	    [-database-url postgres://.../bench_registry] [-intake-database-url postgres://.../bench_intake]
+//	    [-database-url postgres://.../bench_registry] [-intake-database-url postgres://.../bench_intake] \
+//	    [-interventions-database-url postgres://.../bench_interventions]
 //
 // With -database-url (the registry's database): GET /citizens/{id} reads a citizen of the
 // ambito; POST /citizens takes the columns (fiscal_code, fiscal_code_canonical, family_name,
@@ -14,7 +15,14 @@
 // columns (istat_code, access_date, citizen_id, outcome, recorded_by) and data; GET
 // /cases/{id} reads a case of the ambito with its status history and transfers.
 //
-// At least one of the two is required.
+// With -interventions-database-url (interventions' database): POST /visits stores a visit and
+// POST /visits:batch {"visits": [...]} up to 1,000, each request in one transaction with the
+// store's statements (the authorizations locked, the approved months, the overlaps, the minutes
+// used, the insert in a savepoint, an outbox row per authorization), taking the visit's input
+// (authorization_id, operator_id, date, start, end, activities, place, notes, absent) and the
+// columns the service derives (cooperative_id, service_type, citizen_id, recorded_by).
+//
+// At least one of the three is required.
 package main
 
 import (
@@ -48,6 +56,7 @@ func run(ctx context.Context, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:28090", "listen address")
 	dbURL := fs.String("database-url", os.Getenv("CSI_DATABASE_URL"), "the registry's database: serve its floor (/citizens)")
 	intakeURL := fs.String("intake-database-url", "", "intake's database: serve its floor (/accesses, /cases)")
+	ivURL := fs.String("interventions-database-url", "", "interventions' database: serve its floor (/visits, /visits:batch)")
 	ambito := fs.String("ambito", "", "the ambito whose records are read and written")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,8 +65,8 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("-ambito: %w", err)
 	}
-	if *dbURL == "" && *intakeURL == "" {
-		return errors.New("give -database-url (the registry's floor), -intake-database-url (intake's) or both")
+	if *dbURL == "" && *intakeURL == "" && *ivURL == "" {
+		return errors.New("give -database-url (the registry's floor), -intake-database-url (intake's), -interventions-database-url (interventions') or more")
 	}
 	var registry *floor.Handler
 	var intake *floor.IntakeHandler
@@ -77,7 +86,16 @@ func run(ctx context.Context, args []string) error {
 		defer pool.Close()
 		intake = &floor.IntakeHandler{Pool: pool, Ambito: amb}
 	}
-	srv := &http.Server{Addr: *addr, Handler: floor.Mux(registry, intake),
+	var iv *floor.InterventionsHandler
+	if *ivURL != "" {
+		pool, err := open(ctx, "-interventions-database-url", *ivURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		iv = &floor.InterventionsHandler{Pool: pool, Ambito: amb}
+	}
+	srv := &http.Server{Addr: *addr, Handler: floor.Mux(registry, intake, iv),
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

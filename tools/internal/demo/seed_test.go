@@ -231,3 +231,45 @@ func TestSeed(t *testing.T) {
 		t.Errorf("the second seed changed the ambito (-after +before):\n%s", diff)
 	}
 }
+
+// A service's machine client made by an earlier checkout with fewer scopes than the service
+// needs now is disabled and made again with all of them; one with every scope is kept.
+func TestEnsureServiceClientScopes(t *testing.T) {
+	d := generate(t, demo.DefaultSeed)
+	srv := identitytest.Start(t, identitytest.Options{Bootstrap: d.Bootstrap()})
+	ctx := context.Background()
+	c := idclient.New(srv.URL, nil)
+	admin := d.Admin()
+	tok, err := c.SignIn(ctx, admin.Email, admin.Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(tok.AccessToken)
+	old := demo.ServiceClient{Service: "interventions", Name: "Interventions service", Scopes: []string{"accreditations:read"}}
+	first, secret, err := demo.EnsureServiceClient(ctx, c, old)
+	if err != nil || secret == "" {
+		t.Fatalf("first client: %v (secret %q)", err, secret)
+	}
+	now := old
+	now.Scopes = []string{"accreditations:read", "operators:read"}
+	second, secret, err := demo.EnsureServiceClient(ctx, c, now)
+	if err != nil || secret == "" || second.ID == first.ID {
+		t.Fatalf("with a scope more: client %s (the first %s), secret %q, %v: want a new client", second.ID, first.ID, secret, err)
+	}
+	if _, err := idclient.New(srv.URL, nil).ClientCredentials(ctx, second.ID.String(), secret, "operators:read"); err != nil {
+		t.Errorf("the new client's token with operators:read: %v", err)
+	}
+	third, secret, err := demo.EnsureServiceClient(ctx, c, now)
+	if err != nil || secret != "" || third.ID != second.ID {
+		t.Errorf("again: client %s, secret %q, %v: want the second client kept", third.ID, secret, err)
+	}
+	clients, err := c.Clients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range clients {
+		if cl.ID == first.ID && cl.Active {
+			t.Error("the client without operators:read is still active")
+		}
+	}
+}

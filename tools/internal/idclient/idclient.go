@@ -283,14 +283,15 @@ func (c *Client) CreateClient(ctx context.Context, in identity.ClientInput) (ide
 
 // RotateClientSecret replaces a machine client's secret (POST /v1/clients/{id}/secret); the
 // answer carries the new one, shown only once. The old secret stops working at once.
-// DisableClient disables a machine client (DELETE /v1/clients/{id}): it can get no more tokens.
-func (c *Client) DisableClient(ctx context.Context, id uuid.UUID) error {
-	return c.do(ctx, http.MethodDelete, "/v1/clients/"+id.String(), "", nil, nil)
-}
-
 func (c *Client) RotateClientSecret(ctx context.Context, id uuid.UUID) (identity.ClientWithSecret, error) {
 	var cl identity.ClientWithSecret
 	return cl, c.do(ctx, http.MethodPost, "/v1/clients/"+id.String()+"/secret", "", nil, &cl)
+}
+
+// DisableClient disables a machine client (DELETE /v1/clients/{id}): its tokens and secret stop
+// working.
+func (c *Client) DisableClient(ctx context.Context, id uuid.UUID) error {
+	return c.do(ctx, http.MethodDelete, "/v1/clients/"+id.String(), "", nil, nil)
 }
 
 // VerifyAudit runs GET /v1/audit:verify. Every service that keeps an audit trail serves it, so

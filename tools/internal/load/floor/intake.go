@@ -141,15 +141,18 @@ func (h IntakeHandler) readCase(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-// Mux serves the floors given (nil: not served) on one mux: the registry's /citizens routes and
-// intake's /accesses and /cases routes.
-func Mux(registry *Handler, intake *IntakeHandler) http.Handler {
+// Mux serves the floors given (nil: not served) on one mux: the registry's /citizens routes,
+// intake's /accesses and /cases routes and interventions' /visits routes.
+func Mux(registry *Handler, intake *IntakeHandler, interventions *InterventionsHandler) http.Handler {
 	mux := http.NewServeMux()
 	if registry != nil {
 		registry.register(mux)
 	}
 	if intake != nil {
 		intake.register(mux)
+	}
+	if interventions != nil {
+		interventions.register(mux)
 	}
 	return mux
 }

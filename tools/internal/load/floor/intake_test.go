@@ -90,7 +90,7 @@ func TestIntakeCreateAndRead(t *testing.T) {
 		pgdb.MigrationSet{Name: "events", FS: os.DirFS(filepath.Join(r, "pkg/events/migrations"))},
 		pgdb.MigrationSet{Name: "intake", FS: os.DirFS(filepath.Join(r, "services/intake/postgres/migrations"))})
 	ambito := uuid.Must(uuid.NewV7())
-	srv := httptest.NewServer(Mux(nil, &IntakeHandler{Pool: pool, Ambito: ambito}))
+	srv := httptest.NewServer(Mux(nil, &IntakeHandler{Pool: pool, Ambito: ambito}, nil))
 	defer srv.Close()
 
 	citizen := uuid.Must(uuid.NewV7())
