@@ -566,8 +566,26 @@ func TestVisitOverlapRace(t *testing.T) {
 	f := newVisitFixture(t)
 	s := f.suite
 	second := s.active(s.body())
-	for round := range 5 {
+	for round := range 10 {
 		date := fmt.Sprintf("2025-06-%02d", round+1)
+		// Even rounds: both requests held after their overlap query (neither sees the other's
+		// visit), so that the exclusion constraint decides; odd rounds: free-running.
+		if round%2 == 0 {
+			var arrived sync.WaitGroup
+			arrived.Add(2)
+			restore := interventions.SetBeforeInsert(func() {
+				arrived.Done()
+				done := make(chan struct{})
+				go func() { arrived.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+				}
+			})
+			defer restore()
+		} else {
+			interventions.SetBeforeInsert(nil)
+		}
 		var wg sync.WaitGroup
 		statuses := make([]int, 2)
 		for i, a := range []interventions.Authorization{f.auth, second} {
