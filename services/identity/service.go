@@ -47,7 +47,7 @@ func DefaultConfig() Config {
 // tools/internal/conventions checks each one is here). Later services add theirs.
 var DefaultClientScopes = []string{events.ScopeRead, "accreditations:read", "organizations:read",
 	"citizens:read", "citizens:write", "pseudonyms:read", "visits:write", "authorizations:read", "cases:read", "assessments:read",
-	ScopeOperatorsRead}
+	ScopeOperatorsRead, "visits:read"}
 
 // ScopeOperatorsRead lets a machine client read the operators of its ambito with their
 // profiles (GET /v1/operators/{id}): interventions checks that a visit's operator is an
