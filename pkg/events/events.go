@@ -74,6 +74,9 @@ type Event struct {
 
 // Append writes events in the caller's transaction.
 func Append(ctx context.Context, tx pgdb.DB, evs ...Event) error {
+	if len(evs) > 1 {
+		return appendMany(ctx, tx, evs)
+	}
 	for _, ev := range evs {
 		if ev.ID == uuid.Nil {
 			ev.ID = uuid.Must(uuid.NewV7())
@@ -92,6 +95,35 @@ func Append(ctx context.Context, tx pgdb.DB, evs ...Event) error {
 		}
 	}
 	return nil
+}
+
+// appendMany writes events in one statement (one round trip, however many): their seq follow
+// their order.
+func appendMany(ctx context.Context, tx pgdb.DB, evs []Event) error {
+	n := len(evs)
+	ids := make([]string, n)
+	ambitos, types, aggTypes, aggIDs, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at := make([]time.Time, n)
+	now := time.Now().UTC()
+	for i, ev := range evs {
+		if ev.ID == uuid.Nil {
+			ev.ID = uuid.Must(uuid.NewV7())
+		}
+		if ev.OccurredAt.IsZero() {
+			ev.OccurredAt = now
+		}
+		if ev.Payload == nil {
+			ev.Payload = json.RawMessage("{}")
+		}
+		ids[i], ambitos[i], types[i], aggTypes[i], aggIDs[i], at[i], payloads[i] = ev.ID.String(), ev.AmbitoID, ev.Type, ev.AggregateType,
+			ev.AggregateID, ev.OccurredAt, string(ev.Payload)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (id, ambito_id, type, aggregate_type, aggregate_id, occurred_at, payload)
+		SELECT u.id::uuid, u.ambito, u.type, u.agg_type, u.agg_id, u.at, u.payload::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[]) WITH ORDINALITY
+		     AS u(id, ambito, type, agg_type, agg_id, at, payload, n)
+		ORDER BY u.n`, ids, ambitos, types, aggTypes, aggIDs, at, payloads)
+	return pgdb.Translate(err)
 }
 
 // New builds an event with a JSON payload.

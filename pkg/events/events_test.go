@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -390,4 +393,28 @@ func TestOf(t *testing.T) {
 		}
 	}()
 	events.Of(ambito, "thing.created", "thing", agg, make(chan int))
+}
+
+// TestAppendMany: events appended together (one statement) are read back in their order,
+// with their ids, payloads and times.
+func TestAppendMany(t *testing.T) {
+	pool := pgtest.New(t, events.Migrations)
+	var evs []events.Event
+	for i := range 5 {
+		evs = append(evs, ev(t, "a1", fmt.Sprintf("agg-%d", i)))
+	}
+	evs[2].Payload = nil // an event without payload gets {}
+	appendCommitted(t, pool, evs...)
+	got, _ := readAll(t, pool, events.Cursor{}, 10, "a1", 5)
+	if want := []string{"agg-0", "agg-1", "agg-2", "agg-3", "agg-4"}; !slices.Equal(aggregateIDs(got), want) {
+		t.Fatalf("read %v, want %v", aggregateIDs(got), want)
+	}
+	for i, e := range got {
+		if e.ID != evs[i].ID || !e.OccurredAt.Equal(evs[i].OccurredAt.Truncate(time.Microsecond)) {
+			t.Errorf("event %d: %+v, want %+v", i, e, evs[i])
+		}
+	}
+	if string(got[2].Payload) != "{}" || !strings.Contains(string(got[1].Payload), "agg-1") {
+		t.Errorf("payloads %s, %s", got[2].Payload, got[1].Payload)
+	}
 }

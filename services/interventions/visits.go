@@ -180,6 +180,9 @@ type VisitStore interface {
 	ListVisits(ctx context.Context, f VisitFilter) ([]Visit, error)
 }
 
+// beforeInsert, when set (tests), runs between a request's overlap query and its insert.
+var beforeInsert func()
+
 // ErrOverlapRace is the exclusion constraint's refusal: another request stored an overlapping
 // visit of the operator after the overlap query.
 var ErrOverlapRace = &errs.Error{Kind: errs.Conflict, Message: "an overlapping visit of the operator was stored meanwhile",
@@ -545,6 +548,9 @@ func (s *Service) recordIn(ctx context.Context, tx Store, sc scope, inputs []Vis
 		vs := make([]Visit, len(ok))
 		for k, i := range ok {
 			vs[k] = items[i].v
+		}
+		if beforeInsert != nil && attempt == 0 {
+			beforeInsert()
 		}
 		err = tx.InsertVisits(ctx, vs)
 		if err == ErrOverlapRace && attempt < maxOverlapRetry {

@@ -391,8 +391,13 @@ func TestVisitVoid(t *testing.T) {
 	s.Must(400, s.Do("POST", path, f.coord, map[string]any{"reason": ""}, nil))
 	// the replacement takes part of the voided visit's time: allowed, the voided one no longer counts
 	repl := visitBody(f.auth, f.educator, "2025-05-05", "09:30", "11:00")
-	var res interventions.VoidResult
-	s.Must(200, s.Do("POST", path, f.eduTok, map[string]any{"reason": "orario errato", "replacement": repl}, &res))
+	var res, again interventions.VoidResult
+	s.Must(200, s.Do("POST", path, f.eduTok, map[string]any{"reason": "orario errato", "replacement": repl}, &res, "Idempotency-Key", "void-1"))
+	// a retry with the key: the same answer, no second replacement
+	s.Must(200, s.Do("POST", path, f.eduTok, map[string]any{"reason": "orario errato", "replacement": repl}, &again, "Idempotency-Key", "void-1"))
+	if res.Replacement == nil || again.Replacement == nil || again.Replacement.ID != res.Replacement.ID || f.visits() != 2 {
+		t.Fatalf("void retried: %+v then %+v, %d visits", res.Replacement, again.Replacement, f.visits())
+	}
 	if res.Voided.Status != "voided" || res.Voided.Voided == nil || res.Voided.Voided.Reason != "orario errato" || res.Replacement == nil ||
 		res.Voided.Voided.ReplacedBy == nil || *res.Voided.Voided.ReplacedBy != res.Replacement.ID ||
 		res.Replacement.Replaces == nil || *res.Replacement.Replaces != v.ID || res.Replacement.Minutes != 90 {
@@ -566,8 +571,26 @@ func TestVisitOverlapRace(t *testing.T) {
 	f := newVisitFixture(t)
 	s := f.suite
 	second := s.active(s.body())
-	for round := range 5 {
+	for round := range 10 {
 		date := fmt.Sprintf("2025-06-%02d", round+1)
+		// Even rounds: both requests held after their overlap query (neither sees the other's
+		// visit), so that the exclusion constraint decides; odd rounds: free-running.
+		if round%2 == 0 {
+			var arrived sync.WaitGroup
+			arrived.Add(2)
+			restore := interventions.SetBeforeInsert(func() {
+				arrived.Done()
+				done := make(chan struct{})
+				go func() { arrived.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+				}
+			})
+			defer restore()
+		} else {
+			interventions.SetBeforeInsert(nil)
+		}
 		var wg sync.WaitGroup
 		statuses := make([]int, 2)
 		for i, a := range []interventions.Authorization{f.auth, second} {
@@ -668,8 +691,6 @@ func BenchmarkBatch(b *testing.B) {
 		return raw
 	}
 	httpc := s.Srv.Client()
-	b.ResetTimer()
-	start := time.Now()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		raw := batch()
@@ -689,5 +710,35 @@ func BenchmarkBatch(b *testing.B) {
 			b.Fatalf("batch %d: %d stored %d: %v %+v", i, resp.StatusCode, got.Stored, err, got.Results[0].Problem)
 		}
 	}
-	b.ReportMetric(float64(b.N*1000)/time.Since(start).Seconds(), "visits/s")
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "visits/s")
+}
+
+// TestVisitList: pages by cursor, newest first, with the filters bound to the cursor.
+func TestVisitList(t *testing.T) {
+	f := newVisitFixture(t)
+	s := f.suite
+	var got batchAnswer
+	s.Must(200, s.Do("POST", "/v1/visits:batch", f.coord, map[string]any{"visits": []any{
+		visitBody(f.auth, f.educator, "2025-05-05", "09:00", "10:00"),
+		visitBody(f.auth, f.educator, "2025-05-06", "09:00", "10:00"),
+		visitBody(f.auth, f.educator, "2025-06-06", "09:00", "10:00"),
+	}}, &got))
+	var p1, p2 struct {
+		Items      []interventions.Visit
+		NextCursor string `json:"next_cursor"`
+	}
+	s.Must(200, s.Do("GET", "/v1/visits?limit=2&operator_id="+f.educator.String(), f.coord, nil, &p1))
+	if len(p1.Items) != 2 || p1.NextCursor == "" || p1.Items[0].ID != got.Results[2].Visit.ID {
+		t.Fatalf("first page: %d items, cursor %q", len(p1.Items), p1.NextCursor)
+	}
+	s.Must(200, s.Do("GET", "/v1/visits?limit=2&operator_id="+f.educator.String()+"&cursor="+p1.NextCursor, f.coord, nil, &p2))
+	if len(p2.Items) != 1 || p2.NextCursor != "" || p2.Items[0].ID != got.Results[0].Visit.ID {
+		t.Errorf("second page: %+v", p2)
+	}
+	s.Must(400, s.Do("GET", "/v1/visits?limit=2&cursor="+p1.NextCursor, f.coord, nil, nil))
+	var may struct{ Items []interventions.Visit }
+	s.Must(200, s.Do("GET", "/v1/visits?month=2025-05&authorization_id="+f.auth.ID.String(), f.coord, nil, &may))
+	if len(may.Items) != 2 {
+		t.Errorf("May: %d visits", len(may.Items))
+	}
 }

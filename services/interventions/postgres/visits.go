@@ -126,7 +126,10 @@ func (s *Store) MinutesUsed(ctx context.Context, keys []interventions.UsageKey) 
 
 func pgID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
-const codeExclusionViolation = "23P01"
+const (
+	codeExclusionViolation = "23P01"
+	codeDeadlock           = "40P01"
+)
 
 // InsertVisits implements interventions.VisitStore: one multi-row INSERT … SELECT FROM unnest,
 // in a savepoint so that the exclusion constraint's refusal (a concurrent request stored an
@@ -170,7 +173,10 @@ func (s *Store) InsertVisits(ctx context.Context, vs []interventions.Visit) erro
 			return pgdb.Translate(rerr)
 		}
 		var pg *pgconn.PgError
-		if errors.As(err, &pg) && pg.Code == codeExclusionViolation {
+		// Two requests inserting overlapping visits at once may each wait on the other's
+		// uncommitted row: PostgreSQL ends the wait of one (deadlock_detected), which is the
+		// same race lost.
+		if errors.As(err, &pg) && (pg.Code == codeExclusionViolation || pg.Code == codeDeadlock) {
 			return interventions.ErrOverlapRace
 		}
 		return pgdb.Translate(err)
