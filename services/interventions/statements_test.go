@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,10 +31,10 @@ type visitRow struct {
 	Voided  bool
 }
 
-// addVisits stores visits of authorization a. It is the one place the statement tests create
-// visits: a SQL fixture on the visits table (00002_visits.sql) until the visits API lands, then
-// POST /v1/visits:batch (the lead switches it). Each visit has its own operator, so that none
-// overlaps another.
+// addVisits stores visits of authorization a as rows of the visits table (00002_visits.sql), so
+// that the figures' rule table can set what the visits API derives (excess minutes) and voided
+// rows directly; TestStatementLocksTheMonth makes its figures from visits posted through the
+// API. Each visit has its own operator, so that none overlaps another.
 func (s *suite) addVisits(a interventions.Authorization, visits ...visitRow) {
 	s.T.Helper()
 	rome, err := time.LoadLocation("Europe/Rome")
@@ -563,5 +564,57 @@ func TestStatementExports(t *testing.T) {
 	// Each export is audited like a read.
 	if n := s.Count(`SELECT count(*) FROM audit_records WHERE action = 'statement.export' AND citizen_id = $1`, a.CitizenID.String()); n != 3 {
 		t.Errorf("%d export audit records", n)
+	}
+}
+
+// TestStatementLocksTheMonth, end to end through the API: visits posted through /v1/visits make
+// the statement's figures; a submitted month refuses new visits and voids (month_locked), a
+// returned one takes them again, an approved one refuses them; another month stays open.
+func TestStatementLocksTheMonth(t *testing.T) {
+	f := newVisitFixture(t)
+	s := f.suite
+	sm := s.tok(auth.RoleServiceManager)
+	var v interventions.Visit
+	s.Must(201, s.Do("POST", "/v1/visits", f.coord, visitBody(f.auth, f.educator, "2025-05-05", "09:00", "10:30"), &v))
+	s.Must(201, s.Do("POST", "/v1/visits", f.coord, visitBody(f.auth, f.educator, "2025-05-06", "09:00", "10:00"), nil))
+	st := s.statement(f.coord, s.Coop, "2025-05")
+	if l, ok := lineOf(t, st, f.auth.ID); !ok || l.DeliveredMinutes != 150 {
+		t.Fatalf("line of the authorization: %+v (found %v), want 150 delivered minutes", l, ok)
+	}
+	locked := func(what string, resp *http.Response) {
+		t.Helper()
+		s.Must(409, resp)
+		var p visitProblem
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		if p.Code != interventions.CodeMonthLocked {
+			t.Errorf("%s: code %q, want %s", what, p.Code, interventions.CodeMonthLocked)
+		}
+	}
+	s.Must(200, s.Do("POST", stPath(s.Coop, "2025-05")+"/submit", f.coord, nil, nil))
+	locked("a visit of a submitted month", s.Do("POST", "/v1/visits", f.coord, visitBody(f.auth, f.educator, "2025-05-07", "09:00", "10:00"), nil))
+	locked("a void in a submitted month", s.Do("POST", "/v1/visits/"+v.ID.String()+"/void", f.coord, map[string]any{"reason": "errore"}, nil))
+	s.Must(201, s.Do("POST", "/v1/visits", f.coord, visitBody(f.auth, f.educator, "2025-06-02", "09:00", "10:00"), nil))
+
+	s.Must(200, s.Do("POST", stPath(s.Coop, "2025-05")+"/return", sm, map[string]any{"notes": "Manca una visita"}, nil))
+	s.Must(201, s.Do("POST", "/v1/visits", f.coord, visitBody(f.auth, f.educator, "2025-05-07", "09:00", "10:00"), nil))
+	s.Must(200, s.Do("POST", stPath(s.Coop, "2025-05")+"/submit", f.coord, nil, nil))
+	st = s.statement(sm, s.Coop, "2025-05")
+	if l, _ := lineOf(t, st, f.auth.ID); l.DeliveredMinutes != 210 {
+		t.Errorf("resubmitted: %d delivered minutes, want 210", l.DeliveredMinutes)
+	}
+	s.Must(200, s.Do("POST", stPath(s.Coop, "2025-05")+"/approve", sm, nil, nil))
+	var batch struct {
+		Results []struct {
+			Status  int          `json:"status"`
+			Problem visitProblem `json:"problem"`
+		} `json:"results"`
+	}
+	s.Must(200, s.Do("POST", "/v1/visits:batch", f.coord, map[string]any{"visits": []any{
+		visitBody(f.auth, f.educator, "2025-05-08", "09:00", "10:00")}}, &batch))
+	if len(batch.Results) != 1 || batch.Results[0].Status != 409 || batch.Results[0].Problem.Code != interventions.CodeMonthLocked {
+		t.Errorf("a batch item in an approved month: %+v", batch.Results)
+	}
+	if n := s.Count(`SELECT count(*) FROM visits WHERE day BETWEEN '2025-05-01' AND '2025-05-31'`); n != 3 {
+		t.Errorf("%d visits stored in May, want 3", n)
 	}
 }

@@ -165,7 +165,8 @@ type UsageKey struct {
 type VisitStore interface {
 	// LockAuthorizations reads the authorizations of ids in the ambito FOR UPDATE, in id order.
 	LockAuthorizations(ctx context.Context, ambitoID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Authorization, error)
-	// LockedMonths returns those of keys whose statement is approved.
+	// LockedMonths returns those of keys whose statement is submitted or approved, holding
+	// each month's lock (shared) until the transaction ends.
 	LockedMonths(ctx context.Context, ambitoID uuid.UUID, keys []MonthKey) (map[MonthKey]bool, error)
 	// Overlapping returns the indexes of slots that overlap a valid stored visit of their operator.
 	Overlapping(ctx context.Context, ambitoID uuid.UUID, slots []OperatorSlot) (map[int]bool, error)
@@ -280,8 +281,8 @@ func rule(code, field, format string, args ...any) *errs.Error {
 }
 
 func monthLocked(field string) *errs.Error {
-	e := errs.InvalidField(field, "is in a month whose statement is approved: its visits are locked")
-	e.Kind, e.Message, e.Extra = errs.FailedPrecondition, "the month's statement is approved: its visits are locked", map[string]any{"code": CodeMonthLocked}
+	e := errs.InvalidField(field, "is in a month whose statement is submitted or approved: its visits are locked")
+	e.Kind, e.Message, e.Extra = errs.FailedPrecondition, "the month's statement is submitted or approved: its visits are locked (the comune returns it to reopen the month)", map[string]any{"code": CodeMonthLocked}
 	return e
 }
 

@@ -49,6 +49,13 @@ func firstDay(month string) string { return month + "-01" }
 func (s *Store) GetStatement(ctx context.Context, ambitoID, coop uuid.UUID, month string, forUpdate bool) (interventions.Statement, error) {
 	q := `SELECT data, version FROM statements WHERE ambito_id = $1 AND cooperative_id = $2 AND month = $3::date`
 	if forUpdate {
+		// The month's lock, exclusive: the visits of the month hold it shared (LockedMonths)
+		// until they commit, so a transition and a visit of the month never interleave, even
+		// before the month has a row.
+		if _, err := s.DB.Exec(ctx, `SELECT pg_advisory_xact_lock(`+monthLockKey+`) FROM (VALUES ($1::uuid, $2::uuid, $3::date)) k(a, c, m)`,
+			ambitoID, coop, firstDay(month)); err != nil {
+			return interventions.Statement{}, pgdb.Translate(err)
+		}
 		q += ` FOR UPDATE`
 	}
 	var raw []byte

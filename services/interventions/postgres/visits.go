@@ -47,6 +47,10 @@ func (s *Store) LockAuthorizations(ctx context.Context, ambitoID uuid.UUID, ids 
 	return out, nil
 }
 
+// monthLockKey is the advisory lock key of a cooperative's month, from the columns a (ambito),
+// c (cooperative) and m (the month's first day).
+const monthLockKey = `hashtextextended(a::text || '/' || c::text || '/' || m::text, 1217)`
+
 // LockedMonths implements interventions.VisitStore.
 func (s *Store) LockedMonths(ctx context.Context, ambitoID uuid.UUID, keys []interventions.MonthKey) (map[interventions.MonthKey]bool, error) {
 	coops := make([]uuid.UUID, len(keys))
@@ -54,8 +58,16 @@ func (s *Store) LockedMonths(ctx context.Context, ambitoID uuid.UUID, keys []int
 	for i, k := range keys {
 		coops[i], months[i] = k.Cooperative, k.Month
 	}
+	// The months' locks, shared, in key order, held until the commit: a statement's transition
+	// takes its month's exclusively (GetStatement for update), so a visit never slips into a
+	// month while it is being submitted or approved.
+	if _, err := s.DB.Exec(ctx, `SELECT count(pg_advisory_xact_lock_shared(k)) FROM (
+		SELECT DISTINCT `+monthLockKey+` AS k FROM unnest($2::uuid[], $3::date[]) u(c, m), (VALUES ($1::uuid)) a(a) ORDER BY 1) keys`,
+		ambitoID, coops, months); err != nil {
+		return nil, pgdb.Translate(err)
+	}
 	rows, err := s.DB.Query(ctx, `SELECT cooperative_id, month::text FROM statements
-		WHERE ambito_id = $1 AND status = 'approved'
+		WHERE ambito_id = $1 AND status IN ('submitted', 'approved')
 		  AND (cooperative_id, month) IN (SELECT * FROM unnest($2::uuid[], $3::date[]))`, ambitoID, coops, months)
 	if err != nil {
 		return nil, pgdb.Translate(err)
