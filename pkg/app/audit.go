@@ -38,7 +38,9 @@ func loadAudit(env *Env, service string) AuditConfig {
 		CheckpointInterval: env.Duration("CSI_AUDIT_CHECKPOINT_INTERVAL", audit.DefaultCheckpointInterval),
 		CheckpointPrefix:   env.String("CSI_AUDIT_CHECKPOINT_PREFIX", "audit/"+service+"/"),
 		CheckpointDir:      env.String("CSI_AUDIT_CHECKPOINT_DIR", "audit-checkpoints"),
-		S3:                 env.LoadS3("CSI_AUDIT_CHECKPOINT"),
+		S3: env.LoadS3(S3Vars{Endpoint: "CSI_AUDIT_CHECKPOINT_S3_ENDPOINT", Bucket: "CSI_AUDIT_CHECKPOINT_S3_BUCKET",
+			Region: "CSI_AUDIT_CHECKPOINT_S3_REGION", Secure: "CSI_AUDIT_CHECKPOINT_S3_SECURE",
+			AccessKey: "CSI_AUDIT_CHECKPOINT_S3_ACCESS_KEY", SecretKey: "CSI_AUDIT_CHECKPOINT_S3_SECRET_KEY"}),
 	}
 	if env.Secret("CSI_AUDIT_CHECKPOINT_KEY", "") != "" {
 		c.CheckpointKey = env.Base64Key("CSI_AUDIT_CHECKPOINT_KEY", audit.CheckpointSeedSize)

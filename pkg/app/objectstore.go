@@ -7,21 +7,25 @@ import (
 	"github.com/csi-lombardia/csi/pkg/docstore"
 )
 
-// LoadS3 reads the configuration of an S3-compatible bucket from the variables
-// <prefix>_S3_ENDPOINT, _BUCKET, _REGION, _SECURE (default true), _ACCESS_KEY and _SECRET_KEY
-// (secrets): the audit checkpoints' (CSI_AUDIT_CHECKPOINT) and a service's documents
-// (CSI_INTERVENTIONS) alike. An endpoint without a bucket is a configuration problem.
-func (e *Env) LoadS3(prefix string) docstore.S3Config {
+// S3Vars name the variables of an S3-compatible bucket's configuration, each spelled out (the
+// README's configuration tables are checked against the names the code reads).
+type S3Vars struct{ Endpoint, Bucket, Region, Secure, AccessKey, SecretKey string }
+
+// LoadS3 reads the configuration of an S3-compatible bucket from the variables v names: the
+// endpoint, bucket, region, secure (default true), access key and secret key (secrets) — the
+// audit checkpoints' and a service's documents alike. An endpoint without a bucket is a
+// configuration problem.
+func (e *Env) LoadS3(v S3Vars) docstore.S3Config {
 	c := docstore.S3Config{
-		Endpoint:  e.String(prefix+"_S3_ENDPOINT", ""),
-		Bucket:    e.String(prefix+"_S3_BUCKET", ""),
-		Region:    e.String(prefix+"_S3_REGION", ""),
-		Secure:    e.Bool(prefix+"_S3_SECURE", true),
-		AccessKey: e.Secret(prefix+"_S3_ACCESS_KEY", ""),
-		SecretKey: e.Secret(prefix+"_S3_SECRET_KEY", ""),
+		Endpoint:  e.String(v.Endpoint, ""),
+		Bucket:    e.String(v.Bucket, ""),
+		Region:    e.String(v.Region, ""),
+		Secure:    e.Bool(v.Secure, true),
+		AccessKey: e.Secret(v.AccessKey, ""),
+		SecretKey: e.Secret(v.SecretKey, ""),
 	}
 	if c.Endpoint != "" && c.Bucket == "" {
-		e.problems = append(e.problems, prefix+"_S3_BUCKET is required with "+prefix+"_S3_ENDPOINT")
+		e.problems = append(e.problems, v.Bucket+" is required with "+v.Endpoint)
 	}
 	return c
 }

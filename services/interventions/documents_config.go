@@ -28,7 +28,9 @@ type DocumentsConfig struct {
 // address, for the default link base.
 func LoadDocumentsConfig(env *app.Env, httpAddr string) DocumentsConfig {
 	c := DocumentsConfig{
-		S3:       env.LoadS3("CSI_INTERVENTIONS"),
+		S3: env.LoadS3(app.S3Vars{Endpoint: "CSI_INTERVENTIONS_S3_ENDPOINT", Bucket: "CSI_INTERVENTIONS_S3_BUCKET",
+			Region: "CSI_INTERVENTIONS_S3_REGION", Secure: "CSI_INTERVENTIONS_S3_SECURE",
+			AccessKey: "CSI_INTERVENTIONS_S3_ACCESS_KEY", SecretKey: "CSI_INTERVENTIONS_S3_SECRET_KEY"}),
 		Dir:      env.String("CSI_INTERVENTIONS_DOCUMENTS_DIR", "documents"),
 		MaxBytes: int64(env.Int("CSI_INTERVENTIONS_DOCUMENTS_MAX_BYTES", docstore.DefaultMaxDocumentBytes)),
 		LinkTTL:  env.DurationMax("CSI_INTERVENTIONS_DOCUMENTS_LINK_TTL", docstore.DefaultLinkTTL, docstore.MaxLinkTTL),

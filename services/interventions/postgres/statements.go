@@ -52,7 +52,8 @@ func (s *Store) GetStatement(ctx context.Context, ambitoID, coop uuid.UUID, mont
 		// The month's lock, exclusive: the visits of the month hold it shared (LockedMonths)
 		// until they commit, so a transition and a visit of the month never interleave, even
 		// before the month has a row.
-		if _, err := s.DB.Exec(ctx, `SELECT pg_advisory_xact_lock(`+monthLockKey+`) FROM (VALUES ($1::uuid, $2::uuid, $3::date)) k(a, c, m)`,
+		// (The key: hashtextextended of ambito/cooperative/month, as visits.go's.)
+		if _, err := s.DB.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || '/' || $2::uuid::text || '/' || $3::date::text, 1217))`,
 			ambitoID, coop, firstDay(month)); err != nil {
 			return interventions.Statement{}, pgdb.Translate(err)
 		}

@@ -47,10 +47,6 @@ func (s *Store) LockAuthorizations(ctx context.Context, ambitoID uuid.UUID, ids 
 	return out, nil
 }
 
-// monthLockKey is the advisory lock key of a cooperative's month, from the columns a (ambito),
-// c (cooperative) and m (the month's first day).
-const monthLockKey = `hashtextextended(a::text || '/' || c::text || '/' || m::text, 1217)`
-
 // LockedMonths implements interventions.VisitStore.
 func (s *Store) LockedMonths(ctx context.Context, ambitoID uuid.UUID, keys []interventions.MonthKey) (map[interventions.MonthKey]bool, error) {
 	coops := make([]uuid.UUID, len(keys))
@@ -61,8 +57,10 @@ func (s *Store) LockedMonths(ctx context.Context, ambitoID uuid.UUID, keys []int
 	// The months' locks, shared, in key order, held until the commit: a statement's transition
 	// takes its month's exclusively (GetStatement for update), so a visit never slips into a
 	// month while it is being submitted or approved.
+	// (The key: hashtextextended of ambito/cooperative/month, as statements.go's.)
 	if _, err := s.DB.Exec(ctx, `SELECT count(pg_advisory_xact_lock_shared(k)) FROM (
-		SELECT DISTINCT `+monthLockKey+` AS k FROM unnest($2::uuid[], $3::date[]) u(c, m), (VALUES ($1::uuid)) a(a) ORDER BY 1) keys`,
+		SELECT DISTINCT hashtextextended($1::uuid::text || '/' || c::text || '/' || m::text, 1217) AS k
+		FROM unnest($2::uuid[], $3::date[]) u(c, m) ORDER BY 1) keys`,
 		ambitoID, coops, months); err != nil {
 		return nil, pgdb.Translate(err)
 	}

@@ -17,15 +17,18 @@ import (
 // interventions' statements, copied from services/interventions/postgres (visits.go,
 // authorizations.go) and pkg/events: what the store runs, in one transaction, for the visits of
 // a POST /v1/visits or /v1/visits:batch (Service.recordIn): the authorizations locked, the
-// approved months, the overlaps with stored visits, the minutes already used, the insert in a
+// locked months (their advisory locks, shared), the overlaps with stored visits, the minutes already used, the insert in a
 // savepoint, an outbox row per authorization.
 const (
 	// AuthorizationCols is the store's select list of an authorization (cols).
 	AuthorizationCols = `data, version, created_at, updated_at`
 	LockAuthSQL       = `SELECT ` + AuthorizationCols + ` FROM authorizations WHERE ambito_id = $1 AND id = ANY($2::uuid[])
 		ORDER BY id FOR UPDATE`
+	MonthLocksSQL = `SELECT count(pg_advisory_xact_lock_shared(k)) FROM (
+		SELECT DISTINCT hashtextextended($1::uuid::text || '/' || c::text || '/' || m::text, 1217) AS k
+		FROM unnest($2::uuid[], $3::date[]) u(c, m) ORDER BY 1) keys`
 	LockedMonthsSQL = `SELECT cooperative_id, month::text FROM statements
-		WHERE ambito_id = $1 AND status = 'approved'
+		WHERE ambito_id = $1 AND status IN ('submitted', 'approved')
 		  AND (cooperative_id, month) IN (SELECT * FROM unnest($2::uuid[], $3::date[]))`
 	OverlappingSQL = `SELECT u.i - 1 FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS u(op, s, e, i)
 		WHERE EXISTS (SELECT 1 FROM visits v WHERE v.operator_id = u.op AND v.status = 'valid'
@@ -229,6 +232,9 @@ func (h InterventionsHandler) store(ctx context.Context, vs []Visit) (int, error
 	var mm []string
 	for k := range months {
 		mc, mm = append(mc, uuid.MustParse(k[0])), append(mm, k[1])
+	}
+	if _, err := tx.Exec(ctx, MonthLocksSQL, h.Ambito, mc, mm); err != nil {
+		return http.StatusInternalServerError, err
 	}
 	if err := drain(tx.Query(ctx, LockedMonthsSQL, h.Ambito, mc, mm)); err != nil {
 		return http.StatusInternalServerError, err

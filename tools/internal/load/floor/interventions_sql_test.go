@@ -22,6 +22,7 @@ func TestStatementsAreInterventions(t *testing.T) {
 	tests := []struct{ name, sql string }{
 		{"authorization columns", "const cols = `" + AuthorizationCols + "`"},
 		{"lock authorizations tail", ` FROM authorizations WHERE ambito_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`},
+		{"month locks", MonthLocksSQL},
 		{"locked months", LockedMonthsSQL},
 		{"overlapping", OverlappingSQL},
 		{"minutes used", MinutesUsedSQL},
