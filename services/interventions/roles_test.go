@@ -20,7 +20,7 @@ var (
 	// the readers of the statements
 	statementReaders = []auth.Role{auth.RoleServiceManager, auth.RoleSocialWorker, auth.RoleAdministrative, auth.RolePlanningOffice,
 		auth.RoleCoopCoordinator}
-	docRoles  = append(slices.Clone(writers), coopRoles...)
+	docRoles = append(slices.Clone(writers), coopRoles...)
 )
 
 // roleTable is interventions' role × endpoint table (DESIGN.md "Authorization"), on fixtures
