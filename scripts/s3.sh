@@ -68,6 +68,9 @@ JSON
 umask "$umask_was"
 p=$CSI_S3_PORT
 log "starting SeaweedFS S3 on $endpoint"
+# Every test makes a bucket of its own, and SeaweedFS gives each bucket volumes of its own: small
+# volumes and a fixed bound, rather than a bound computed from the free disk (with a few GB free
+# it was reached within one make test: "No writable volumes and no free volumes left").
 nohup "$weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.config="$dir/s3.json" \
 	-s3.port="$p" -s3.port.grpc=$((p + 10)) -s3.port.iceberg=0 -s3.port.lance=0 \
 	-master.port=$((p + 1)) -master.port.grpc=$((p + 11)) -master.telemetry=false \
@@ -75,6 +78,7 @@ nohup "$weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.config=
 	-filer.port=$((p + 3)) -filer.port.grpc=$((p + 13)) \
 	-admin.ui=false -admin.port=$((p + 4)) -admin.port.grpc=$((p + 14)) -admin.port.legacy=0 \
 	-filer.localSocket="$dir/filer.sock" -s3.localSocket="$dir/s3.sock" \
+	-volume.max=2000 -master.volumeSizeLimitMB=16 \
 	-webdav=false >"$dir/weed.log" 2>&1 &
 echo $! >"$dir/weed.pid"
 for _ in $(seq 1 600); do
