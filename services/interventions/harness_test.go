@@ -93,7 +93,8 @@ type suite struct {
 	*servicetest.Suite
 	identity *identityDouble
 	registry *registryDouble
-	cache    *cache.Memory
+	cache    cache.Cache // in-process, unless redisURL is set
+	redisURL string      // the cache is Redis at redisURL (reachable or not): TestRedisDown
 	svc      *interventions.Service
 	docs     *docstore.Documents // a directory's unless an option gives another (documents_test.go)
 }
@@ -114,6 +115,14 @@ func newSuite(t testing.TB, opts ...func(*suite)) *suite {
 	}
 	s.Suite = servicetest.New(t, servicetest.Config{Service: "interventions", Sets: sets, OpenAPI: interventions.OpenAPI(), Clients: clientScopes,
 		Mount: func(ctx context.Context, a *app.App, iss *authtest.Issuer) (http.Handler, error) {
+			if s.redisURL != "" {
+				c, closeCache, err := cache.Open(ctx, s.redisURL, "interventions-"+uuid.NewString()[:8], a.Log, a.Registry)
+				if err != nil {
+					return nil, err
+				}
+				t.Cleanup(func() { _ = closeCache() })
+				s.cache = c
+			}
 			svc, h, err := interventions.Mount(ctx, a, interventions.Parts{Store: postgres.New(a.Pool), Identity: s.identity, Registry: s.registry, Cache: s.cache,
 				Places: places.Default(), Config: interventions.DefaultConfig(), Verifier: iss.Verifier(), Documents: s.docs})
 			s.svc = svc
