@@ -113,10 +113,12 @@ func (s *Store) MinutesUsed(ctx context.Context, keys []interventions.UsageKey) 
 	for i, k := range keys {
 		auths[i], weeks[i] = pgID(k.AuthorizationID), k.Week
 	}
+	// The week's bounds are range conditions on day (an OR would read every visit of the
+	// authorization), answered by visits_authorization alone (00007: it includes the columns).
 	rows, err := s.DB.Query(ctx, `SELECT k.a, k.w, coalesce(sum(v.minutes), 0)::int
 		FROM unnest($1::uuid[], $2::text[]) AS k(a, w)
 		LEFT JOIN visits v ON v.authorization_id = k.a AND v.status = 'valid' AND NOT v.absent
-		     AND (k.w = '' OR (v.day >= NULLIF(k.w, '')::date AND v.day < NULLIF(k.w, '')::date + 7))
+		     AND v.day >= coalesce(NULLIF(k.w, '')::date, '-infinity') AND v.day < coalesce(NULLIF(k.w, '')::date + 7, 'infinity')
 		GROUP BY k.a, k.w`, auths, weeks)
 	if err != nil {
 		return nil, pgdb.Translate(err)

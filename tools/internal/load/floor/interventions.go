@@ -36,7 +36,7 @@ const (
 	MinutesUsedSQL = `SELECT k.a, k.w, coalesce(sum(v.minutes), 0)::int
 		FROM unnest($1::uuid[], $2::text[]) AS k(a, w)
 		LEFT JOIN visits v ON v.authorization_id = k.a AND v.status = 'valid' AND NOT v.absent
-		     AND (k.w = '' OR (v.day >= NULLIF(k.w, '')::date AND v.day < NULLIF(k.w, '')::date + 7))
+		     AND v.day >= coalesce(NULLIF(k.w, '')::date, '-infinity') AND v.day < coalesce(NULLIF(k.w, '')::date + 7, 'infinity')
 		GROUP BY k.a, k.w`
 	SavepointSQL    = `SAVEPOINT visits_insert`
 	RollbackToSQL   = `ROLLBACK TO SAVEPOINT visits_insert`
