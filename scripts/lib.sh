@@ -120,7 +120,7 @@ pidfile_pid() {
 	[ -f "$1" ] || return 1
 	pid=$(tr -dc 0-9 <"$1")
 	[ -n "$pid" ] || return 1
-	args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	args=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
 	[[ $args == *"$2"* ]] || return 1
 	echo "$pid"
 }
@@ -135,11 +135,17 @@ holds_port() {
 
 stop_pidfile() {
 	# stop_pidfile FILE NAME: stop the process of a pid file (when it is still NAME) and wait
-	# up to 10 s for it to exit; remove the file.
+	# up to 10 s for it to exit, then kill it (SeaweedFS's weed server has taken 16 s to close
+	# its streams; left running it keeps ports the next start needs); remove the file.
 	local pid
 	if pid=$(pidfile_pid "$1" "$2"); then
 		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			log "$2 (pid $pid) did not stop within 10 s of SIGTERM: SIGKILL"
+			kill -9 "$pid" 2>/dev/null || true
+			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		fi
 	fi
 	rm -f "$1"
 }
