@@ -191,6 +191,7 @@ func (s *Service) ListAuthorizations(ctx context.Context, q AuthorizationQuery) 
 			return cursor.Page[Authorization]{}, errs.E(errs.Forbidden, "a cooperative lists only its own authorizations")
 		}
 		filter.Cooperative = &sc.coop
+		filter.NoDrafts = true
 	case !sc.wide:
 		filter.ISTAT = sc.istat
 	}

@@ -47,7 +47,7 @@ func (d *registryDouble) setDown(down bool) {
 
 func TestCitizenCard(t *testing.T) {
 	s := newSuite(t)
-	a := s.create(s.tok(auth.RoleServiceManager), s.body())
+	a := s.active(s.body())
 	path := "/v1/authorizations/" + a.ID.String()
 	cardReads := func(citizen uuid.UUID) int {
 		return s.Count(`SELECT count(*) FROM audit_records WHERE action = 'citizen_card.read' AND citizen_id = $1`, citizen.String())
@@ -90,7 +90,7 @@ func TestCitizenCard(t *testing.T) {
 
 	// Registry down: a card not cached is left out, with the marker; the read still succeeds.
 	s.registry.setDown(true)
-	b := s.create(s.tok(auth.RoleServiceManager), s.body())
+	b := s.active(s.body())
 	var down interventions.Authorization
 	s.Must(200, s.Do("GET", "/v1/authorizations/"+b.ID.String(), s.tok(auth.RoleCoopCoordinator), nil, &down))
 	if down.Citizen != nil || !down.CitizenUnavailable {
@@ -117,7 +117,7 @@ func TestCitizenCard(t *testing.T) {
 	// A list of many citizens with registry down stops asking it once it answered unavailable
 	// (at most the loads already in flight, eight, ask).
 	for range 12 {
-		s.create(s.tok(auth.RoleServiceManager), s.body())
+		s.active(s.body())
 	}
 	s.registry.mu.Lock()
 	before := s.registry.calls

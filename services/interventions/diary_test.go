@@ -37,7 +37,7 @@ func (s *suite) diary(token string, id uuid.UUID) []interventions.DiaryEntry {
 // that may read the diary, the writer, and the azienda's social worker.
 func TestDiaryVisibility(t *testing.T) {
 	s := newSuite(t)
-	a := s.create(s.tok(auth.RoleServiceManager), s.body())
+	a := s.active(s.body())
 	for _, writerRole := range []auth.Role{auth.RoleEducator, auth.RoleSocialWorker} {
 		t.Run("written by "+string(writerRole), func(t *testing.T) {
 			org, kind, istat := s.OrgOf(writerRole)
@@ -82,8 +82,8 @@ func TestDiaryVisibility(t *testing.T) {
 func TestDiaryCorrections(t *testing.T) {
 	s := newSuite(t)
 	sm, sw, edu, coord := s.tok(auth.RoleServiceManager), s.tok(auth.RoleSocialWorker), s.tok(auth.RoleEducator), s.tok(auth.RoleCoopCoordinator)
-	a := s.create(sm, s.body())
-	b := s.create(sm, s.body())
+	a := s.active(s.body())
+	b := s.active(s.body())
 	e1 := s.entry(edu, a.ID, "team", "incontro il 3 aprile", nil)
 	e2 := s.entry(coord, a.ID, "team", "correzione: il 2 aprile", &e1.ID)
 	e3 := s.entry(sw, a.ID, "social_services", "correzione riservata", &e2.ID)
@@ -147,8 +147,8 @@ func TestDiaryCorrections(t *testing.T) {
 // the citizen; the event carries no text; a retry with the same key writes nothing twice.
 func TestDiaryScopeAuditEvents(t *testing.T) {
 	s := newSuite(t)
-	sm, edu := s.tok(auth.RoleServiceManager), s.tok(auth.RoleEducator)
-	a := s.create(sm, s.body())
+	edu := s.tok(auth.RoleEducator)
+	a := s.active(s.body())
 	body := map[string]any{"category": "family_contact", "text": "Telefonata con la madre: segreto", "occurred_on": "2025-04-03", "visibility": "team"}
 	var e, again interventions.DiaryEntry
 	s.Must(201, s.Do("POST", "/v1/authorizations/"+a.ID.String()+"/diary", edu, body, &e, "Idempotency-Key", "diary-1"))

@@ -117,8 +117,8 @@ func (s *suite) objectKey(id uuid.UUID) string {
 func TestDocumentsRoundTripS3(t *testing.T) {
 	opt, store := withS3(t, docstoretest.Config(t), docstore.DocumentsConfig{})
 	s := newSuite(t, opt)
-	sm, edu, sw := s.tok(auth.RoleServiceManager), s.tok(auth.RoleEducator), s.tok(auth.RoleSocialWorker)
-	a := s.create(sm, s.body())
+	edu, sw := s.tok(auth.RoleEducator), s.tok(auth.RoleSocialWorker)
+	a := s.active(s.body())
 
 	d := s.upload(edu, a.ID, "signed_timesheet", pdfDoc, "application/pdf", "Idempotency-Key", "timesheet-1")
 	if d.ContentType != docstore.PDF || d.Size != int64(len(pdfDoc)) || d.SHA256 != sum(pdfDoc) || d.Kind != "signed_timesheet" ||
@@ -186,7 +186,7 @@ func TestDocumentLinkExpires(t *testing.T) {
 	opt, _ := withS3(t, docstoretest.Config(t), docstore.DocumentsConfig{LinkTTL: time.Second})
 	s := newSuite(t, opt)
 	sm := s.tok(auth.RoleServiceManager)
-	a := s.create(sm, s.body())
+	a := s.active(s.body())
 	d := s.upload(sm, a.ID, "service_agreement", jpegDoc, "image/jpeg")
 	var l interventions.DocumentLink
 	s.Must(200, s.Do("POST", "/v1/documents/"+d.ID.String()+"/link", sm, nil, &l))
@@ -204,7 +204,7 @@ func TestDocumentLinkExpires(t *testing.T) {
 func TestDocumentsDirLinks(t *testing.T) {
 	s := newSuite(t)
 	sm := s.tok(auth.RoleServiceManager)
-	a := s.create(sm, s.body())
+	a := s.active(s.body())
 	d := s.upload(s.tok(auth.RoleCoopCoordinator), a.ID, "report", pdfDoc, "application/octet-stream")
 	var l interventions.DocumentLink
 	s.Must(200, s.Do("POST", "/v1/documents/"+d.ID.String()+"/link", sm, nil, &l))
@@ -222,7 +222,7 @@ func TestDocumentsDirLinks(t *testing.T) {
 func TestDocumentRules(t *testing.T) {
 	s := newSuite(t, func(s *suite) { s.docs = dirDocuments(t, docstore.DocumentsConfig{MaxBytes: 4096}) })
 	edu := s.tok(auth.RoleEducator)
-	a := s.create(s.tok(auth.RoleServiceManager), s.body())
+	a := s.active(s.body())
 	path := "/v1/authorizations/" + a.ID.String() + "/documents"
 	big := append(bytes.Clone(pdfDoc), bytes.Repeat([]byte("x"), 5000)...)
 	ok := []struct {
@@ -284,7 +284,7 @@ func TestDocumentRules(t *testing.T) {
 func TestDocumentScope(t *testing.T) {
 	s := newSuite(t)
 	sm := s.tok(auth.RoleServiceManager)
-	a := s.create(sm, s.body())
+	a := s.active(s.body())
 	d := s.upload(sm, a.ID, "service_agreement", pdfDoc, "application/pdf")
 	other := uuid.Must(uuid.NewV7())
 	outsiders := map[string]string{
@@ -325,7 +325,7 @@ func TestDocumentsS3Down(t *testing.T) {
 	opt, _ := withS3(t, docstore.S3Config{Endpoint: addr, Bucket: "documents", AccessKey: "k", SecretKey: "secret-key"}, docstore.DocumentsConfig{})
 	s := newSuite(t, opt)
 	edu := s.tok(auth.RoleEducator)
-	a := s.create(s.tok(auth.RoleServiceManager), s.body())
+	a := s.active(s.body())
 	for _, key := range []string{"", "down-1"} {
 		start := time.Now()
 		resp := s.Do("POST", "/v1/authorizations/"+a.ID.String()+"/documents?kind=report", edu,
@@ -355,7 +355,7 @@ func TestDocumentsCommitFails(t *testing.T) {
 	opt, store := withS3(t, docstoretest.Config(t), docstore.DocumentsConfig{})
 	s := newSuite(t, opt)
 	edu := s.tok(auth.RoleEducator)
-	a := s.create(s.tok(auth.RoleServiceManager), s.body())
+	a := s.active(s.body())
 	ctx := context.Background()
 	if _, err := s.App.Pool.Exec(ctx, `CREATE FUNCTION test_refuse_documents() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN RAISE EXCEPTION 'the test refuses documents'; END $$;
@@ -392,7 +392,7 @@ func TestDocumentsRolledBackWithTheRequest(t *testing.T) {
 	opt, store := withS3(t, docstoretest.Config(t), docstore.DocumentsConfig{})
 	s := newSuite(t, opt)
 	edu := s.tok(auth.RoleEducator)
-	a := s.create(s.tok(auth.RoleServiceManager), s.body())
+	a := s.active(s.body())
 	ctx := context.Background()
 	if _, err := s.App.Pool.Exec(ctx, `CREATE FUNCTION test_refuse_upload_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN IF NEW.action = 'document.upload' THEN RAISE EXCEPTION 'the test refuses the audit record'; END IF; RETURN NEW; END $$;

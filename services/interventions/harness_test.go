@@ -148,3 +148,18 @@ func (s *suite) create(token string, body map[string]any) interventions.Authoriz
 	s.Must(201, s.Do("POST", "/v1/authorizations", token, body, &a))
 	return a
 }
+
+// activate activates the draft a as token's operator.
+func (s *suite) activate(token string, a interventions.Authorization) interventions.Authorization {
+	s.T.Helper()
+	s.Must(200, s.Do("POST", statusPath(a), token, map[string]any{"status": "active", "reason": "PAI approvato"}, &a))
+	return a
+}
+
+// active creates an authorization from body as the comune's service manager and activates it:
+// what a cooperative sees (a draft is not yet assigned to it).
+func (s *suite) active(body map[string]any) interventions.Authorization {
+	s.T.Helper()
+	sm := s.tok(auth.RoleServiceManager)
+	return s.activate(sm, s.create(sm, body))
+}

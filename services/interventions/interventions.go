@@ -176,6 +176,7 @@ type AuthorizationFilter struct {
 	AmbitoID    uuid.UUID
 	ISTAT       string     // a comune's operators: only this comune's
 	Cooperative *uuid.UUID // a cooperative: only its own; or the cooperative_id filter
+	NoDrafts    bool       // a cooperative: drafts are not yet assigned to it
 	Status      string
 	ServiceType string
 	CitizenID   *uuid.UUID

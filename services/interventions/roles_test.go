@@ -28,7 +28,7 @@ var (
 // both read it. ATS and Region never reach interventions.
 func roleTable(t *testing.T, s *suite) []servicetest.Call {
 	sm := s.tok(auth.RoleServiceManager)
-	a := s.create(sm, s.body())
+	a := s.active(s.body())
 	st := s.create(sm, s.body())
 	s.Must(200, s.Do("POST", "/v1/authorizations/"+st.ID.String()+"/status", sm, map[string]any{"status": "active", "reason": "PAI approvato"}, nil))
 	ap := "/v1/authorizations/" + a.ID.String()

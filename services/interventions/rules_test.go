@@ -208,22 +208,25 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestScope: a cooperative sees only its own authorizations; a comune's operators only their
-// comune's; the planning office the ambito.
+// TestScope: a cooperative sees only its own authorizations, and not while they are drafts; a
+// comune's operators only their comune's; the planning office the ambito.
 func TestScope(t *testing.T) {
 	s := newSuite(t)
 	sm := s.tok(auth.RoleServiceManager)
 	coopB := uuid.Must(uuid.NewV7())
 	s.identity.accredit(s.Ambito, coopB, "SAD", "2025-01-01", "2025-12-31")
-	mine := s.create(sm, s.body())
+	mine := s.active(s.body())
 	bb := s.body()
 	bb["cooperative_id"] = coopB
-	theirs := s.create(sm, bb)
+	theirs := s.active(bb)
 	// An authorization of another comune, by the azienda's service manager.
 	azienda := s.Operator(auth.RoleServiceManager, s.Azienda, "azienda", "")
 	ob := s.body()
 	ob["istat_code"] = "016024" // Bergamo
-	elsewhere := s.create(azienda, ob)
+	elsewhere := s.activate(azienda, s.create(azienda, ob))
+	// A draft naming cooperative A is not yet assigned to it: not listed, not read, not even
+	// when asked for by status; activated, it is A's.
+	draft := s.create(sm, s.body())
 
 	ids := func(token, query string) []uuid.UUID {
 		var p struct{ Items []interventions.Authorization }
@@ -238,6 +241,20 @@ func TestScope(t *testing.T) {
 	if got := ids(coopA, ""); !slices.Equal(got, []uuid.UUID{elsewhere.ID, mine.ID}) {
 		t.Errorf("cooperative A lists %v, want its own %v", got, []uuid.UUID{elsewhere.ID, mine.ID})
 	}
+	if got := ids(coopA, "?status=draft"); len(got) != 0 {
+		t.Errorf("cooperative A lists drafts %v, want none", got)
+	}
+	if got := ids(sm, "?status=draft"); !slices.Equal(got, []uuid.UUID{draft.ID}) {
+		t.Errorf("the comune lists drafts %v, want %v", got, draft.ID)
+	}
+	for _, path := range []string{"", "/versions", "/documents", "/diary"} {
+		s.Must(404, s.Do("GET", "/v1/authorizations/"+draft.ID.String()+path, coopA, nil, nil))
+	}
+	s.activate(sm, draft)
+	if got := ids(coopA, ""); !slices.Equal(got, []uuid.UUID{draft.ID, elsewhere.ID, mine.ID}) {
+		t.Errorf("cooperative A lists %v once the draft is active, want %v", got, []uuid.UUID{draft.ID, elsewhere.ID, mine.ID})
+	}
+	s.Must(200, s.Do("GET", "/v1/authorizations/"+draft.ID.String(), coopA, nil, nil))
 	s.Must(404, s.Do("GET", "/v1/authorizations/"+theirs.ID.String(), coopA, nil, nil))
 	s.Must(404, s.Do("GET", "/v1/authorizations/"+theirs.ID.String()+"/versions", coopA, nil, nil))
 	s.Must(403, s.Do("GET", "/v1/authorizations?cooperative_id="+coopB.String(), coopA, nil, nil))
@@ -254,24 +271,24 @@ func TestScope(t *testing.T) {
 	}
 	// Reassigned to cooperative A, the authorization is A's, and B's version is not shown to A.
 	var moved interventions.Authorization
-	s.Must(200, s.Do("PATCH", "/v1/authorizations/"+theirs.ID.String(), sm, map[string]any{"cooperative_id": s.Coop}, &moved, "If-Match", `"1"`))
+	s.Must(200, s.Do("PATCH", "/v1/authorizations/"+theirs.ID.String(), sm, map[string]any{"cooperative_id": s.Coop}, &moved, "If-Match", `"2"`))
 	s.Must(404, s.Do("GET", "/v1/authorizations/"+theirs.ID.String(), coordB, nil, nil))
 	var vs struct{ Items []interventions.Version }
 	s.Must(200, s.Do("GET", "/v1/authorizations/"+theirs.ID.String()+"/versions", coopA, nil, &vs))
-	if len(vs.Items) != 1 || vs.Items[0].Version != 2 || vs.Items[0].Authorization.CooperativeID != s.Coop {
-		t.Errorf("cooperative A reads %d versions of the reassigned authorization, want only version 2", len(vs.Items))
+	if len(vs.Items) != 1 || vs.Items[0].Version != 3 || vs.Items[0].Authorization.CooperativeID != s.Coop {
+		t.Errorf("cooperative A reads %d versions of the reassigned authorization, want only version 3", len(vs.Items))
 	}
-	s.Must(200, s.Do("PATCH", "/v1/authorizations/"+theirs.ID.String(), sm, map[string]any{"cooperative_id": coopB}, nil, "If-Match", `"2"`))
+	s.Must(200, s.Do("PATCH", "/v1/authorizations/"+theirs.ID.String(), sm, map[string]any{"cooperative_id": coopB}, nil, "If-Match", `"3"`))
 	// Cooperatives read, never write.
-	s.Must(403, s.Do("POST", statusPath(theirs), coordB, map[string]any{"status": "active", "reason": "x"}, nil))
+	s.Must(403, s.Do("POST", statusPath(theirs), coordB, map[string]any{"status": "suspended", "reason": "x"}, nil))
 
-	// The comune (Milano) sees its own two, not Bergamo's; the planning office all three.
-	if got := ids(sm, ""); !slices.Equal(got, []uuid.UUID{theirs.ID, mine.ID}) {
+	// The comune (Milano) sees its own three, not Bergamo's; the planning office all four.
+	if got := ids(sm, ""); !slices.Equal(got, []uuid.UUID{draft.ID, theirs.ID, mine.ID}) {
 		t.Errorf("the comune lists %v", got)
 	}
 	s.Must(404, s.Do("GET", "/v1/authorizations/"+elsewhere.ID.String(), sm, nil, nil))
-	if got := ids(s.tok(auth.RolePlanningOffice), ""); len(got) != 3 {
-		t.Errorf("the planning office lists %d, want 3", len(got))
+	if got := ids(s.tok(auth.RolePlanningOffice), ""); len(got) != 4 {
+		t.Errorf("the planning office lists %d, want 4", len(got))
 	}
 	// A comune's operator cannot authorize for another comune.
 	s.Must(403, s.Do("POST", "/v1/authorizations", sm, ob, nil))
@@ -283,8 +300,8 @@ func TestScope(t *testing.T) {
 	if got := ids(sm, "?citizen_id="+mine.CitizenID.String()); !slices.Equal(got, []uuid.UUID{mine.ID}) {
 		t.Errorf("citizen_id filter: %v", got)
 	}
-	s.Must(200, s.Do("POST", statusPath(mine), sm, map[string]any{"status": "active", "reason": "PAI"}, nil))
-	if got := ids(sm, "?status=active&service_type=SAD"); !slices.Equal(got, []uuid.UUID{mine.ID}) {
+	s.Must(200, s.Do("POST", statusPath(mine), sm, map[string]any{"status": "suspended", "reason": "ricovero"}, nil))
+	if got := ids(sm, "?status=suspended&service_type=SAD"); !slices.Equal(got, []uuid.UUID{mine.ID}) {
 		t.Errorf("status filter: %v", got)
 	}
 	if got := ids(sm, "?service_type=ADM"); len(got) != 0 {
@@ -299,7 +316,7 @@ func TestScope(t *testing.T) {
 	if len(p1.Items) != 1 || p1.NextCursor == "" {
 		t.Fatalf("page 1: %d items, cursor %q", len(p1.Items), p1.NextCursor)
 	}
-	if got := ids(sm, "?limit=1&cursor="+p1.NextCursor); !slices.Equal(got, []uuid.UUID{mine.ID}) {
+	if got := ids(sm, "?limit=1&cursor="+p1.NextCursor); !slices.Equal(got, []uuid.UUID{theirs.ID}) {
 		t.Errorf("page 2: %v", got)
 	}
 	s.Must(400, s.Do("GET", "/v1/authorizations?status=draft&cursor="+p1.NextCursor, sm, nil, nil))
@@ -448,7 +465,7 @@ func TestServiceTypes(t *testing.T) {
 func TestEveryReadAndChangeIsAudited(t *testing.T) {
 	s := newSuite(t)
 	sm := s.tok(auth.RoleServiceManager)
-	a := s.create(sm, s.body())
+	a := s.active(s.body())
 	ap := "/v1/authorizations/" + a.ID.String()
 	count := func(action string) int {
 		return s.Count("SELECT count(*) FROM audit_records WHERE action = $1 AND citizen_id = $2 AND resource_id = $3",
@@ -469,9 +486,10 @@ func TestEveryReadAndChangeIsAudited(t *testing.T) {
 			t.Errorf("%s %s: %d audit records %s, want %d", tc.method, tc.path, after, tc.action, before+1)
 		}
 	}
-	s.Must(200, s.Do("PATCH", ap, sm, map[string]any{"hours": map[string]any{"total": 120}}, nil, "If-Match", `"1"`))
-	s.Must(200, s.Do("POST", ap+"/status", sm, map[string]any{"status": "active", "reason": "PAI"}, nil))
-	if count("authorization.updated") != 1 || count("authorization.status_changed") != 1 {
+	s.Must(200, s.Do("PATCH", ap, sm, map[string]any{"hours": map[string]any{"total": 120}}, nil, "If-Match", `"2"`))
+	s.Must(200, s.Do("POST", ap+"/status", sm, map[string]any{"status": "suspended", "reason": "ricovero"}, nil))
+	// Two status changes: the activation (before the educator could read it) and this one.
+	if count("authorization.updated") != 1 || count("authorization.status_changed") != 2 {
 		t.Errorf("changes: %d updated, %d status_changed audit records", count("authorization.updated"), count("authorization.status_changed"))
 	}
 	if n := s.Count("SELECT count(*) FROM audit_records WHERE action = 'authorization.read' AND actor_role = 'educator' AND actor_org = $1",

@@ -114,7 +114,8 @@ func (sc scope) operator() Operator {
 func (sc scope) sees(a Authorization) bool {
 	switch {
 	case sc.coop != uuid.Nil:
-		return a.CooperativeID == sc.coop
+		// A draft is not yet assigned: the cooperative it names sees it once activated.
+		return a.CooperativeID == sc.coop && a.Status != StatusDraft
 	case sc.wide:
 		return true
 	}

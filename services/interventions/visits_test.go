@@ -42,15 +42,6 @@ func (s *suite) coopClient(coop uuid.UUID, scopes ...string) string {
 		OrgKind: "cooperativa", Role: auth.RoleClient, Scopes: scopes})
 }
 
-// active creates an authorization from body and activates it.
-func (s *suite) active(body map[string]any) interventions.Authorization {
-	s.T.Helper()
-	sm := s.tok(auth.RoleServiceManager)
-	a := s.create(sm, body)
-	s.Must(200, s.Do("POST", statusPath(a), sm, map[string]any{"status": "active", "reason": "PAI approvato"}, &a))
-	return a
-}
-
 func visitBody(a interventions.Authorization, op uuid.UUID, date, start, end string) map[string]any {
 	return map[string]any{"authorization_id": a.ID, "operator_id": op, "date": date, "start": start, "end": end,
 		"activities": []string{"personal_care", "meal"}, "place": "home", "notes": "tutto regolare"}
@@ -160,7 +151,8 @@ func TestVisitRules(t *testing.T) {
 		{"no authorization", f.coord, func(b map[string]any) { delete(b, "authorization_id") }, 400, "authorization_id", ""},
 		{"no operator", f.coord, func(b map[string]any) { delete(b, "operator_id") }, 400, "operator_id", ""},
 		{"before the period", f.coord, func(b map[string]any) { b["date"] = "2025-03-31" }, 422, "date", interventions.CodeOutsidePeriod},
-		{"draft authorization", f.coord, func(b map[string]any) { b["authorization_id"] = draft.ID }, 422, "authorization_id", interventions.CodeNotActive},
+		// A draft is not yet the cooperative's: as if it did not exist.
+		{"draft authorization", f.coord, func(b map[string]any) { b["authorization_id"] = draft.ID }, 404, "authorization_id", interventions.CodeAuthorizationUnknown},
 		{"suspended authorization", f.coord, func(b map[string]any) { b["authorization_id"] = suspended.ID }, 422, "authorization_id", interventions.CodeNotActive},
 		{"closed authorization", f.coord, func(b map[string]any) { b["authorization_id"] = closed.ID }, 422, "authorization_id", interventions.CodeNotActive},
 		{"unknown authorization", f.coord, func(b map[string]any) { b["authorization_id"] = uuid.New() }, 404, "authorization_id", interventions.CodeAuthorizationUnknown},

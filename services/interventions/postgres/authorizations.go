@@ -111,8 +111,9 @@ func (s *Store) ListAuthorizations(ctx context.Context, f interventions.Authoriz
 		  AND ($6::uuid IS NULL OR citizen_id = $6)
 		  AND ($7::uuid IS NULL OR case_id = $7)
 		  AND ($8::uuid IS NULL OR id < $8)
+		  AND NOT ($10 AND status = 'draft')
 		ORDER BY id DESC LIMIT $9`,
-		f.AmbitoID, f.ISTAT, f.Cooperative, f.Status, f.ServiceType, f.CitizenID, f.CaseID, f.Before, f.Limit)
+		f.AmbitoID, f.ISTAT, f.Cooperative, f.Status, f.ServiceType, f.CitizenID, f.CaseID, f.Before, f.Limit, f.NoDrafts)
 	if err != nil {
 		return nil, pgdb.Translate(err)
 	}
