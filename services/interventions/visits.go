@@ -178,6 +178,11 @@ type VisitStore interface {
 	GetVisit(ctx context.Context, ambitoID, id uuid.UUID, forUpdate bool) (Visit, error)
 	// VoidVisit stores v's voiding (status voided, Voided set).
 	VoidVisit(ctx context.Context, v Visit) error
+	// UsageVisits returns the valid visits of an authorization from one day to another (both
+	// included), in start order: what its hours are counted over.
+	UsageVisits(ctx context.Context, ambitoID, authorizationID uuid.UUID, from, to Date) ([]Visit, error)
+	// SetExcess stores the excess minutes of visits (by id).
+	SetExcess(ctx context.Context, ambitoID uuid.UUID, excess map[uuid.UUID]int) error
 	ListVisits(ctx context.Context, f VisitFilter) ([]Visit, error)
 }
 
@@ -822,14 +827,16 @@ func (s *Service) VoidVisit(ctx context.Context, id uuid.UUID, in VoidInput) (Vo
 		if in.Replacement != nil && in.Replacement.AuthorizationID != v.AuthorizationID {
 			return errs.InvalidField("replacement.authorization_id", "must be the voided visit's authorization")
 		}
-		if _, err := tx.LockAuthorizations(ctx, sc.ambitoID, []uuid.UUID{v.AuthorizationID}); err != nil {
-			return err
-		}
-		locked, err := tx.LockedMonths(ctx, sc.ambitoID, []MonthKey{{Cooperative: v.CooperativeID, Month: v.Date[:8] + "01"}})
+		locked, err := tx.LockAuthorizations(ctx, sc.ambitoID, []uuid.UUID{v.AuthorizationID})
 		if err != nil {
 			return err
 		}
-		if len(locked) > 0 {
+		a = locked[v.AuthorizationID]
+		lockedMonths, err := tx.LockedMonths(ctx, sc.ambitoID, []MonthKey{{Cooperative: v.CooperativeID, Month: v.Date[:8] + "01"}})
+		if err != nil {
+			return err
+		}
+		if len(lockedMonths) > 0 {
 			return monthLocked("id")
 		}
 		v.Status = visitStatusVoid
@@ -853,6 +860,17 @@ func (s *Service) VoidVisit(ctx context.Context, id uuid.UUID, in VoidInput) (Vo
 			}
 			res.Replacement = &r
 		}
+		// The voided minutes no longer count against the hours: the excess of the visits of its
+		// week (or period) is counted again.
+		changed, err := s.recount(ctx, tx, sc.ambitoID, a, v.Date)
+		if err != nil {
+			return err
+		}
+		if res.Replacement != nil {
+			if e, ok := changed[res.Replacement.ID]; ok {
+				res.Replacement.ExcessMinutes = e
+			}
+		}
 		res.Voided = v
 		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "visit.voided", "visit", v.ID, voidedEvent{ID: v.ID, AuthorizationID: v.AuthorizationID,
 			CooperativeID: v.CooperativeID, CitizenID: v.CitizenID, Date: v.Date, ReplacedBy: v.Voided.ReplacedBy}))
@@ -865,6 +883,48 @@ func (s *Service) VoidVisit(ctx context.Context, id uuid.UUID, in VoidInput) (Vo
 		recs = append(recs, s.visitRecords(sc, "visit.record", []Visit{*res.Replacement}, map[string]any{"replaces": res.Voided.ID.String()})...)
 	}
 	return res, s.record(ctx, recs...)
+}
+
+// recount counts the excess of a's valid visits again over the ISO week of day (the period for
+// hours in total) in start order, as recording does: each visit's minutes beyond what the
+// visits before it left of the hours. Visits of a month whose statement is submitted or
+// approved keep theirs (their minutes still count). It stores and returns the changed ones.
+func (s *Service) recount(ctx context.Context, tx Store, ambitoID uuid.UUID, a Authorization, day Date) (map[uuid.UUID]int, error) {
+	from, to := a.Period.From, a.Period.To
+	if a.Hours.PerWeek != nil {
+		w, _ := time.Parse(time.DateOnly, weekOf(day))
+		from, to = w.Format(time.DateOnly), w.AddDate(0, 0, 6).Format(time.DateOnly)
+	}
+	vs, err := tx.UsageVisits(ctx, ambitoID, a.ID, from, to)
+	if err != nil || len(vs) == 0 {
+		return nil, err
+	}
+	var months []MonthKey
+	for _, v := range vs {
+		if k := (MonthKey{Cooperative: v.CooperativeID, Month: v.Date[:8] + "01"}); !slices.Contains(months, k) {
+			months = append(months, k)
+		}
+	}
+	locked, err := tx.LockedMonths(ctx, ambitoID, months)
+	if err != nil {
+		return nil, err
+	}
+	changed := map[uuid.UUID]int{}
+	used, hours := 0, authorizedMinutes(a)
+	for _, v := range vs {
+		if v.Absent {
+			continue
+		}
+		want := max(0, v.Minutes-max(0, hours-used))
+		used += v.Minutes
+		if want != v.ExcessMinutes && !locked[MonthKey{Cooperative: v.CooperativeID, Month: v.Date[:8] + "01"}] {
+			changed[v.ID] = want
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	return changed, tx.SetExcess(ctx, ambitoID, changed)
 }
 
 // prefixed returns err with its fields prefixed by p ("visits[3]." + "start").

@@ -452,6 +452,53 @@ func TestVisitVoid(t *testing.T) {
 	}
 }
 
+// TestVoidRecountsExcess: a void gives its minutes back to the visits of its week, counted
+// again in start order; a visit of a month already submitted keeps its excess (its minutes still
+// count); the statement pays what is no longer excess.
+func TestVoidRecountsExcess(t *testing.T) {
+	f := newVisitFixture(t)
+	s := f.suite
+	// 4.5 hours a week (270 minutes); the week of Monday 2025-06-30 spans June and July.
+	post := func(day, start, end string) interventions.Visit {
+		t.Helper()
+		var v interventions.Visit
+		s.Must(201, s.Do("POST", "/v1/visits", f.coord, visitBody(f.auth, f.educator, day, start, end), &v))
+		return v
+	}
+	tue := post("2025-07-01", "09:00", "13:00") // 240: none beyond
+	mon := post("2025-06-30", "09:00", "11:00") // recorded after Tuesday's: 90 beyond
+	wed := post("2025-07-02", "09:00", "10:00") // 60 beyond
+	if tue.ExcessMinutes != 0 || mon.ExcessMinutes != 90 || wed.ExcessMinutes != 60 {
+		t.Fatalf("excess as recorded: %d, %d, %d; want 0, 90, 60", tue.ExcessMinutes, mon.ExcessMinutes, wed.ExcessMinutes)
+	}
+	s.statement(f.coord, s.Coop, "2025-06")
+	s.Must(200, s.Do("POST", stPath(s.Coop, "2025-06")+"/submit", f.coord, nil, nil))
+
+	s.Must(200, s.Do("POST", "/v1/visits/"+tue.ID.String()+"/void", f.coord, map[string]any{"reason": "visita duplicata"}, nil))
+	get := func(v interventions.Visit) int {
+		t.Helper()
+		var got interventions.Visit
+		s.Must(200, s.Do("GET", "/v1/visits/"+v.ID.String(), f.coord, nil, &got))
+		return got.ExcessMinutes
+	}
+	if e := get(mon); e != 90 {
+		t.Errorf("Monday's visit, in the submitted June: excess %d, want 90 kept", e)
+	}
+	if e := get(wed); e != 0 {
+		t.Errorf("Wednesday's visit after the void: excess %d, want 0 (Monday's 120 minutes leave 150)", e)
+	}
+	if l, ok := lineOf(t, s.statement(f.coord, s.Coop, "2025-07"), f.auth.ID); !ok || l.DeliveredMinutes != 60 || l.ExcessMinutes != 0 || l.PayableMinutes != 60 {
+		t.Errorf("July's line after the void: %+v (found %v), want 60 delivered, none excess, 60 payable", l, ok)
+	}
+	// Replaced by a longer visit: counted as recording counts it, and again by the void.
+	var res interventions.VoidResult
+	s.Must(200, s.Do("POST", "/v1/visits/"+wed.ID.String()+"/void", f.coord, map[string]any{"reason": "orario errato",
+		"replacement": visitBody(f.auth, f.educator, "2025-07-02", "09:00", "12:30")}, &res))
+	if res.Replacement == nil || res.Replacement.ExcessMinutes != 60 || get(*res.Replacement) != 60 {
+		t.Errorf("the replacement of 210 minutes: %+v, want 60 beyond the 150 left", res.Replacement)
+	}
+}
+
 // TestVisitScope: cooperative A never sees nor voids B's visits.
 func TestVisitScope(t *testing.T) {
 	f := newVisitFixture(t)

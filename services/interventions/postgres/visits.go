@@ -265,6 +265,29 @@ func (s *Store) VoidVisit(ctx context.Context, v interventions.Visit) error {
 	return pgdb.Translate(err)
 }
 
+// UsageVisits implements interventions.VisitStore (visits_authorization: by authorization and day).
+func (s *Store) UsageVisits(ctx context.Context, ambitoID, authorizationID uuid.UUID, from, to interventions.Date) ([]interventions.Visit, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+visitCols+` FROM visits
+		WHERE authorization_id = $2 AND ambito_id = $1 AND status = 'valid' AND day BETWEEN $3::date AND $4::date
+		ORDER BY starts_at, id`, ambitoID, authorizationID, from, to)
+	if err != nil {
+		return nil, pgdb.Translate(err)
+	}
+	return pgdb.Collect(rows, func(r pgx.Rows, v *interventions.Visit) error { return scanVisit(r, v) })
+}
+
+// SetExcess implements interventions.VisitStore.
+func (s *Store) SetExcess(ctx context.Context, ambitoID uuid.UUID, excess map[uuid.UUID]int) error {
+	ids := make([]uuid.UUID, 0, len(excess))
+	mins := make([]int32, 0, len(excess))
+	for id, m := range excess {
+		ids, mins = append(ids, id), append(mins, int32(m))
+	}
+	_, err := s.DB.Exec(ctx, `UPDATE visits v SET excess_minutes = u.e
+		FROM unnest($2::uuid[], $3::int[]) AS u(id, e) WHERE v.ambito_id = $1 AND v.id = u.id`, ambitoID, ids, mins)
+	return pgdb.Translate(err)
+}
+
 // ListVisits implements interventions.VisitStore.
 func (s *Store) ListVisits(ctx context.Context, f interventions.VisitFilter) ([]interventions.Visit, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+visitCols+` FROM visits
