@@ -20,6 +20,32 @@ type writes struct {
 	rows       int // rows found for the markers sent
 }
 
+// judge keeps w as o's read-back (err: reading back failed) and fails o for each kind of loss
+// it found; what names the writes ("visits"), answered their answer ("201", "2xx"), and
+// dupKey, when set, what a duplicate shares ("operator, start").
+func (o *outcome) judge(w writes, err error, what, answered, dupKey string) {
+	if err != nil {
+		o.failf("reading back: %v", err)
+	}
+	o.w = w
+	if w.lost > 0 {
+		o.failf("%d %s answered %s are missing", w.lost, what, answered)
+	}
+	if w.duplicated > 0 {
+		if dupKey != "" {
+			o.failf("%d %s are stored more than once (%s)", w.duplicated, what, dupKey)
+		} else {
+			o.failf("%d %s are stored more than once", w.duplicated, what)
+		}
+	}
+	if w.unacked > 0 {
+		o.failf("%d %s are stored that no answer named", w.unacked, what)
+	}
+	if w.apiMissing > 0 {
+		o.failf("%d %s answered %s cannot be read back through the API", w.apiMissing, what, answered)
+	}
+}
+
 // store is where the creates of one operation are counted and read back.
 type store struct {
 	op    string // the create operation

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -105,3 +106,32 @@ func TestNewAccess(t *testing.T) {
 		seen[marker], seen[key] = true, true
 	}
 }
+
+// judge fails an outcome once for each kind of loss the read-back found, and for a failed read.
+func TestJudge(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		w    writes
+		err  error
+		want []string
+	}{
+		{"nothing lost", writes{acked: 5, rows: 5}, nil, nil},
+		{"each kind", writes{acked: 5, lost: 1, duplicated: 2, unacked: 3, apiMissing: 4}, nil, []string{
+			"1 visits answered 201 are missing", "2 visits are stored more than once (operator, start)",
+			"3 visits are stored that no answer named", "4 visits answered 201 cannot be read back through the API"}},
+		{"read failed", writes{}, errTest, []string{"reading back: " + errTest.Error()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o outcome
+			o.judge(tc.w, tc.err, "visits", "201", "operator, start")
+			if diff := cmp.Diff(tc.want, o.problems); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if o.w != tc.w {
+				t.Errorf("read-back kept %+v, want %+v", o.w, tc.w)
+			}
+		})
+	}
+}
+
+var errTest = errors.New("connection refused")

@@ -301,10 +301,7 @@ loop:
 	e.waitReady(ctx)
 
 	w, err := readBackVisits(ctx, e.s.DatabaseURL("interventions"), iv.st.WriteCoop, cal, ids)
-	if err != nil {
-		o.failf("reading back: %v", err)
-	}
-	o.w = w
+	o.judge(w, err, "visits", "201", "operator, start")
 	if len(kills) < 3 {
 		o.failf("only %d of 3 kills done", len(kills))
 	}
@@ -313,15 +310,6 @@ loop:
 	}
 	if len(refused) > 0 {
 		o.failf("%d visits of batches answered 200 were refused (first: %s): a retry ran its batch again", len(refused), refused[0])
-	}
-	if w.lost > 0 {
-		o.failf("%d visits answered 201 are missing", w.lost)
-	}
-	if w.duplicated > 0 {
-		o.failf("%d visits are stored more than once (operator, start)", w.duplicated)
-	}
-	if w.unacked > 0 {
-		o.failf("%d visits are stored that no answer named", w.unacked)
 	}
 	var downs []string
 	for i, k := range kills {
@@ -504,19 +492,7 @@ loop:
 		o.failf("%d retries after the outage got a replayed answer: a 503 was kept under its Idempotency-Key", replayed)
 	}
 	w, err := readBackVisits(ctx, e.s.DatabaseURL("interventions"), iv.st.WriteCoop, cal, ids)
-	if err != nil {
-		o.failf("reading back: %v", err)
-	}
-	o.w = w
-	if w.lost > 0 {
-		o.failf("%d visits answered 201 are missing", w.lost)
-	}
-	if w.duplicated > 0 {
-		o.failf("%d visits are stored more than once (operator, start)", w.duplicated)
-	}
-	if w.unacked > 0 {
-		o.failf("%d visits are stored that no answer named", w.unacked)
-	}
+	o.judge(w, err, "visits", "201", "operator, start")
 	o.recovery = fmt.Sprintf("%.2f s (identity restart to ready)", upAt.Sub(restartAt).Seconds())
 	o.notef("single visits (POST /v1/visits) at %.0f/s of the %d operators asked about before the outage (cached), and while identity was down every other one of the %d others, never asked about",
 		e.rate, half, len(iv.st.Operators)-half)

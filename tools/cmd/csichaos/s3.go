@@ -276,9 +276,6 @@ loop:
 		o.failf("%d retries after the outage got a replayed answer: a 503 was kept under its Idempotency-Key", replayed)
 	}
 	w, err := readBackDocuments(ctx, e, authID, run, append(o.results, o.retries...))
-	if err != nil {
-		o.failf("reading back: %v", err)
-	}
 	// Every document answered: its bytes through its presigned link (the service checks the
 	// SHA-256 before it hands out a link; the bytes are checked here too).
 	for _, r := range append(o.results, o.retries...) {
@@ -290,19 +287,9 @@ loop:
 			o.notef("document %s: %v", r.id, err)
 		}
 	}
-	o.w = w.writes
-	if w.lost > 0 {
-		o.failf("%d documents answered 201 are missing, or their objects", w.lost)
-	}
-	if w.duplicated > 0 {
-		o.failf("%d documents are stored more than once", w.duplicated)
-	}
-	if w.unacked > 0 {
-		o.failf("%d documents or objects are stored that no answer named", w.unacked)
-	}
-	if w.apiMissing > 0 {
-		o.failf("%d documents answered 201 cannot be read back through their presigned links", w.apiMissing)
-	}
+	// (lost: the document or its object; unacked: either stored unnamed; through the API: by
+	// the presigned link)
+	o.judge(w.writes, err, "documents", "201", "")
 	o.recovery = "at once (the next upload after S3 is reachable)"
 	o.notef("uploads (POST /v1/authorizations/{id}/documents, a 2 kB PDF, Idempotency-Key) at %.0f/s by the demo service manager; S3 behind a TCP switch that cut every connection and refused new ones for %.1f s",
 		e.rate, upAt.Sub(downAt).Seconds())

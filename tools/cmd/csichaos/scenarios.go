@@ -121,19 +121,7 @@ func (e *env) underWith(ctx context.Context, o *outcome, lo loadOptions, fault f
 	o.rate = float64(len(o.results)) / min(time.Since(began), e.dur).Seconds() // arrivals over the schedule (retries may outlast it)
 	e.waitReady(ctx)
 	w, err := checkWrites(ctx, e.s.DatabaseURL("registry"), e.t, append(slices.Clone(o.results), o.retries...))
-	if err != nil {
-		o.failf("reading back: %v", err)
-	}
-	o.w = w
-	if w.lost > 0 {
-		o.failf("%d writes answered 2xx are missing", w.lost)
-	}
-	if w.duplicated > 0 {
-		o.failf("%d writes are stored more than once", w.duplicated)
-	}
-	if w.apiMissing > 0 {
-		o.failf("%d writes answered 2xx cannot be read back through the API", w.apiMissing)
-	}
+	o.judge(w, err, "writes", "2xx", "")
 }
 
 // noFailures fails o when a request of the load did not answer 2xx.
@@ -542,20 +530,8 @@ func registryDown(ctx context.Context, e *env) outcome {
 		o.failf("%d retries after the outage got a replayed answer: a 503 was kept under its Idempotency-Key", replayed)
 	}
 	w, err := checkStored(ctx, e.s.DatabaseURL("intake"), e.t, append(slices.Clone(o.results), o.retries...), accesses)
-	if err != nil {
-		o.failf("reading back: %v", err)
-	}
 	w.unacked = first.unacked
-	o.w = w
-	if w.lost > 0 {
-		o.failf("%d accesses answered 2xx are missing", w.lost)
-	}
-	if w.duplicated > 0 {
-		o.failf("%d accesses are stored more than once", w.duplicated)
-	}
-	if w.apiMissing > 0 {
-		o.failf("%d accesses answered 2xx cannot be read back through the API", w.apiMissing)
-	}
+	o.judge(w, err, "accesses", "2xx", "")
 	o.notef("registry down %.1f s (both instances SIGKILL, then started again); intake itself was never restarted", upAt.Sub(downAt).Seconds())
 	o.notef("access creates sent between the kill and the registry's readiness again: %d; answered 503 with Retry-After: %d, "+
 		"at once (slowest failed request %d ms); the rest 201, sent while the restarted registry already answered",
