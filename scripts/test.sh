@@ -41,6 +41,7 @@ fuzz services/registry . FuzzDecode
 fuzz services/registry . FuzzImportRows
 fuzz services/intake . FuzzDecode
 fuzz services/interventions . FuzzDecode
+fuzz services/interventions . FuzzBatchDecode
 
 # make lint last, whatever the tests said (so that one run reports both): gofmt, vet,
 # staticcheck, Redocly, the dependency rule, the charts in sync.
