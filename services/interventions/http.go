@@ -35,7 +35,7 @@ func Routes(mux *httpapi.Mux, e Endpoints, log *slog.Logger, idem httpapi.Middle
 	mux.Handle("GET /v1/authorizations/{id}/versions", srv(e.Versions, decodePage))
 
 	visitRoutes(mux, srv, e, idem) // visits_endpoints.go
-	statementRoutes(mux, e.StatementEndpoints, log)
+	statementRoutes(mux, e.StatementEndpoints, log, idem)
 
 	mux.Handle("POST /v1/authorizations/{id}/documents", limitUpload(e.UploadLimit)(idem(srv(e.UploadDocument, decodeUpload))))
 	mux.Handle("GET /v1/authorizations/{id}/documents", srv(e.ListDocuments, decodePage))

@@ -85,8 +85,9 @@ func makeStatementEndpoints(s *Service) StatementEndpoints {
 	}
 }
 
-// statementRoutes registers the statements' routes on mux.
-func statementRoutes(mux *httpapi.Mux, e StatementEndpoints, log *slog.Logger) {
+// statementRoutes registers the statements' routes on mux; idem wraps the transitions
+// (Idempotency-Key: a retry of a submit that was applied answers its 200 again, not a 409).
+func statementRoutes(mux *httpapi.Mux, e StatementEndpoints, log *slog.Logger, idem httpapi.Middleware) {
 	srv := func(ep endpoint.Endpoint, dec kithttp.DecodeRequestFunc) http.Handler {
 		return httpapi.NewServer(log, ep, dec)
 	}
@@ -96,9 +97,9 @@ func statementRoutes(mux *httpapi.Mux, e StatementEndpoints, log *slog.Logger) {
 	const one = "/v1/statements/{cooperative_id}/{month}"
 	mux.Handle("GET /v1/statements", srv(e.ListStatements, decodeStatementList))
 	mux.Handle("GET "+one, srv(e.GetStatement, decodeStatementKey))
-	mux.Handle("POST "+one+"/submit", srv(e.SubmitStatement, decodeStatementKey))
-	mux.Handle("POST "+one+"/approve", srv(e.ApproveStatement, decodeStatementKey))
-	mux.Handle("POST "+one+"/return", srv(e.ReturnStatement, decodeStatementReturn))
+	mux.Handle("POST "+one+"/submit", idem(srv(e.SubmitStatement, decodeStatementKey)))
+	mux.Handle("POST "+one+"/approve", idem(srv(e.ApproveStatement, decodeStatementKey)))
+	mux.Handle("POST "+one+"/return", idem(srv(e.ReturnStatement, decodeStatementReturn)))
 	mux.Handle("GET "+one+"/export.csv", file(e.ExportCSV))
 	mux.Handle("GET "+one+"/export.xlsx", file(e.ExportXLSX))
 	mux.Handle("GET "+one+"/export.pdf", file(e.ExportPDF))

@@ -290,9 +290,16 @@ func TestStatementWorkflow(t *testing.T) {
 	if got := s.statement(coord, s.Coop, "2025-05"); got.TotalAmount != 4300 || got.Status != interventions.StatementReturned {
 		t.Errorf("returned statement %+v", got)
 	}
-	s.Must(200, s.Do("POST", p+"/submit", coord, nil, &st))
+	s.Must(200, s.Do("POST", p+"/submit", coord, nil, &st, "Idempotency-Key", "submit-may"))
 	if st.Status != interventions.StatementSubmitted || st.Version != 4 || st.TotalAmount != 4300 {
 		t.Errorf("submitted again: %+v", st)
+	}
+	// Its retry (the answer lost on the way) gets the same answer, not a 409, and submits nothing twice.
+	var retried interventions.Statement
+	s.Must(200, s.Do("POST", p+"/submit", coord, nil, &retried, "Idempotency-Key", "submit-may"))
+	if retried.Version != 4 || retried.Status != interventions.StatementSubmitted ||
+		s.Count(`SELECT count(*) FROM statement_versions WHERE action = 'submitted'`) != 2 {
+		t.Errorf("the retried submit: %+v, %d submits kept", retried, s.Count(`SELECT count(*) FROM statement_versions WHERE action = 'submitted'`))
 	}
 	s.Must(200, s.Do("POST", p+"/approve", sm, nil, &st, "If-Match", `"4"`))
 	if st.Status != interventions.StatementApproved || st.Version != 5 || st.ApprovedBy == nil || st.ApprovedBy.Role != "service_manager" ||
