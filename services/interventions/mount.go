@@ -41,7 +41,7 @@ func Mount(ctx context.Context, a *app.App, p Parts) (*Service, http.Handler, er
 	svc := NewService(p.Store, p.Identity, p.Cache, auditLog, p.Places, p.Config, a.Log)
 	svc.registry = p.Registry
 	svc.docs = p.Documents
-	h := a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, IdempotencyMaxBody: p.Documents.MaxBytes() + uploadOverhead,
+	h := a.Mount(app.Wiring{Verifier: p.Verifier, OpenAPI: openAPI, IdempotencyMaxBody: max(p.Documents.MaxBytes()+uploadOverhead, maxBatchBytes),
 		Routes: func(mux *httpapi.Mux, idem httpapi.Middleware) {
 			Routes(mux, MakeEndpoints(svc), a.Log, idem)
 		}})

@@ -98,6 +98,10 @@ func DecodeBatch(body []byte) (VisitBatch, error) {
 	return b, checkBatch(b)
 }
 
+// maxBatchBytes bounds a batch's body: 1,000 visits with notes of 500 characters, each up to
+// 4 bytes in UTF-8, and the other members (pkg/httpapi's 1 MiB would refuse such a batch).
+const maxBatchBytes = 4 << 20
+
 func checkBatch(b VisitBatch) error {
 	if len(b.Visits) == 0 || len(b.Visits) > MaxBatch {
 		return errs.InvalidField("visits", "must hold 1 to %d visits", MaxBatch)
@@ -107,7 +111,7 @@ func checkBatch(b VisitBatch) error {
 
 func decodeBatch(_ context.Context, r *http.Request) (any, error) {
 	var b VisitBatch
-	if err := httpapi.DecodeJSON(r, &b); err != nil {
+	if err := httpapi.DecodeJSONLimit(r, &b, maxBatchBytes); err != nil {
 		return nil, err
 	}
 	return b, checkBatch(b)

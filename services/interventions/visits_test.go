@@ -229,6 +229,35 @@ func TestVisitRules(t *testing.T) {
 
 // TestVisitBatchMixed: the valid visits of a batch are stored, the invalid ones answered by
 // index and field; overlaps inside the batch are caught.
+// TestVisitBatchLargest: the largest batch, 1,000 visits with notes of 500 characters that are
+// two bytes each in UTF-8 (1.3 MB, above the default JSON limit of 1 MiB), is stored whole.
+func TestVisitBatchLargest(t *testing.T) {
+	f := newVisitFixture(t)
+	s := f.suite
+	notes := strings.Repeat("è", 500)
+	day := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	items := make([]any, 0, interventions.MaxBatch)
+	for i := range interventions.MaxBatch {
+		d := day.AddDate(0, 0, i/20).Format(time.DateOnly)
+		from := time.Date(0, 1, 1, 7, 0, 0, 0, time.UTC).Add(time.Duration(i%20) * 30 * time.Minute)
+		b := visitBody(f.auth, f.educator, d, from.Format("15:04"), from.Add(30*time.Minute).Format("15:04"))
+		b["notes"] = notes
+		items = append(items, b)
+	}
+	body, err := json.Marshal(map[string]any{"visits": items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) <= 1<<20 {
+		t.Fatalf("the batch is %d bytes, want more than 1 MiB", len(body))
+	}
+	var got batchAnswer
+	s.Must(200, s.Do("POST", "/v1/visits:batch", f.coord, json.RawMessage(body), &got, "Idempotency-Key", "largest"))
+	if got.Stored != interventions.MaxBatch || got.Failed != 0 || f.visits() != interventions.MaxBatch {
+		t.Errorf("stored %d, failed %d, %d in the database; want all %d", got.Stored, got.Failed, f.visits(), interventions.MaxBatch)
+	}
+}
+
 func TestVisitBatchMixed(t *testing.T) {
 	f := newVisitFixture(t)
 	s := f.suite
