@@ -641,6 +641,23 @@ type voidedEvent struct {
 	CitizenID       uuid.UUID  `json:"citizen_id"`
 	Date            Date       `json:"date"`
 	ReplacedBy      *uuid.UUID `json:"replaced_by"`
+	// Recounted are the other visits whose excess the void changed, with their new excess.
+	Recounted []recounted `json:"recounted"`
+}
+
+type recounted struct {
+	ID            uuid.UUID `json:"id"`
+	ExcessMinutes int       `json:"excess_minutes"`
+}
+
+// recountedOf lists changed (visit id → excess) in id order.
+func recountedOf(changed map[uuid.UUID]int) []recounted {
+	out := make([]recounted, 0, len(changed))
+	for id, e := range changed {
+		out = append(out, recounted{ID: id, ExcessMinutes: e})
+	}
+	slices.SortFunc(out, func(a, b recounted) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
 }
 
 // recordedEvents is one visits.recorded per authorization, in authorization order.
@@ -873,7 +890,8 @@ func (s *Service) VoidVisit(ctx context.Context, id uuid.UUID, in VoidInput) (Vo
 		}
 		res.Voided = v
 		return tx.AppendEvents(ctx, events.Of(sc.ambitoID, "visit.voided", "visit", v.ID, voidedEvent{ID: v.ID, AuthorizationID: v.AuthorizationID,
-			CooperativeID: v.CooperativeID, CitizenID: v.CitizenID, Date: v.Date, ReplacedBy: v.Voided.ReplacedBy}))
+			CooperativeID: v.CooperativeID, CitizenID: v.CitizenID, Date: v.Date, ReplacedBy: v.Voided.ReplacedBy,
+			Recounted: recountedOf(changed)}))
 	})
 	if err != nil {
 		return VoidResult{}, err

@@ -519,6 +519,19 @@ func TestVoidRecountsExcess(t *testing.T) {
 	if l, ok := lineOf(t, s.statement(f.coord, s.Coop, "2025-07"), f.auth.ID); !ok || l.DeliveredMinutes != 60 || l.ExcessMinutes != 0 || l.PayableMinutes != 60 {
 		t.Errorf("July's line after the void: %+v (found %v), want 60 delivered, none excess, 60 payable", l, ok)
 	}
+	// The void's event names the visit it changed, with its new excess.
+	var payload string
+	if err := s.App.Pool.QueryRow(t.Context(), `SELECT payload->>'recounted' FROM outbox WHERE type = 'visit.voided' AND aggregate_id = $1`,
+		tue.ID.String()).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	var rec []struct {
+		ID            uuid.UUID `json:"id"`
+		ExcessMinutes int       `json:"excess_minutes"`
+	}
+	if err := json.Unmarshal([]byte(payload), &rec); err != nil || len(rec) != 1 || rec[0].ID != wed.ID || rec[0].ExcessMinutes != 0 {
+		t.Errorf("visit.voided recounted = %s (%v), want Wednesday's visit with 0", payload, err)
+	}
 	// Replaced by a longer visit: counted as recording counts it, and again by the void.
 	var res interventions.VoidResult
 	s.Must(200, s.Do("POST", "/v1/visits/"+wed.ID.String()+"/void", f.coord, map[string]any{"reason": "orario errato",
